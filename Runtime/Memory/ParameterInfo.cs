@@ -1,0 +1,48 @@
+using System;
+
+namespace ModelGen;
+
+/// <summary>One parameter of a compiled model: its path name, shape, place in the arena and initializer.</summary>
+public sealed class ParameterInfo
+{
+    /// <summary>Describes a parameter.</summary>
+    public ParameterInfo(string name, int[] shape, int offset, Init init)
+    {
+        Name = name;
+        Shape = shape;
+        Offset = offset;
+        Length = Tensor.ShapeLength(shape);
+        Init = init;
+    }
+
+    /// <summary>The path name, such as <c>hidden.weight</c> or <c>blocks.2.fc1.bias</c>.</summary>
+    public string Name { get; }
+
+    /// <summary>The dimensions.</summary>
+    public int[] Shape { get; }
+
+    /// <summary>Offset of element 0 in the parameter (and gradient) arena, in floats; a multiple of 16.</summary>
+    public int Offset { get; }
+
+    /// <summary>Number of elements.</summary>
+    public int Length { get; }
+
+    /// <summary>The initializer.</summary>
+    public Init Init { get; }
+
+    /// <summary>Fan-in: the first dimension for rank &gt;= 2 (times the receptive field), else the length.</summary>
+    public int FanIn => Shape.Length >= 2 ? Shape[0] * Receptive : Length;
+
+    /// <summary>Fan-out: the second dimension for rank &gt;= 2 (times the receptive field), else the length.</summary>
+    public int FanOut => Shape.Length >= 2 ? Shape[1] * Receptive : Length;
+
+    int Receptive
+    {
+        get
+        {
+            int r = 1;
+            for (int i = 2; i < Shape.Length; i++) r *= Shape[i];
+            return r;
+        }
+    }
+}

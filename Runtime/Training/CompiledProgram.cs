@@ -1,0 +1,73 @@
+using System;
+
+namespace ModelGen;
+
+/// <summary>
+/// The code the generator emitted for one model, bound to activation memory for batches of up to
+/// <see cref="MaxBatch"/> samples. Buffers are laid out by the generator's memory plan: a buffer of a batched
+/// tensor starts at <c>k * batch</c> floats (k fixed at build time), the unbatched ones after all of those,
+/// so one plan serves every batch size up to the capacity. Running a step allocates nothing.
+/// </summary>
+public abstract class CompiledProgram
+{
+    readonly AlignedBuffer _activations;
+
+    /// <summary>Allocates the activation arena for <paramref name="maxBatch"/> samples.</summary>
+    /// <param name="parameters">The parameter store the program reads (and whose gradients it writes).</param>
+    /// <param name="maxBatch">The largest batch this program runs.</param>
+    /// <param name="floatsPerSample">Floats of the arena that scale with the batch, per sample (a multiple of 16).</param>
+    /// <param name="fixedFloats">Floats of the arena that do not scale with the batch.</param>
+    protected CompiledProgram(ParameterStore parameters, int maxBatch, int floatsPerSample, int fixedFloats)
+    {
+        if (maxBatch < 1) throw new ArgumentOutOfRangeException(nameof(maxBatch), "A batch holds at least one sample.");
+        Parameters = parameters;
+        MaxBatch = maxBatch;
+        FloatsPerSample = floatsPerSample;
+        FixedFloats = fixedFloats;
+        _activations = new AlignedBuffer(checked((long)floatsPerSample * maxBatch + fixedFloats));
+    }
+
+    /// <summary>The parameters (values and gradients) this program works on.</summary>
+    public ParameterStore Parameters { get; }
+
+    /// <summary>The largest batch this program runs.</summary>
+    public int MaxBatch { get; }
+
+    /// <summary>Arena floats per sample.</summary>
+    public int FloatsPerSample { get; }
+
+    /// <summary>Arena floats independent of the batch.</summary>
+    public int FixedFloats { get; }
+
+    /// <summary>The whole activation arena.</summary>
+    protected Span<float> Activations => _activations.Span;
+
+    /// <summary>Arena bytes for a batch of <see cref="MaxBatch"/>.</summary>
+    public long ArenaBytes => ((long)FloatsPerSample * MaxBatch + FixedFloats) * sizeof(float);
+
+    /// <summary>Runs the inference forward pass on <paramref name="batch"/> samples and writes the outputs.</summary>
+    /// <param name="input">The inputs, <c>batch x input size</c> floats.</param>
+    /// <param name="batch">The number of samples, at most <see cref="MaxBatch"/>.</param>
+    /// <param name="output">Receives <c>batch x output size</c> floats.</param>
+    public abstract void Infer(ReadOnlySpan<float> input, int batch, Span<float> output);
+
+    /// <summary>
+    /// Runs forward, loss and backward on <paramref name="batch"/> samples: overwrites every parameter gradient
+    /// with the gradient of the mean loss over the batch and returns that loss. Writes the forward outputs.
+    /// </summary>
+    /// <param name="input">The inputs, <c>batch x input size</c> floats.</param>
+    /// <param name="labels">The labels when the loss takes <see cref="Labels"/>, else empty.</param>
+    /// <param name="targets">The targets when the loss takes a tensor, else empty.</param>
+    /// <param name="batch">The number of samples, at most <see cref="MaxBatch"/>.</param>
+    /// <param name="output">Receives <c>batch x output size</c> floats (for metrics).</param>
+    public abstract float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output);
+
+    /// <summary>Throws unless <paramref name="batch"/> fits this program; generated code calls it first.</summary>
+    protected void CheckBatch(int batch, int inputLength, int perSampleInput)
+    {
+        if (batch < 1 || batch > MaxBatch)
+            throw new ArgumentOutOfRangeException(nameof(batch), $"Batch {batch} is outside 1..{MaxBatch} of this program.");
+        if (inputLength != batch * perSampleInput)
+            throw new ArgumentException($"Input has {inputLength} floats; a batch of {batch} needs {batch * perSampleInput}.");
+    }
+}
