@@ -1,0 +1,93 @@
+using System;
+using ModelGen.Generator.Ir;
+
+namespace ModelGen.Generator.Ops;
+
+internal enum OpKind
+{
+    /// <summary>A value that comes from outside: input, labels, target, parameter, constant.</summary>
+    Source,
+    /// <summary>A per-element function of same-shaped (or row/column/scalar broadcast) operands: fusable into one loop.</summary>
+    Elementwise,
+    /// <summary>A call into a runtime kernel (GEMM, reductions, softmax, losses).</summary>
+    Kernel,
+}
+
+/// <summary>Infers a node's shape from its inputs' shapes and its attributes; returns null and an error message on a mismatch.</summary>
+internal delegate Shape? ShapeRule(Node node, Shape[] inputs, out string? error);
+
+/// <summary>
+/// The backward rule: given the node and the id of its output gradient, builds (as more graph) the gradient
+/// for each input, or -1 for an input that takes no gradient.
+/// </summary>
+internal delegate int[] BackwardRule(GradientBuilder builder, Node node, int gradOutput);
+
+/// <summary>Emits the C# that runs a kernel op.</summary>
+internal delegate void KernelEmitter(IEmitContext context, Node node);
+
+/// <summary>One row of the op table: everything the compiler knows about an op.</summary>
+internal sealed class OpDef
+{
+    public OpDef(string name, OpKind kind, int arity, ShapeRule shape)
+    {
+        Name = name;
+        Kind = kind;
+        Arity = arity;
+        Shape = shape;
+    }
+
+    public string Name { get; }
+    public OpKind Kind { get; }
+    public int Arity { get; }
+    public ShapeRule Shape { get; }
+
+    /// <summary>Elementwise scalar template: {0}, {1} are the operands (float expressions).</summary>
+    public string? Scalar { get; init; }
+
+    /// <summary>Elementwise SIMD template: {0}, {1} are vectors; V stands for Vector512 or Vector256.</summary>
+    public string? Vector { get; init; }
+
+    /// <summary>How the backward pass of this op is built; null for ops that are never differentiated.</summary>
+    public BackwardRule? Backward { get; init; }
+
+    /// <summary>How a kernel op is emitted.</summary>
+    public KernelEmitter? Emit { get; init; }
+}
+
+/// <summary>What kernel emitters can ask of the emitter: buffer names, shapes and a place to write code.</summary>
+internal interface IEmitContext
+{
+    /// <summary>The Span variable holding a node's value.</summary>
+    string Buf(int node);
+
+    /// <summary>The Span variable holding a node's second output.</summary>
+    string Aux(int node);
+
+    /// <summary>A float expression for a scalar node (a literal for constants).</summary>
+    string Scalar(int node);
+
+    Shape ShapeOf(int node);
+
+    /// <summary>The labels span.</summary>
+    string Labels { get; }
+
+    /// <summary>When the node is a GEMM with a fused epilogue: the bias node (or -1) and the activation name.</summary>
+    (int Bias, string Activation) Epilogue(Node node);
+
+    void Line(string code);
+}
+
+/// <summary>Builds gradient nodes; backward rules use it to write backward as more graph.</summary>
+internal interface GradientBuilder
+{
+    Graph Graph { get; }
+
+    /// <summary>Adds a node of an op from the table with inferred shape.</summary>
+    int Op(string op, int[] inputs, Action<Node>? attributes = null);
+
+    /// <summary>A scalar constant.</summary>
+    int Const(double value);
+
+    /// <summary>Sums <paramref name="gradient"/> down to <paramref name="shape"/> (the gradient of broadcasting), or returns it unchanged.</summary>
+    int ReduceTo(int gradient, Shape shape);
+}

@@ -1,0 +1,400 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using ModelGen.Generator.Ir;
+using ModelGen.Generator.Model;
+
+namespace ModelGen.Generator.Passes;
+
+/// <summary>
+/// Lowers a parsed model to a graph: evaluates the [Forward] body (and the [Loss] body when training) over
+/// symbolic tensors, inlining module calls and unrolling constant-bound loops, so that every op becomes a node
+/// with a static shape. A shape mismatch or a construct without a static meaning becomes a diagnostic at its span.
+/// </summary>
+internal sealed class Lowering
+{
+    const int MaxUnrolled = 100_000;
+
+    abstract record Value;
+    sealed record TensorValue(int Node) : Value;
+    sealed record NumberValue(double Number) : Value;
+    sealed record InstanceValue(InstanceSpec Instance) : Value;
+    sealed record ArrayValue(FieldSpec Field) : Value;
+    sealed record LabelsValue(int Node) : Value;
+
+    readonly ClassSpec _spec;
+    readonly GraphBuilder _b;
+    readonly Dictionary<string, TypeSpec> _types;
+    readonly Dictionary<string, int> _paramNodes = new(StringComparer.Ordinal);
+    readonly List<DiagnosticInfo> _diagnostics = new();
+    int _unrolled;
+
+    Lowering(ClassSpec spec)
+    {
+        _spec = spec;
+        _b = new GraphBuilder(new Graph());
+        _types = spec.Types.ToDictionary(t => t.TypeKey, StringComparer.Ordinal);
+    }
+
+    /// <summary>Builds the forward graph (and the loss when <paramref name="withLoss"/>); null when a diagnostic was reported.</summary>
+    public static Graph? Lower(ClassSpec spec, bool withLoss, List<DiagnosticInfo> diagnostics)
+    {
+        var lowering = new Lowering(spec);
+        var graph = lowering.Run(withLoss);
+        diagnostics.AddRange(lowering._diagnostics);
+        return lowering._diagnostics.Count == 0 ? graph : null;
+    }
+
+    Graph? Run(bool withLoss)
+    {
+        var root = _spec.Root!;
+        var g = _b.Graph;
+        AddParameters(root);
+        var forward = _types.TryGetValue(root.TypeKey, out var t) ? t.Forward : null;
+        if (forward == null) return null;
+
+        var tensors = forward.Params.Where(p => p.Kind == ParamKind.Tensor).ToList();
+        if (tensors.Count != 1 || forward.Params.Count != 1)
+        {
+            Report("MG0008", forward.Span, forward.Name, "a model's [Forward] takes exactly one Tensor input (with [Shape(...)])");
+            return null;
+        }
+        var input = tensors[0];
+        if (!input.HasShape)
+        {
+            Report("MG0006", input.Span, input.Name, "a model input needs its per-sample shape, e.g. [Shape(784)] Tensor image");
+            return null;
+        }
+        g.Input = _b.Source("Input", Shape.Batched(input.Shape.ToArray()), input.Name);
+        var output = Invoke(root, forward, new List<Value> { new TensorValue(g.Input) }, forward.Span);
+        if (output is not TensorValue ov) return null;
+        if (!g[ov.Node].Shape.IsBatched)
+        {
+            Report("MG0002", forward.Span, forward.Name, $"the forward output has shape {g[ov.Node].Shape}; it must keep the batch dimension B first");
+            return null;
+        }
+        g.Output = ov.Node;
+
+        if (withLoss && _spec.Loss is { } loss)
+        {
+            if (loss.Params.Count != 2 || loss.Params[0].Kind != ParamKind.Tensor || loss.Params[1].Kind is not (ParamKind.Tensor or ParamKind.Labels))
+            {
+                Report("MG0008", loss.Span, loss.Name, "a [Loss] takes the forward output (Tensor) and the target (Labels or Tensor)");
+                return null;
+            }
+            Value target;
+            if (loss.Params[1].Kind == ParamKind.Labels)
+            {
+                g.Labels = _b.Source("Labels", Shape.Batched(), loss.Params[1].Name);
+                target = new LabelsValue(g.Labels);
+            }
+            else
+            {
+                g.Target = _b.Source("Target", g[ov.Node].Shape, loss.Params[1].Name);
+                target = new TensorValue(g.Target);
+            }
+            _b.Scope = "";
+            var lossValue = Invoke(root, loss, new List<Value> { ov, target }, loss.Span, scope: "loss");
+            if (lossValue is not TensorValue lv) return null;
+            if (g[lv.Node].Shape.Rank != 0)
+            {
+                Report("MG0002", loss.Span, loss.Name, $"the loss has shape {g[lv.Node].Shape}; it must be a scalar (reduce it with Mean or Sum)");
+                return null;
+            }
+            g.Loss = lv.Node;
+        }
+        return g;
+    }
+
+    void AddParameters(InstanceSpec instance)
+    {
+        foreach (var p in instance.Parameters)
+        {
+            string name = instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name;
+            int id = _b.Source("Parameter", new Shape(p.Shape.ToArray()), name);
+            _b.Graph[id].Scope = instance.Path;
+            _paramNodes[name] = id;
+            _b.Graph.Parameters.Add((name, id));
+        }
+        foreach (var f in instance.Fields)
+            foreach (var item in f.Items) AddParameters(item);
+    }
+
+    Value? Invoke(InstanceSpec self, MethodSpec method, List<Value> args, SourceSpan site, string? scope = null)
+    {
+        var env = new Dictionary<string, Value>(StringComparer.Ordinal);
+        for (int i = 0; i < method.Params.Count && i < args.Count; i++) env[method.Params[i].Name] = args[i];
+        string saved = _b.Scope;
+        _b.Scope = scope ?? self.Path;
+        try
+        {
+            return Execute(method.Body, self, env);
+        }
+        finally
+        {
+            _b.Scope = saved;
+        }
+    }
+
+    /// <summary>Runs statements; returns the value of the first return reached.</summary>
+    Value? Execute(EquatableArray<Stmt> body, InstanceSpec self, Dictionary<string, Value> env)
+    {
+        foreach (var stmt in body)
+        {
+            switch (stmt)
+            {
+                case AssignStmt a:
+                    if (Eval(a.Value, self, env) is { } v) env[a.Name] = v;
+                    else return null;
+                    break;
+                case ForStmt f:
+                    {
+                        if (Number(f.From, self, env) is not { } from || Number(f.To, self, env) is not { } to) return null;
+                        for (double i = from; f.Inclusive ? i <= to : i < to; i += f.Step)
+                        {
+                            if (++_unrolled > MaxUnrolled)
+                            {
+                                Report("MG0004", f.Span, "for", $"the loops unroll to more than {MaxUnrolled} iterations");
+                                return null;
+                            }
+                            env[f.Variable] = new NumberValue(i);
+                            var r = Execute(f.Body, self, env);
+                            if (r != null) return r;
+                            if (_diagnostics.Count > 0) return null;
+                        }
+                        break;
+                    }
+                case ReturnStmt r:
+                    return Eval(r.Value, self, env);
+            }
+            if (_diagnostics.Count > 0) return null;
+        }
+        return null;
+    }
+
+    double? Number(Expr e, InstanceSpec self, Dictionary<string, Value> env)
+    {
+        var v = Eval(e, self, env);
+        if (v is NumberValue n) return n.Number;
+        if (v != null) Report("MG0004", e.Span, ExprPrinter.Print(e), "a loop bound or index must be a constant number");
+        return null;
+    }
+
+    Value? Eval(Expr e, InstanceSpec self, Dictionary<string, Value> env)
+    {
+        try
+        {
+            return EvalCore(e, self, env);
+        }
+        catch (CompileError error)
+        {
+            Report(error.Id, e.Span, error.Args);
+            return null;
+        }
+    }
+
+    Value? EvalCore(Expr e, InstanceSpec self, Dictionary<string, Value> env)
+    {
+        switch (e)
+        {
+            case ConstExpr c:
+                return new NumberValue(c.Value);
+            case LocalExpr l:
+                if (env.TryGetValue(l.Name, out var v)) return v;
+                throw new CompileError("MG0004", l.Name, "the variable has no value here");
+            case LengthExpr len:
+                {
+                    var field = self.Fields.FirstOrDefault(f => f.Name == len.Field);
+                    if (field == null || !field.IsArray) throw new CompileError("MG0004", len.Field + ".Length", "not an array of layers or modules");
+                    return new NumberValue(field.Items.Count);
+                }
+            case MemberExpr m:
+                return Member(m, self, env);
+            case NegateExpr n:
+                {
+                    var x = Eval(n.Operand, self, env);
+                    return x switch
+                    {
+                        NumberValue num => new NumberValue(-num.Number),
+                        TensorValue t => Node(n, () => _b.Op("Neg", new[] { t.Node })),
+                        null => null,
+                        _ => throw new CompileError("MG0004", ExprPrinter.Print(n), "only tensors and numbers can be negated"),
+                    };
+                }
+            case BinaryExpr b:
+                {
+                    var l = Eval(b.Left, self, env);
+                    var r = Eval(b.Right, self, env);
+                    if (l == null || r == null) return null;
+                    if (l is NumberValue x && r is NumberValue y)
+                    {
+                        return new NumberValue(b.Op switch { "+" => x.Number + y.Number, "-" => x.Number - y.Number, "*" => x.Number * y.Number, _ => x.Number / y.Number });
+                    }
+                    string op = b.Op switch { "+" => "Add", "-" => "Sub", "*" => "Mul", _ => "Div" };
+                    int li = TensorOrConst(l, b.Left), ri = TensorOrConst(r, b.Right);
+                    return Node(b, () => _b.Op(op, new[] { li, ri }));
+                }
+            case OpCallExpr call:
+                return OpCall(call, self, env);
+            case LayerCallExpr call:
+                return LayerCall(call, self, env);
+        }
+        throw new CompileError("MG0004", ExprPrinter.Print(e), "unsupported expression");
+    }
+
+    int TensorOrConst(Value v, Expr e) => v switch
+    {
+        TensorValue t => t.Node,
+        NumberValue n => _b.Const(n.Number),
+        _ => throw new CompileError("MG0004", ExprPrinter.Print(e), "operators apply to tensors and numbers"),
+    };
+
+    TensorValue Node(Expr e, Func<int> build)
+    {
+        string saved = _b.Label;
+        _b.Label = ExprPrinter.Print(e);
+        try
+        {
+            return new TensorValue(build());
+        }
+        finally
+        {
+            _b.Label = saved;
+        }
+    }
+
+    Value Member(MemberExpr m, InstanceSpec self, Dictionary<string, Value> env)
+    {
+        var field = self.Fields.FirstOrDefault(f => f.Name == m.Name);
+        if (field != null)
+        {
+            if (m.Index == null) return field.IsArray ? new ArrayValue(field) : new InstanceValue(field.Items[0]);
+            if (!field.IsArray) throw new CompileError("MG0004", m.Name, "only arrays of layers can be indexed");
+            var index = Number(m.Index, self, env);
+            if (index is not { } i) throw new CompileError("MG0004", ExprPrinter.Print(m), "the index must be a constant");
+            if (i < 0 || i >= field.Items.Count || i != Math.Floor(i))
+                throw new CompileError("MG0004", ExprPrinter.Print(m), $"index {i} is outside 0..{field.Items.Count - 1}");
+            return new InstanceValue(field.Items[(int)i]);
+        }
+        string name = self.Path.Length == 0 ? m.Name : self.Path + "." + m.Name;
+        if (m.Index == null && _paramNodes.TryGetValue(name, out int node)) return new TensorValue(node);
+        throw new CompileError("MG0004", m.Name, "only layer and module fields and [Parameter] properties can be used in a forward body");
+    }
+
+    Value? LayerCall(LayerCallExpr call, InstanceSpec self, Dictionary<string, Value> env)
+    {
+        var target = Eval(call.Target, self, env);
+        if (target == null) return null;
+        if (target is not InstanceValue { Instance: var instance })
+            throw new CompileError("MG0003", ExprPrinter.Print(call.Target) + "." + call.Method, "the target is not a layer or module");
+        var args = new List<Value>();
+        foreach (var a in call.Args)
+        {
+            var v = Eval(a, self, env);
+            if (v == null) return null;
+            args.Add(v);
+        }
+        if (instance.TypeKey == "Linear")
+        {
+            if (args.Count != 1 || args[0] is not TensorValue x) throw new CompileError("MG0004", ExprPrinter.Print(call), "Linear.Forward takes one tensor");
+            string saved = _b.Scope;
+            _b.Scope = instance.Path;
+            try
+            {
+                int w = _paramNodes[instance.Path + ".weight"];
+                var y = Node(call, () => _b.Op("MatMul", new[] { x.Node, w }));
+                if (_paramNodes.TryGetValue(instance.Path + ".bias", out int bias)) y = Node(call, () => _b.Op("Add", new[] { y.Node, bias }));
+                return y;
+            }
+            catch (CompileError error) when (error.Id == "MG0002")
+            {
+                throw new CompileError("MG0002", $"{ExprPrinter.Print(call)} (Linear {instance.Args[0]}→{instance.Args[1]})",
+                    $"input shape {_b.Graph[x.Node].Shape} does not fit: Linear expects a last dimension of {instance.Args[0]}");
+            }
+            finally
+            {
+                _b.Scope = saved;
+            }
+        }
+        if (!_types.TryGetValue(instance.TypeKey, out var type) || type.Forward == null) return null;
+        if (type.Forward.Params.Count != args.Count)
+            throw new CompileError("MG0004", ExprPrinter.Print(call), $"Forward takes {type.Forward.Params.Count} arguments");
+        var result = Invoke(instance, type.Forward, args, call.Span);
+        if (result == null && _diagnostics.Count == 0)
+            throw new CompileError("MG0004", ExprPrinter.Print(call), "the module's Forward does not return a value on every path");
+        return result;
+    }
+
+    Value? OpCall(OpCallExpr call, InstanceSpec self, Dictionary<string, Value> env)
+    {
+        var args = new List<Value>();
+        foreach (var a in call.Args)
+        {
+            var v = Eval(a, self, env);
+            if (v == null) return null;
+            args.Add(v);
+        }
+        int T(int i) => args[i] is TensorValue t ? t.Node
+            : args[i] is NumberValue n ? _b.Const(n.Number)
+            : throw new CompileError("MG0004", ExprPrinter.Print(call.Args[i]), $"argument {i + 1} of {call.Op} must be a tensor");
+        int Int(int i) => args[i] is NumberValue n && n.Number == Math.Floor(n.Number) ? (int)n.Number
+            : throw new CompileError("MG0004", ExprPrinter.Print(call.Args[i]), $"argument {i + 1} of {call.Op} must be a constant integer");
+        int Axis(int tensor, int i)
+        {
+            int rank = _b.Graph[tensor].Shape.Rank, axis = Int(i);
+            int a = axis < 0 ? axis + rank : axis;
+            if (a < 0 || a >= rank) throw new CompileError("MG0002", call.Op, $"axis {axis} is out of range for shape {_b.Graph[tensor].Shape}");
+            return a;
+        }
+
+        switch (call.Op)
+        {
+            case "MatMul":
+                return Node(call, () => _b.Op("MatMul", new[] { T(0), T(1) }));
+            case "Relu" or "Tanh" or "Sigmoid" or "Exp" or "Log" or "Square":
+                return Node(call, () => _b.Op(call.Op, new[] { T(0) }));
+            case "Softmax" or "LogSoftmax":
+                {
+                    int x = T(0), axis = Axis(x, 1);
+                    return Node(call, () => _b.Op(call.Op, new[] { x }, n => n.Axis = axis));
+                }
+            case "SoftmaxCrossEntropy":
+                if (args[1] is not LabelsValue labels) throw new CompileError("MG0004", ExprPrinter.Print(call.Args[1]), "SoftmaxCrossEntropy takes the loss's Labels parameter");
+                return Node(call, () => _b.Op("SoftmaxCrossEntropy", new[] { T(0), labels.Node }));
+            case "MeanSquaredError":
+                return Node(call, () => _b.Op("MeanSquaredError", new[] { T(0), T(1) }));
+            case "Sum" or "Mean" when args.Count == 1:
+                return Node(call, () => _b.Op(call.Op + "All", new[] { T(0) }));
+            case "Sum" or "Mean":
+                {
+                    int x = T(0), axis = Axis(x, 1);
+                    bool keep = Int(2) != 0;
+                    return Node(call, () => _b.Op(call.Op + "Axis", new[] { x }, n => { n.Axis = axis; n.KeepDims = keep; }));
+                }
+        }
+        throw new CompileError("MG0003", call.Op, "this op has no compiled form yet in the op table");
+    }
+
+    void Report(string id, SourceSpan span, params string[] args) => _diagnostics.Add(new DiagnosticInfo(id, span, args.ToEquatable()));
+}
+
+/// <summary>Prints a parsed expression back as C#-like source, for comments and messages.</summary>
+internal static class ExprPrinter
+{
+    public static string Print(Expr e) => e switch
+    {
+        ConstExpr c => c.Value.ToString("R", CultureInfo.InvariantCulture),
+        LocalExpr l => l.Name,
+        MemberExpr { Index: null } m => m.Name,
+        MemberExpr m => $"{m.Name}[{Print(m.Index!)}]",
+        LengthExpr len => len.Field + ".Length",
+        NegateExpr n => "-" + Wrap(n.Operand),
+        BinaryExpr b => $"{Wrap(b.Left)} {b.Op} {Wrap(b.Right)}",
+        OpCallExpr c => $"{c.Op}({string.Join(", ", c.Args.Select(Print))})",
+        LayerCallExpr c => $"{Print(c.Target)}.{c.Method}({string.Join(", ", c.Args.Select(Print))})",
+        _ => "?",
+    };
+
+    static string Wrap(Expr e) => e is BinaryExpr ? "(" + Print(e) + ")" : Print(e);
+}
