@@ -36,6 +36,7 @@ public sealed record DiagnosticInfo(string Id, SourceSpan? Span, EquatableArray<
 /// <param name="Types">The forward (and loss) bodies of the root class and of every module class it uses.</param>
 /// <param name="Loss">The [Loss] method of a model, if any.</param>
 /// <param name="DeclaredParameters">The [Parameter] properties declared by this class (emitted as partial property bodies).</param>
+/// <param name="LayerFields">Fields of the class that hold layers or modules (bound to the parameter arena by generated code).</param>
 /// <param name="Diagnostics">Problems found by the parser; emission stops at the first error.</param>
 public sealed record ClassSpec(
     string Namespace,
@@ -48,7 +49,11 @@ public sealed record ClassSpec(
     EquatableArray<TypeSpec> Types,
     MethodSpec? Loss,
     EquatableArray<DeclaredParameter> DeclaredParameters,
+    EquatableArray<LayerField> LayerFields,
     EquatableArray<DiagnosticInfo> Diagnostics);
+
+/// <summary>A field that holds a layer or module, or an array of them.</summary>
+public sealed record LayerField(string Name, bool IsArray);
 
 /// <summary>A [Parameter] partial property as declared.</summary>
 public sealed record DeclaredParameter(string Name, string Accessibility, EquatableArray<int> Shape, string Init);

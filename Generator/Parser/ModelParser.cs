@@ -71,9 +71,15 @@ internal sealed class ModelParser
         InstanceSpec? root = null;
         MethodSpec? loss = null;
         var declared = new List<DeclaredParameter>();
+        var layerFields = new List<LayerField>();
         if (partial)
         {
-            root = BuildInstance(type, "", new Dictionary<string, double>(), depth: 0, creation: null);
+            // A model is compiled from its instance tree; a module only needs its layout here (its instances are
+            // built, with their constructor arguments, inside each model that uses it).
+            if (isModel) root = BuildInstance(type, "", new Dictionary<string, double>(), depth: 0, creation: null);
+            else ParseForward(type);
+            foreach (var field in type.GetMembers().OfType<IFieldSymbol>())
+                if (!field.IsStatic && !field.IsImplicitlyDeclared && IsLayerType(field.Type, out bool isArray)) layerFields.Add(new LayerField(field.Name, isArray));
             foreach (var member in type.GetMembers().OfType<IPropertySymbol>())
             {
                 if (GetAttribute(member, "ParameterAttribute") is not { } attr) continue;
@@ -86,7 +92,7 @@ internal sealed class ModelParser
         return new ClassSpec(ns, type.Name, Accessibility(type.DeclaredAccessibility), containing.ToEquatable(), isModel,
             declaration.SyntaxTree.FilePath, root,
             _types.Values.OrderBy(t => t.TypeKey, StringComparer.Ordinal).ToEquatable(), loss, declared.ToEquatable(),
-            _diagnostics.ToEquatable());
+            layerFields.ToEquatable(), _diagnostics.ToEquatable());
     }
 
     // ---------------- instance tree ----------------

@@ -1,0 +1,59 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using ModelGen.Generator.Emit;
+using ModelGen.Generator.Ir;
+using ModelGen.Generator.Model;
+using ModelGen.Generator.Passes;
+
+namespace ModelGen.Generator;
+
+/// <summary>Runs the compiler passes over one parsed class, in the order DESIGN.md describes.</summary>
+internal static class Compiler
+{
+    public static string HintName(ClassSpec spec)
+    {
+        var parts = new List<string>();
+        if (spec.Namespace.Length > 0) parts.Add(spec.Namespace);
+        parts.AddRange(spec.ContainingTypes.Select(t => t.Substring(t.LastIndexOf(' ') + 1)));
+        parts.Add(spec.ClassName);
+        return string.Join(".", parts) + ".g.cs";
+    }
+
+    public static GeneratedFile Compile(ClassSpec spec, CancellationToken ct)
+    {
+        var diagnostics = spec.Diagnostics.ToList();
+        string hint = HintName(spec);
+        // A class the parser could not read (not partial, wrong base, ...) gets no code: adding to it would
+        // only add compiler errors on top of the diagnostic that explains the problem.
+        if (diagnostics.Count > 0 || spec.Root == null && spec.IsModel)
+            return new GeneratedFile(hint, "", diagnostics.ToEquatable());
+        if (!spec.IsModel)
+            return new GeneratedFile(hint, ModuleEmitter.Emit(spec), diagnostics.ToEquatable());
+
+        // Lower the forward (and loss) body to a graph with static shapes. On a shape error the class still gets
+        // its parameters and API, so that the one diagnostic is all the user sees.
+        var graph = Lowering.Lower(spec, withLoss: true, diagnostics);
+        ct.ThrowIfCancellationRequested();
+        if (graph == null)
+            return new GeneratedFile(hint, ModelEmitter.EmitWithoutProgram(spec), diagnostics.ToEquatable());
+        Verifier.Check(graph, "lowering");
+
+        // Reverse-mode autodiff appends the backward pass to the same graph.
+        if (graph.Loss >= 0)
+        {
+            Autodiff.Run(graph);
+            Verifier.Check(graph, "autodiff");
+        }
+
+        // What the program must produce: the forward output, the loss and one gradient per parameter.
+        var required = new List<int> { graph.Output };
+        if (graph.Loss >= 0) required.Add(graph.Loss);
+        required.AddRange(graph.Gradients.Values.Where(v => v >= 0));
+        var units = Fusion.Run(graph, required);
+        ct.ThrowIfCancellationRequested();
+
+        var plan = MemoryPlan.Build(graph, units, required);
+        return new GeneratedFile(hint, ModelEmitter.Emit(spec, graph, units, plan), diagnostics.ToEquatable());
+    }
+}

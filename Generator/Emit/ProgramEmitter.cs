@@ -1,0 +1,274 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelGen.Generator.Ir;
+using ModelGen.Generator.Model;
+using ModelGen.Generator.Ops;
+using ModelGen.Generator.Passes;
+
+namespace ModelGen.Generator.Emit;
+
+/// <summary>
+/// Emits the nested <c>Program</c> class: <c>Infer</c> and <c>TrainStep</c>, which copy the batch in, call one
+/// method per layer (forward in source order, then backward in reverse), and copy the results out. Each layer
+/// method declares the arena slices it touches, with a shape comment on each, and runs its fused units.
+/// </summary>
+internal static class ProgramEmitter
+{
+    /// <summary>Consecutive units of one layer and direction: one generated method.</summary>
+    sealed class Step
+    {
+        public string Scope = "";
+        public bool Backward;
+        public string Name = "";
+        public List<Unit> Units { get; } = new();
+    }
+
+    public static void Emit(CodeWriter w, ClassSpec spec, Graph g, List<Unit> units, MemoryPlan plan)
+    {
+        var steps = Group(g, units);
+        var names = new BufferNames(g, plan);
+        var input = g[g.Input].Shape;
+        var output = g[g.Output].Shape;
+        int inputSize = input.FixedCount, outputSize = output.FixedCount;
+
+        w.Line($"/// <summary>The compiled forward and backward passes of {spec.ClassName}.</summary>");
+        w.Line($"// Memory plan: {plan.FloatsPerSample} floats per sample in the batched part of the activation arena, {plan.FixedFloats} fixed;");
+        w.Line($"// {plan.ParameterFloats} floats of parameters and as many of gradients. Nothing is allocated per step.");
+        w.Open("sealed class Program : CompiledProgram");
+        w.Line("readonly int _fixed; // start of the fixed part of the activation arena");
+        bool hasLabels = g.Labels >= 0;
+        if (hasLabels) w.Line("readonly int[] _labels;");
+        w.Line();
+        w.Open($"public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: {plan.FloatsPerSample}, fixedFloats: {plan.FixedFloats})");
+        w.Line($"_fixed = {plan.FloatsPerSample} * maxBatch;");
+        if (hasLabels) w.Line("_labels = new int[maxBatch];");
+        w.Close();
+        w.Line();
+
+        var forward = steps.Where(s => !s.Backward && s.Scope != "loss").ToList();
+        string inputSlot = names.Slice(g.Input), outputSlot = names.Slice(g.Output);
+
+        // Infer
+        w.Line($"/// <summary>Forward pass: input {input} → output {output}.</summary>");
+        w.Open("public override void Infer(ReadOnlySpan<float> input, int batch, Span<float> output)");
+        w.Line($"CheckBatch(batch, input.Length, {inputSize});");
+        w.Line($"if (output.Length != batch * {outputSize}) throw new ArgumentException($\"Output has {{output.Length}} floats; a batch of {{batch}} needs {{batch * {outputSize}}}.\", nameof(output));");
+        w.Line("int B = batch;");
+        w.Line($"input.CopyTo({inputSlot});");
+        foreach (var s in forward) w.Line($"{s.Name}(B);");
+        w.Line($"{outputSlot}.CopyTo(output);");
+        w.Close();
+        w.Line();
+
+        // TrainStep
+        w.Line("/// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>");
+        w.Open("public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)");
+        if (g.Loss < 0)
+        {
+            w.Line($"throw new InvalidOperationException({Names.Quote(spec.ClassName + " has no [Loss] method, so it cannot be trained.")});");
+        }
+        else
+        {
+            w.Line($"CheckBatch(batch, input.Length, {inputSize});");
+            if (hasLabels)
+                w.Line("if (labels.Length != batch) throw new ArgumentException($\"{labels.Length} labels for a batch of {batch}.\", nameof(labels));");
+            if (g.Target >= 0)
+                w.Line($"if (targets.Length != batch * {g[g.Target].Shape.FixedCount}) throw new ArgumentException($\"Targets have {{targets.Length}} floats; a batch of {{batch}} needs {{batch * {g[g.Target].Shape.FixedCount}}}.\", nameof(targets));");
+            w.Line($"if (!output.IsEmpty && output.Length != batch * {outputSize}) throw new ArgumentException($\"Output has {{output.Length}} floats; a batch of {{batch}} needs {{batch * {outputSize}}}.\", nameof(output));");
+            w.Line("int B = batch;");
+            w.Line($"input.CopyTo({inputSlot});");
+            if (hasLabels) w.Line("labels.CopyTo(_labels);");
+            if (g.Target >= 0) w.Line($"targets.CopyTo({names.Slice(g.Target)});");
+            foreach (var s in steps) w.Line($"{s.Name}(B);");
+            foreach (var (name, grad) in g.Gradients.Where(kv => kv.Value < 0).Select(kv => (kv.Key, kv.Value)))
+            {
+                var layout = plan.ParameterLayout.First(p => p.Name == name);
+                w.Line($"Parameters.Gradients.Slice({layout.Offset}, {layout.Length}).Clear(); // the loss does not depend on {name}");
+            }
+            w.Line($"if (!output.IsEmpty) {outputSlot}.CopyTo(output);");
+            w.Line($"return {names.Slice(g.Loss)}[0];");
+        }
+        w.Close();
+
+        foreach (var step in steps)
+        {
+            w.Line();
+            WriteStep(w, spec, g, plan, names, step);
+        }
+        w.Close();
+    }
+
+    static List<Step> Group(Graph g, List<Unit> units)
+    {
+        var steps = new List<Step>();
+        var used = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var unit in units)
+        {
+            var first = g[unit.Nodes[0]];
+            string scope = first.Scope;
+            bool backward = first.IsBackward;
+            var last = steps.Count > 0 ? steps[steps.Count - 1] : null;
+            if (last == null || last.Scope != scope || last.Backward != backward)
+            {
+                string name = Names.Pascal(scope) + (backward ? "Backward" : "Forward");
+                used[name] = used.TryGetValue(name, out int n) ? n + 1 : 1;
+                if (used[name] > 1) name += used[name];
+                last = new Step { Scope = scope, Backward = backward, Name = name };
+                steps.Add(last);
+            }
+            last.Units.Add(unit);
+        }
+        return steps;
+    }
+
+    static void WriteStep(CodeWriter w, ClassSpec spec, Graph g, MemoryPlan plan, BufferNames names, Step step)
+    {
+        string what = step.Scope == "loss" ? "the loss" : step.Scope.Length == 0 ? "the model body" : $"{step.Scope} ({Describe(spec, step.Scope)})";
+        w.Line($"/// <summary>{(step.Backward ? "Backward" : "Forward")} pass of {Names.Comment(what)}.</summary>");
+        w.Open($"void {step.Name}(int B)");
+
+        // The slices this step touches, in order of first use.
+        var touched = new List<int>();
+        bool labels = false;
+        foreach (var unit in step.Units)
+        {
+            foreach (int id in unit.Inputs.Concat(unit.Outputs))
+            {
+                var n = g[id];
+                if (n.Op == "Labels") { labels = true; continue; }
+                if (n.Op == "Const" || touched.Contains(id)) continue;
+                touched.Add(id);
+            }
+        }
+        foreach (int id in touched)
+        {
+            var n = g[id];
+            w.Line($"Span<float> {names.Name(id)} = {names.Slice(id)}; // {n.Shape} {Names.Comment(Describe(g, n))}");
+            if (plan.AuxSlots.ContainsKey(id))
+                w.Line($"Span<float> {names.Name(id)}_probabilities = {names.AuxSlice(id)}; // {n.Aux} softmax of {Names.Comment(g[n.Inputs[0]].Label)}");
+        }
+        if (labels) w.Line("ReadOnlySpan<int> labels = _labels.AsSpan(0, B);");
+
+        var context = new EmitContext(w, g, names);
+        foreach (var unit in step.Units)
+        {
+            w.Line();
+            context.Unit = unit;
+            switch (unit.Kind)
+            {
+                case UnitKind.Elementwise:
+                    ElementwiseEmitter.Emit(w, g, unit, names);
+                    break;
+                case UnitKind.Gemm:
+                    {
+                        var m = g[unit.Nodes[0]];
+                        string epilogue = (unit.Bias >= 0 ? " + bias" : "") + (unit.Activation != "None" ? ", " + unit.Activation : "");
+                        w.Line($"// {Names.Comment(g[unit.Last].Label)}: {g[m.Inputs[0]].Shape}{(m.TransA ? "ᵀ" : "")} · {g[m.Inputs[1]].Shape}{(m.TransB ? "ᵀ" : "")}{epilogue} → {g[unit.Last].Shape}");
+                        OpTable.Get(m.Op).Emit!(context, m);
+                        break;
+                    }
+                default:
+                    {
+                        var n = g[unit.Nodes[0]];
+                        w.Line($"// {Names.Comment(Describe(g, n))}: {n.Op} → {n.Shape}");
+                        OpTable.Get(n.Op).Emit!(context, n);
+                        break;
+                    }
+            }
+        }
+        w.Close();
+    }
+
+    static string Describe(Graph g, Node n) => n.Op switch
+    {
+        "Input" => "input " + n.Name,
+        "Target" => "target " + n.Name,
+        "Parameter" => n.Name!,
+        _ => n.Label,
+    };
+
+    static string Describe(ClassSpec spec, string path)
+    {
+        InstanceSpec? Find(InstanceSpec i)
+        {
+            if (i.Path == path) return i;
+            foreach (var f in i.Fields) foreach (var item in f.Items) if (Find(item) is { } found) return found;
+            return null;
+        }
+        var instance = spec.Root == null ? null : Find(spec.Root);
+        if (instance == null) return "?";
+        if (instance.TypeKey == "Linear") return $"Linear {instance.Args[0]} → {instance.Args[1]}{(instance.Args[2] == 0 ? ", no bias" : "")}";
+        return instance.TypeKey.Substring(instance.TypeKey.LastIndexOf('.') + 1);
+    }
+
+    /// <summary>What op-table kernel emitters may ask while a unit is emitted.</summary>
+    sealed class EmitContext : IEmitContext
+    {
+        readonly CodeWriter _w;
+        readonly Graph _g;
+        readonly BufferNames _names;
+
+        public EmitContext(CodeWriter w, Graph g, BufferNames names)
+        {
+            _w = w;
+            _g = g;
+            _names = names;
+        }
+
+        public Unit Unit { get; set; } = null!;
+
+        public string Buf(int node) => Unit.Kind == UnitKind.Gemm && Unit.Nodes.Contains(node) ? _names.Name(Unit.Last) : _names.Name(node);
+
+        public string Aux(int node) => _names.Name(node) + "_probabilities";
+
+        public string Scalar(int node) => _g[node].Op == "Const" ? Names.Float(_g[node].Value) : _names.Name(node) + "[0]";
+
+        public Shape ShapeOf(int node) => _g[node].Shape;
+
+        public string Labels => "labels";
+
+        public (int Bias, string Activation) Epilogue(Node node) =>
+            Unit.Kind == UnitKind.Gemm && Unit.Nodes[0] == node.Id ? (Unit.Bias, Unit.Activation) : (-1, "None");
+
+        public void Line(string code) => _w.Line(code);
+    }
+}
+
+/// <summary>Variable names and arena slices of the values a program stores.</summary>
+internal sealed class BufferNames
+{
+    readonly Graph _g;
+    readonly MemoryPlan _plan;
+    readonly Dictionary<int, string> _gradientOf = new();
+
+    public BufferNames(Graph g, MemoryPlan plan)
+    {
+        _g = g;
+        _plan = plan;
+        foreach (var kv in g.Gradients) if (kv.Value >= 0) _gradientOf[kv.Value] = kv.Key;
+    }
+
+    public string Name(int node)
+    {
+        var n = _g[node];
+        if (_gradientOf.TryGetValue(node, out var param)) return "d_" + Names.Identifier(param);
+        return n.Op switch
+        {
+            "Input" or "Target" or "Parameter" => Names.Identifier(n.Name!),
+            _ => (n.IsBackward ? "d" : "t") + node,
+        };
+    }
+
+    public string Slice(int node) => SliceOf(_plan.Slots[node]);
+
+    public string AuxSlice(int node) => SliceOf(_plan.AuxSlots[node]);
+
+    static string SliceOf(Slot s) => s.Region switch
+    {
+        Region.Batched => $"Activations.Slice({Names.PerSample(s.Offset)}, {Names.PerSample(s.Length)})",
+        Region.Fixed => $"Activations.Slice(_fixed{(s.Offset == 0 ? "" : " + " + s.Offset)}, {s.Length})",
+        Region.Parameters => $"Parameters.Values.Slice({s.Offset}, {s.Length})",
+        _ => $"Parameters.Gradients.Slice({s.Offset}, {s.Length})",
+    };
+}

@@ -1,0 +1,162 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using ModelGen.Generator.Ir;
+using ModelGen.Generator.Ops;
+
+namespace ModelGen.Generator.Passes;
+
+/// <summary>Where a value lives at run time.</summary>
+internal enum Region
+{
+    /// <summary>The activation arena, in the part that scales with the batch: offset and length are per sample.</summary>
+    Batched,
+    /// <summary>The activation arena, after the batched part: offset and length in floats.</summary>
+    Fixed,
+    /// <summary>The parameter arena.</summary>
+    Parameters,
+    /// <summary>The gradient arena (same layout as the parameters).</summary>
+    Gradients,
+}
+
+/// <summary>A buffer: region, offset and length (per sample for <see cref="Region.Batched"/>), all in floats.</summary>
+internal readonly record struct Slot(Region Region, int Offset, int Length);
+
+/// <summary>
+/// Liveness-based memory plan (llm.c's one allocation): every value that leaves a fused unit gets a slice of
+/// one activation arena, and slices are reused once their value is dead. Batched values are planned in
+/// "floats per sample", so that one plan serves every batch size up to the arena's capacity; parameters and
+/// their gradients live at fixed offsets of the two parameter arenas. Every offset is a multiple of 16 floats
+/// (64 bytes, one Vector512).
+/// </summary>
+internal sealed class MemoryPlan
+{
+    public const int Align = 16;
+
+    public Dictionary<int, Slot> Slots { get; } = new();
+
+    /// <summary>Second outputs (the softmax probabilities kept by the fused softmax cross-entropy).</summary>
+    public Dictionary<int, Slot> AuxSlots { get; } = new();
+
+    /// <summary>Parameter name to (offset, length) in the parameter arena, in graph order.</summary>
+    public List<(string Name, int Offset, int Length)> ParameterLayout { get; } = new();
+
+    public int FloatsPerSample { get; private set; }
+
+    public int FixedFloats { get; private set; }
+
+    public int ParameterFloats { get; private set; }
+
+    public static int RoundUp(int n) => (n + Align - 1) / Align * Align;
+
+    public static MemoryPlan Build(Graph g, List<Unit> units, IReadOnlyCollection<int> required)
+    {
+        var plan = new MemoryPlan();
+        int offset = 0;
+        var paramOffset = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (name, node) in g.Parameters)
+        {
+            int length = g[node].Shape.FixedCount;
+            plan.ParameterLayout.Add((name, offset, length));
+            paramOffset[name] = offset;
+            plan.Slots[node] = new Slot(Region.Parameters, offset, length);
+            offset += RoundUp(length);
+        }
+        plan.ParameterFloats = offset;
+        foreach (var kv in g.Gradients)
+            if (kv.Value >= 0) plan.Slots[kv.Value] = new Slot(Region.Gradients, paramOffset[kv.Key], g[kv.Value].Shape.FixedCount);
+
+        // Liveness: a value is born in the unit that computes it (sources before the first unit) and dies after
+        // the last unit that reads it; what the program returns stays to the end.
+        int end = units.Count;
+        var lastUse = new Dictionary<int, int>();
+        for (int u = 0; u < units.Count; u++)
+            foreach (int i in units[u].Inputs) lastUse[i] = u;
+        foreach (int r in required) if (r >= 0) lastUse[r] = end;
+
+        var batched = new Arena();
+        var fixedArena = new Arena();
+        var frees = new List<(int Dies, int Node)>();
+        void Place(int node, int born)
+        {
+            if (plan.Slots.ContainsKey(node)) return;
+            var n = g[node];
+            if (n.Op is "Const" or "Labels") return;
+            bool isBatched = n.Shape.IsBatched;
+            var arena = isBatched ? batched : fixedArena;
+            int length = RoundUp(n.Shape.FixedCount);
+            plan.Slots[node] = new Slot(isBatched ? Region.Batched : Region.Fixed, arena.Take(length), n.Shape.FixedCount);
+            if (n.Aux is { } aux)
+                plan.AuxSlots[node] = new Slot(aux.IsBatched ? Region.Batched : Region.Fixed, (aux.IsBatched ? batched : fixedArena).Take(RoundUp(aux.FixedCount)), aux.FixedCount);
+            frees.Add((lastUse.TryGetValue(node, out int dies) ? dies : born, node));
+        }
+        void FreeDead(int before)
+        {
+            for (int k = frees.Count - 1; k >= 0; k--)
+            {
+                if (frees[k].Dies >= before) continue;
+                int node = frees[k].Node;
+                var slot = plan.Slots[node];
+                (slot.Region == Region.Batched ? batched : fixedArena).Free(slot.Offset, RoundUp(slot.Length));
+                if (plan.AuxSlots.TryGetValue(node, out var aux))
+                    (aux.Region == Region.Batched ? batched : fixedArena).Free(aux.Offset, RoundUp(aux.Length));
+                frees.RemoveAt(k);
+            }
+        }
+
+        foreach (var n in g.Nodes)
+            if (n.Op is "Input" or "Target" && lastUse.ContainsKey(n.Id)) Place(n.Id, -1);
+        for (int u = 0; u < units.Count; u++)
+        {
+            FreeDead(u);
+            foreach (int o in units[u].Outputs) Place(o, u);
+        }
+        plan.FloatsPerSample = batched.High;
+        plan.FixedFloats = fixedArena.High;
+        return plan;
+    }
+
+    /// <summary>First-fit allocation over one address range with coalescing of freed blocks.</summary>
+    sealed class Arena
+    {
+        readonly List<(int Offset, int Length)> _free = new();
+
+        public int High { get; private set; }
+
+        public int Take(int length)
+        {
+            for (int i = 0; i < _free.Count; i++)
+            {
+                var (o, l) = _free[i];
+                if (l < length) continue;
+                if (l == length) _free.RemoveAt(i);
+                else _free[i] = (o + length, l - length);
+                return o;
+            }
+            // Grow, absorbing a free block that ends at the top.
+            if (_free.Count > 0 && _free[_free.Count - 1] is var last && last.Offset + last.Length == High)
+            {
+                _free.RemoveAt(_free.Count - 1);
+                High = last.Offset + length;
+                return last.Offset;
+            }
+            int at = High;
+            High += length;
+            return at;
+        }
+
+        public void Free(int offset, int length)
+        {
+            _free.Add((offset, length));
+            _free.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+            for (int i = _free.Count - 2; i >= 0; i--)
+            {
+                if (_free[i].Offset + _free[i].Length == _free[i + 1].Offset)
+                {
+                    _free[i] = (_free[i].Offset, _free[i].Length + _free[i + 1].Length);
+                    _free.RemoveAt(i + 1);
+                }
+            }
+        }
+    }
+}
