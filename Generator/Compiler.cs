@@ -26,10 +26,14 @@ internal static class Compiler
         string hint = HintName(spec);
         // A class the parser could not read (not partial, wrong base, ...) gets no code: adding to it would
         // only add compiler errors on top of the diagnostic that explains the problem.
-        if (diagnostics.Count > 0 || spec.Root == null && spec.IsModel)
+        if (diagnostics.Any(d => Diagnostics.BlocksEmission(d.Id)) || spec.Root == null && spec.IsModel)
             return new GeneratedFile(hint, "", diagnostics.ToEquatable());
         if (!spec.IsModel)
             return new GeneratedFile(hint, ModuleEmitter.Emit(spec), diagnostics.ToEquatable());
+        // An error in the forward body: the class still gets its parameters and API, so that the diagnostic
+        // is the one error the user sees.
+        if (diagnostics.Count > 0)
+            return new GeneratedFile(hint, ModelEmitter.EmitWithoutProgram(spec), diagnostics.ToEquatable());
 
         // Lower the forward (and loss) body to a graph with static shapes. On a shape error the class still gets
         // its parameters and API, so that the one diagnostic is all the user sees.

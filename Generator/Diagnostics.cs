@@ -62,6 +62,15 @@ public static class Diagnostics
         "ModelGen could not compile '{0}' ({1}); please report this with the model source",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    /// <summary>
+    /// Marks a problem the C# compiler already reports (e.g. arguments that fit no overload): the class gets no
+    /// compiled program, and ModelGen adds no diagnostic of its own.
+    /// </summary>
+    public const string SilentId = "CS";
+
+    /// <summary>Diagnostics after which the class gets no generated code at all: adding to it would only add errors.</summary>
+    public static bool BlocksEmission(string id) => id is "MG0001" or "MG0010" or "MG0011";
+
     public static DiagnosticDescriptor ById(string id) => id switch
     {
         "MG0001" => NotPartial,

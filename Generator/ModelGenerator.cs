@@ -45,7 +45,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
 
     static void Write(SourceProductionContext context, GeneratedFile output)
     {
-        foreach (var d in output.Diagnostics)
+        foreach (var d in output.Diagnostics.Where(d => d.Id != Diagnostics.SilentId))
             context.ReportDiagnostic(Diagnostic.Create(Diagnostics.ById(d.Id), d.Span?.ToLocation() ?? Location.None, d.Args.Cast<object>().ToArray()));
         if (output.Source.Length > 0) context.AddSource(output.HintName, SourceText.From(output.Source, Encoding.UTF8));
     }

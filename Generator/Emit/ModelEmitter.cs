@@ -25,7 +25,7 @@ internal static class ModelEmitter
         WriteConstructor(w, spec);
         w.Line();
         w.Line("/// <summary>Creates the compiled program for batches of up to <paramref name=\"maxBatch\"/> samples.</summary>");
-        w.Line($"protected override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);");
+        w.Line($"public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);");
         w.Line();
         ProgramEmitter.Emit(w, spec, graph, units, plan);
         CloseClass(w, spec);
@@ -56,7 +56,7 @@ internal static class ModelEmitter
         WriteConstructor(w, spec);
         w.Line();
         w.Line("/// <summary>Not available: the model's forward pass did not compile (see the ModelGen diagnostics).</summary>");
-        w.Line($"protected override CompiledProgram CreateProgram(int maxBatch) => throw new global::System.InvalidOperationException({Names.Quote(spec.ClassName + " did not compile; see the ModelGen (MG) diagnostics of the build.")});");
+        w.Line($"public override CompiledProgram CreateProgram(int maxBatch) => throw new global::System.InvalidOperationException({Names.Quote(spec.ClassName + " did not compile; see the ModelGen (MG) diagnostics of the build.")});");
         CloseClass(w, spec);
         return w.ToString();
     }

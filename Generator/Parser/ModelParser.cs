@@ -282,11 +282,11 @@ internal sealed class ModelParser
                 if (r.GetSyntax(_ct) is not ConstructorDeclarationSyntax decl) continue;
                 // Only the constructor whose parameters are all bound is the one that ran.
                 if (!ctor.Parameters.All(p => env.ContainsKey(p.Name)) || ctor.Parameters.Length != env.Count) continue;
-                IEnumerable<StatementSyntax> statements = decl.Body?.Statements ?? Enumerable.Empty<StatementSyntax>();
-                if (decl.ExpressionBody != null) statements = new[] { SyntaxFactory.ExpressionStatement(decl.ExpressionBody.Expression) };
-                foreach (var s in statements)
+                var expressions = (decl.Body?.Statements ?? default).OfType<ExpressionStatementSyntax>().Select(s => s.Expression).ToList();
+                if (decl.ExpressionBody != null) expressions.Add(decl.ExpressionBody.Expression);
+                foreach (var e in expressions)
                 {
-                    if (s is ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax a } && a.IsKind(SyntaxKind.SimpleAssignmentExpression))
+                    if (e is AssignmentExpressionSyntax a && a.IsKind(SyntaxKind.SimpleAssignmentExpression))
                     {
                         string? name = a.Left switch
                         {
@@ -604,9 +604,15 @@ internal sealed class ModelParser
             SimpleNameSyntax s => s.Identifier.ValueText,
             _ => inv.Expression.ToString(),
         };
-        if (method == null || info.Symbol == null)
+        if (method == null)
         {
-            Report("MG0003", inv.Expression, name, method == null ? "no such method" : "the arguments do not match a signature");
+            Report("MG0003", inv.Expression, name, "no such method");
+            return null;
+        }
+        if (info.Symbol == null)
+        {
+            // The C# compiler reports why the arguments do not fit; a second error here would only be noise.
+            Report(Diagnostics.SilentId, inv.Expression, name);
             return null;
         }
         if (method.ContainingType.Equals(_ops, SymbolEqualityComparer.Default))

@@ -68,7 +68,12 @@ internal sealed class Lowering
         }
         g.Input = _b.Source("Input", Shape.Batched(input.Shape.ToArray()), input.Name);
         var output = Invoke(root, forward, new List<Value> { new TensorValue(g.Input) }, forward.Span);
-        if (output is not TensorValue ov) return null;
+        if (output is not TensorValue ov)
+        {
+            if (_diagnostics.Count == 0)
+                Report("MG0004", forward.Span, forward.Name, output == null ? "the forward body does not return a tensor" : "the forward body must return a tensor");
+            return null;
+        }
         if (!g[ov.Node].Shape.IsBatched)
         {
             Report("MG0002", forward.Span, forward.Name, $"the forward output has shape {g[ov.Node].Shape}; it must keep the batch dimension B first");
@@ -96,7 +101,11 @@ internal sealed class Lowering
             }
             _b.Scope = "";
             var lossValue = Invoke(root, loss, new List<Value> { ov, target }, loss.Span, scope: "loss");
-            if (lossValue is not TensorValue lv) return null;
+            if (lossValue is not TensorValue lv)
+            {
+                if (_diagnostics.Count == 0) Report("MG0004", loss.Span, loss.Name, "the loss body must return a tensor");
+                return null;
+            }
             if (g[lv.Node].Shape.Rank != 0)
             {
                 Report("MG0002", loss.Span, loss.Name, $"the loss has shape {g[lv.Node].Shape}; it must be a scalar (reduce it with Mean or Sum)");

@@ -23,5 +23,5 @@ public abstract class ModelBase
     public ParameterStore Parameters { get; }
 
     /// <summary>Creates the generated program for batches of up to <paramref name="maxBatch"/> samples.</summary>
-    protected internal abstract CompiledProgram CreateProgram(int maxBatch);
+    public abstract CompiledProgram CreateProgram(int maxBatch);
 }

@@ -1,0 +1,126 @@
+using ModelGen;
+using static ModelGen.Ops;
+
+// Small models, one per op (or group of ops), compiled by the generator in this test assembly. Each starts
+// with a layer so that the op's backward rule is exercised through a parameter gradient. Sizes are odd so
+// that every SIMD loop has a scalar tail.
+namespace ModelGen.Runtime.Tests.Compiled;
+
+/// <summary>Linear, ReLU, Linear, softmax cross-entropy: the MLP of the sample at odd sizes.</summary>
+[Model]
+public partial class MlpModel
+{
+    readonly Linear hidden = new(37, 19);
+    readonly Linear output = new(19, 5);
+
+    [Forward] public Tensor Forward([Shape(37)] Tensor x) => output.Forward(Relu(hidden.Forward(x)));
+
+    [Loss] public Tensor Loss(Tensor logits, Labels labels) => SoftmaxCrossEntropy(logits, labels);
+}
+
+/// <summary>Raw [Parameter] style: MatMul, bias by broadcasting, Tanh and Sigmoid, a product of two branches.</summary>
+[Model]
+public partial class TanhSigmoidModel
+{
+    [Parameter(13, 11, Init = Init.XavierUniform)] public partial Tensor W { get; }
+    [Parameter(11, Init = Init.HeUniform)] public partial Tensor B { get; }
+    [Parameter(11, 3, Init = Init.XavierNormal)] public partial Tensor V { get; }
+
+    [Forward]
+    public Tensor Forward([Shape(13)] Tensor x)
+    {
+        var z = MatMul(x, W) + B;
+        var h = Tanh(z) * Sigmoid(z);
+        return MatMul(h, V);
+    }
+
+    [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);
+}
+
+/// <summary>Exp, Log, Square, division, subtraction, unary minus and constants.</summary>
+[Model]
+public partial class ElementwiseModel
+{
+    readonly Linear layer = new(9, 17);
+
+    [Forward]
+    public Tensor Forward([Shape(9)] Tensor x)
+    {
+        var z = layer.Forward(x);
+        var positive = Square(z) + 1.5f;
+        var y = Log(positive) - Exp(-Square(z) * 0.5f) / positive;
+        return y * 2 - z / 3;
+    }
+
+    [Loss] public Tensor Loss(Tensor y, Tensor target) => Mean(Square(y - target));
+}
+
+/// <summary>Softmax and log-softmax on the last axis, and a sum over an axis kept for broadcasting.</summary>
+[Model]
+public partial class SoftmaxModel
+{
+    readonly Linear layer = new(6, 21);
+
+    [Forward]
+    public Tensor Forward([Shape(6)] Tensor x)
+    {
+        var z = layer.Forward(x);
+        var p = Softmax(z);
+        var lp = LogSoftmax(z, axis: 1);
+        var rowSum = Sum(z * p, 1, keepDims: true);
+        return p * lp + z * rowSum;
+    }
+
+    [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);
+}
+
+/// <summary>Reductions: Sum and Mean over everything and over an axis, with and without keepDims.</summary>
+[Model]
+public partial class ReductionModel
+{
+    readonly Linear layer = new(5, 12);
+    [Parameter(12, Init = Init.HeNormal)] public partial Tensor Scale { get; }
+
+    [Forward]
+    public Tensor Forward([Shape(5)] Tensor x)
+    {
+        var z = layer.Forward(x) * Scale;
+        var rowMean = Mean(z, -1, keepDims: true);
+        var centered = z - rowMean;
+        var columnMean = Mean(centered, 0);
+        return centered * columnMean + Sum(Tanh(z), 1, keepDims: true) / 12;
+    }
+
+    [Loss] public Tensor Loss(Tensor y, Tensor target) => Sum(Square(y - target)) / 100 + Mean(y) * 0.25f;
+}
+
+/// <summary>Modules composed in a model: an array of residual blocks unrolled by a constant-bound loop.</summary>
+[Module]
+public partial class ResidualBlock
+{
+    readonly Linear fc;
+    [Parameter(1, Init = Init.Ones)] public partial Tensor Gain { get; }
+
+    public ResidualBlock(int width) => fc = new Linear(width, width);
+
+    [Forward] public Tensor Forward(Tensor x) => x + Relu(fc.Forward(x)) * Gain;
+}
+
+/// <summary>A stack of three residual blocks between an input and an output layer.</summary>
+[Model]
+public partial class ResidualModel
+{
+    readonly Linear input = new(11, 23);
+    readonly ResidualBlock[] blocks = Repeat(3, () => new ResidualBlock(23));
+    readonly Linear output = new(23, 4);
+
+    [Forward]
+    public Tensor Forward([Shape(11)] Tensor x)
+    {
+        var h = Tanh(input.Forward(x));
+        for (int i = 0; i < blocks.Length; i++) h = blocks[i].Forward(h);
+        return output.Forward(h);
+    }
+
+    [Loss] public Tensor Loss(Tensor logits, Labels labels) => SoftmaxCrossEntropy(logits, labels);
+}
