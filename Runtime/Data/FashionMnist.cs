@@ -150,7 +150,7 @@ public static class FashionMnist
         }
 
         var features = GC.AllocateUninitializedArray<float>(images.Length); // every element is written below
-        Idx.BytesToFloats(images.Bytes, features, 255f);
+        Idx.BytesToFloats(images.Bytes!, features, 255f);
         int[] shape = flat ? new[] { ImageSize * ImageSize } : new[] { 1, ImageSize, ImageSize };
         return new Dataset(features, shape, labels, ClassCount);
     }

@@ -211,8 +211,8 @@ public static class Idx
             dims[i] = BinaryPrimitives.ReadInt32BigEndian(dimBytes.Slice(4 * i));
             if (dims[i] < 0)
                 throw new InvalidDataException($"{source}: IDX dimension {i} is negative ({dims[i]}).");
-            count *= dims[i];
-            if (count * size > Array.MaxLength)
+            count *= dims[i]; // at most (Array.MaxLength / size) * int.MaxValue: no long overflow
+            if (count > Array.MaxLength / size)
                 throw new InvalidDataException($"{source}: IDX dimensions {Tensor.FormatShape(dims.AsSpan(0, i + 1))}{(i + 1 < rank ? "..." : "")} need more than {Array.MaxLength} bytes of data; the header is corrupt.");
         }
         long dataBytes = count * size;
