@@ -25,7 +25,7 @@ public partial class FashionMlpUnderTest
 /// </summary>
 public class FashionMnistTrainingTests
 {
-    static readonly Lazy<FashionMnist.DatasetPair> Data = new(() => FashionMnist.Load());
+    static readonly Lazy<DatasetPair> Data = new(() => FashionMnist.Load());
 
     [Fact]
     public void OneEpochReachesEightyFivePercent()

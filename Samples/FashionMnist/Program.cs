@@ -32,7 +32,7 @@ for (int i = 0; i < args.Length; i++)
     }
 }
 
-FashionMnist.DatasetPair data;
+DatasetPair data;
 try
 {
     data = FashionMnist.Load();
