@@ -88,7 +88,4 @@ public sealed partial class Tensor
         if (a < 0 || a >= rank) throw new ArgumentOutOfRangeException(nameof(axis), $"Axis {axis} is out of range for rank {rank}.");
         return a;
     }
-
-    /// <inheritdoc/>
-    public override string ToString() => $"Tensor{FormatShape(_shape)}";
 }

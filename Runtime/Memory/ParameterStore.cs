@@ -94,6 +94,9 @@ public sealed class Parameter
         Info = info;
         Value = value;
         Gradient = gradient;
+        // Eager code (forward + Backward on the value) accumulates straight into the gradient arena.
+        value.Grad = gradient;
+        value.RequiresGrad = true;
     }
 
     /// <summary>Name, shape, place and initializer.</summary>
