@@ -1,14 +1,20 @@
 using System;
+using System.Collections.Generic;
+using System.Diagnostics;
 
 namespace ModelGen;
 
-// CONTRACT STUB (owner: training helper).
 /// <summary>
 /// The base of every <c>[Model]</c> class (the generator adds it): parameters in one arena, and training,
-/// evaluation, prediction and checkpoints on top of the compiled program.
+/// evaluation, prediction and checkpoints on top of the compiled program. A model is not thread-safe: run one
+/// <c>Fit</c>/<c>Evaluate</c>/<c>Predict</c> at a time.
 /// </summary>
 public abstract class ModelBase
 {
+    CompiledProgram? _trainProgram;
+    CompiledProgram? _evalProgram;
+    float[]? _evalOutput;
+
     /// <summary>Called by the generated constructor.</summary>
     protected ModelBase(ModelDescription description, int seed)
     {
@@ -24,4 +30,280 @@ public abstract class ModelBase
 
     /// <summary>Creates the generated program for batches of up to <paramref name="maxBatch"/> samples.</summary>
     public abstract CompiledProgram CreateProgram(int maxBatch);
+
+    int InputLength => Tensor.ShapeLength(Description.InputShape);
+
+    int OutputLength => Tensor.ShapeLength(Description.OutputShape);
+
+    /// <summary>
+    /// Trains the model: each epoch shuffles <paramref name="train"/> with a permutation that depends only on
+    /// <paramref name="seed"/> and the epoch, runs the compiled training step on every batch (the last one holds the
+    /// remainder) followed by <paramref name="optimizer"/>, then evaluates <paramref name="validation"/> when given.
+    /// Deterministic for a given seed, initial parameters and optimizer. The steady-state step allocates nothing.
+    /// </summary>
+    /// <param name="train">The training samples, whose sample shape is the model's input shape.</param>
+    /// <param name="epochs">Epochs to run (0 runs none).</param>
+    /// <param name="batchSize">Samples per step.</param>
+    /// <param name="optimizer">The optimizer; <c>new AdamW(1e-3f)</c> when null.</param>
+    /// <param name="validation">Samples evaluated after each epoch, or null.</param>
+    /// <param name="seed">The shuffling seed.</param>
+    /// <param name="callbacks">Hooks called around epochs (early stopping, checkpoints, ...).</param>
+    /// <param name="verbose">Whether to print progress on the console.</param>
+    public History Fit(Dataset train, int epochs, int batchSize = 32, Optimizer? optimizer = null, Dataset? validation = null,
+        int seed = 0, IReadOnlyList<Callback>? callbacks = null, bool verbose = true)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Epochs must be at least 0, not {epochs}.");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"The batch size must be at least 1, not {batchSize}.");
+        CheckDataset(train, nameof(train));
+        if (train.Count == 0) throw new ArgumentException("The training set has no samples.", nameof(train));
+        if (validation != null) CheckDataset(validation, nameof(validation));
+        callbacks ??= Array.Empty<Callback>();
+        for (int c = 0; c < callbacks.Count; c++)
+            if (callbacks[c] == null) throw new ArgumentException($"Callback {c} is null.", nameof(callbacks));
+        optimizer ??= new AdamW(1e-3f);
+
+        var loader = new BatchLoader(train, batchSize, shuffle: true, seed);
+        var program = TrainProgram(loader.BatchSize);
+        bool classify = Description.Target == TargetKind.Labels;
+        int outputLength = OutputLength;
+        var output = new float[checked(loader.BatchSize * outputLength)];
+        var history = new History(Math.Min(epochs, 1024));
+        var progress = verbose ? new Progress() : null;
+
+        for (int c = 0; c < callbacks.Count; c++)
+        {
+            callbacks[c].Model = this;
+            callbacks[c].StopTraining = false;
+            callbacks[c].OnTrainBegin();
+        }
+
+        for (int epoch = 0; epoch < epochs; epoch++)
+        {
+            long epochStart = Stopwatch.GetTimestamp();
+            loader.StartEpoch(epoch);
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            for (int b = 0; b < loader.BatchCount; b++)
+            {
+                int n = loader.Load(b);
+                var outputs = output.AsSpan(0, n * outputLength);
+                float loss = program.TrainStep(loader.Input, loader.Labels, loader.Targets, n, outputs);
+                optimizer.Step(Parameters);
+                lossSum += (double)loss * n;
+                seen += n;
+                if (classify) correct += CountCorrect(outputs, loader.Labels, n, outputLength);
+                progress?.Batch(epoch + 1, epochs, b + 1, loader.BatchCount, lossSum / seen,
+                    seen / Stopwatch.GetElapsedTime(epochStart).TotalSeconds);
+            }
+            double trainSeconds = Stopwatch.GetElapsedTime(epochStart).TotalSeconds;
+            Evaluation? val = validation != null && validation.Count > 0 ? Evaluate(validation) : null;
+            var result = new EpochResult(epoch + 1, epochs, lossSum / seen, classify ? (double)correct / seen : null,
+                val?.Loss, val?.Accuracy, trainSeconds > 0 ? seen / trainSeconds : 0, Stopwatch.GetElapsedTime(epochStart));
+            history.Add(result);
+            progress?.Epoch(result);
+            bool stop = false;
+            for (int c = 0; c < callbacks.Count; c++)
+            {
+                callbacks[c].OnEpochEnd(result);
+                stop |= callbacks[c].StopTraining;
+            }
+            if (stop)
+            {
+                history.StoppedEarly = epoch + 1 < epochs;
+                break;
+            }
+        }
+
+        for (int c = 0; c < callbacks.Count; c++) callbacks[c].OnTrainEnd(history);
+        return history;
+    }
+
+    /// <summary>
+    /// Runs the model over <paramref name="data"/> without training and returns the mean loss (softmax cross-entropy of
+    /// the outputs against the labels for a classifier, mean squared error for a regression model), the accuracy and a
+    /// confusion matrix (classifier), and the sample count.
+    /// </summary>
+    public Evaluation Evaluate(Dataset data, int batchSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"The batch size must be at least 1, not {batchSize}.");
+        CheckDataset(data, nameof(data));
+        int count = data.Count;
+        if (count == 0) return new Evaluation(0, double.NaN, Description.Target == TargetKind.Labels ? double.NaN : null, null);
+        var program = EvalProgram(Math.Min(batchSize, count));
+        int batch = program.MaxBatch, inLength = InputLength, outLength = OutputLength;
+        var output = _evalOutput!;
+        bool classify = Description.Target == TargetKind.Labels;
+        var confusion = classify ? new int[outLength, outLength] : null;
+        double lossSum = 0;
+        long correct = 0;
+        for (int start = 0; start < count; start += batch)
+        {
+            int n = Math.Min(batch, count - start);
+            var outputs = output.AsSpan(0, n * outLength);
+            program.Infer(data.Features.AsSpan(start * inLength, n * inLength), n, outputs);
+            if (classify)
+            {
+                var labels = data.Labels.AsSpan(start, n);
+                for (int r = 0; r < n; r++)
+                {
+                    var row = outputs.Slice(r * outLength, outLength);
+                    lossSum += CrossEntropy(row, labels[r]);
+                    int predicted = ArgMax(row);
+                    confusion![labels[r], predicted]++;
+                    if (predicted == labels[r]) correct++;
+                }
+            }
+            else
+            {
+                var targets = data.Targets.AsSpan(start * outLength, n * outLength);
+                for (int i = 0; i < outputs.Length; i++)
+                {
+                    double d = (double)outputs[i] - targets[i];
+                    lossSum += d * d;
+                }
+            }
+        }
+        return classify
+            ? new Evaluation(count, lossSum / count, (double)correct / count, confusion)
+            : new Evaluation(count, lossSum / ((double)count * outLength), null, null);
+    }
+
+    /// <summary>
+    /// Runs the inference pass. An input of the model's input shape gives an output of its output shape; a batch
+    /// <c>(B, input shape...)</c> gives <c>(B, output shape...)</c>.
+    /// </summary>
+    public Tensor Predict(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var inShape = Description.InputShape;
+        var shape = input.Shape;
+        int batch;
+        int[] outShape;
+        if (shape.SequenceEqual(inShape))
+        {
+            batch = 1;
+            outShape = (int[])Description.OutputShape.Clone();
+        }
+        else if (shape.Length == inShape.Length + 1 && shape.Slice(1).SequenceEqual(inShape))
+        {
+            batch = shape[0];
+            outShape = new int[Description.OutputShape.Length + 1];
+            outShape[0] = batch;
+            Description.OutputShape.CopyTo(outShape, 1);
+        }
+        else
+        {
+            throw new ArgumentException(
+                $"{Description.Name}.Predict takes one sample of shape {Tensor.FormatShape(inShape)} or a batch of shape (B, {FormatDims(inShape)}), " +
+                $"not {Tensor.FormatShape(shape)}.", nameof(input));
+        }
+        var result = new Tensor(outShape);
+        if (batch == 0) return result;
+        var program = EvalProgram(Math.Min(batch, 256));
+        int inLength = InputLength, outLength = OutputLength, step = program.MaxBatch;
+        ReadOnlySpan<float> x = input.Data;
+        Span<float> y = result.Data;
+        for (int start = 0; start < batch; start += step)
+        {
+            int n = Math.Min(step, batch - start);
+            program.Infer(x.Slice(start * inLength, n * inLength), n, y.Slice(start * outLength, n * outLength));
+        }
+        return result;
+    }
+
+    /// <summary>Writes every parameter to a safetensors file (atomically), with the model name in the metadata.</summary>
+    public void Save(string path) =>
+        SafeTensors.Save(path, Parameters, new Dictionary<string, string>(StringComparer.Ordinal) { ["modelgen.model"] = Description.Name });
+
+    /// <summary>
+    /// Reads every parameter from a safetensors file. The file is validated against the model first; on any problem
+    /// a <see cref="CheckpointException"/> lists them all and the parameters are unchanged.
+    /// </summary>
+    public void Load(string path) => SafeTensors.Load(path, Parameters);
+
+    CompiledProgram TrainProgram(int batch)
+    {
+        if (_trainProgram == null || _trainProgram.MaxBatch < batch) _trainProgram = Create(batch);
+        return _trainProgram;
+    }
+
+    CompiledProgram EvalProgram(int batch)
+    {
+        if (_evalProgram == null || _evalProgram.MaxBatch < batch)
+        {
+            _evalProgram = Create(batch);
+            _evalOutput = new float[checked(batch * OutputLength)];
+        }
+        return _evalProgram;
+    }
+
+    CompiledProgram Create(int batch)
+    {
+        var program = CreateProgram(batch);
+        if (program == null || program.MaxBatch < batch)
+            throw new InvalidOperationException($"{Description.Name}.CreateProgram({batch}) returned a program for at most {program?.MaxBatch ?? 0} samples.");
+        return program;
+    }
+
+    void CheckDataset(Dataset data, string name)
+    {
+        if (!data.SampleShape.AsSpan().SequenceEqual(Description.InputShape))
+            throw new ArgumentException(
+                $"The samples of '{name}' have shape {Tensor.FormatShape(data.SampleShape)} but {Description.Name} takes inputs of shape {Tensor.FormatShape(Description.InputShape)}.", name);
+        switch (Description.Target)
+        {
+            case TargetKind.None:
+                throw new InvalidOperationException($"{Description.Name} has no [Loss] method, so it can predict but not train or evaluate.");
+            case TargetKind.Labels:
+                if (data.Labels == null)
+                    throw new ArgumentException($"{Description.Name} is trained with class labels (its loss takes Labels) but '{name}' has float targets and no labels.", name);
+                if (Description.OutputShape.Length != 1)
+                    throw new InvalidOperationException($"{Description.Name} takes class labels but its output shape {Tensor.FormatShape(Description.OutputShape)} is not a vector of class scores.");
+                if (data.ClassCount > OutputLength)
+                    throw new ArgumentException($"'{name}' has {data.ClassCount} classes but {Description.Name} outputs {OutputLength} class scores.", name);
+                break;
+            case TargetKind.Tensor:
+                if (data.Targets == null)
+                    throw new ArgumentException($"{Description.Name} is trained with tensor targets (its loss takes a Tensor) but '{name}' has class labels and no targets.", name);
+                if (!data.TargetShape.AsSpan().SequenceEqual(Description.OutputShape))
+                    throw new ArgumentException(
+                        $"The targets of '{name}' have shape {Tensor.FormatShape(data.TargetShape!)} but {Description.Name} outputs shape {Tensor.FormatShape(Description.OutputShape)}.", name);
+                break;
+        }
+    }
+
+    static string FormatDims(int[] shape)
+    {
+        string s = Tensor.FormatShape(shape);
+        return s.Substring(1, s.Length - 2);
+    }
+
+    static long CountCorrect(ReadOnlySpan<float> outputs, ReadOnlySpan<int> labels, int rows, int classes)
+    {
+        long correct = 0;
+        for (int r = 0; r < rows; r++)
+            if (ArgMax(outputs.Slice(r * classes, classes)) == labels[r]) correct++;
+        return correct;
+    }
+
+    /// <summary>Index of the first largest element (NaN never wins).</summary>
+    internal static int ArgMax(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int i = 1; i < row.Length; i++)
+            if (row[i] > row[best]) best = i;
+        return best;
+    }
+
+    /// <summary><c>-log softmax(logits)[label]</c> by a stable log-sum-exp, in double.</summary>
+    internal static double CrossEntropy(ReadOnlySpan<float> logits, int label)
+    {
+        float max = logits[0];
+        for (int i = 1; i < logits.Length; i++) if (logits[i] > max) max = logits[i];
+        double sum = 0;
+        for (int i = 0; i < logits.Length; i++) sum += Math.Exp((double)logits[i] - max);
+        return Math.Log(sum) + max - logits[label];
+    }
 }

@@ -1,0 +1,109 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+
+namespace ModelGen;
+
+/// <summary>The outcome of one training epoch.</summary>
+public sealed class EpochResult
+{
+    /// <summary>Records an epoch.</summary>
+    public EpochResult(int epoch, int epochs, double trainLoss, double? trainAccuracy, double? validationLoss, double? validationAccuracy,
+        double samplesPerSecond, TimeSpan elapsed)
+    {
+        Epoch = epoch;
+        Epochs = epochs;
+        TrainLoss = trainLoss;
+        TrainAccuracy = trainAccuracy;
+        ValidationLoss = validationLoss;
+        ValidationAccuracy = validationAccuracy;
+        SamplesPerSecond = samplesPerSecond;
+        Elapsed = elapsed;
+    }
+
+    /// <summary>The epoch number, from 1.</summary>
+    public int Epoch { get; }
+
+    /// <summary>The number of epochs <c>Fit</c> was asked for.</summary>
+    public int Epochs { get; }
+
+    /// <summary>The mean training loss over the epoch's samples (each batch loss weighted by its size).</summary>
+    public double TrainLoss { get; }
+
+    /// <summary>The fraction of training samples whose arg-max output matched the label (classification), else null.</summary>
+    public double? TrainAccuracy { get; }
+
+    /// <summary>The mean validation loss, when <c>Fit</c> had a validation set.</summary>
+    public double? ValidationLoss { get; }
+
+    /// <summary>The validation accuracy, when <c>Fit</c> had a classification validation set.</summary>
+    public double? ValidationAccuracy { get; }
+
+    /// <summary>Training throughput over the epoch (validation excluded).</summary>
+    public double SamplesPerSecond { get; }
+
+    /// <summary>Wall time of the epoch, validation included.</summary>
+    public TimeSpan Elapsed { get; }
+
+    /// <summary>The epoch's summary line, as <c>Fit</c> prints it.</summary>
+    public override string ToString() => Progress.EpochLine(this);
+}
+
+/// <summary>What <c>Fit</c> returns: one <see cref="EpochResult"/> per epoch run.</summary>
+public sealed class History : IReadOnlyList<EpochResult>
+{
+    readonly List<EpochResult> _epochs;
+
+    internal History(int capacity) => _epochs = new List<EpochResult>(capacity);
+
+    internal void Add(EpochResult result) => _epochs.Add(result);
+
+    /// <summary>The number of epochs run.</summary>
+    public int Count => _epochs.Count;
+
+    /// <summary>Epoch <paramref name="index"/> (from 0).</summary>
+    public EpochResult this[int index] => _epochs[index];
+
+    /// <summary>The last epoch run, or null when none ran.</summary>
+    public EpochResult? Last => _epochs.Count == 0 ? null : _epochs[^1];
+
+    /// <summary>Whether a callback stopped training before the requested number of epochs.</summary>
+    public bool StoppedEarly { get; internal set; }
+
+    /// <inheritdoc/>
+    public IEnumerator<EpochResult> GetEnumerator() => _epochs.GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
+/// <summary>The result of <c>Evaluate</c>.</summary>
+public sealed class Evaluation
+{
+    internal Evaluation(int count, double loss, double? accuracy, int[,]? confusionMatrix)
+    {
+        Count = count;
+        Loss = loss;
+        Accuracy = accuracy;
+        ConfusionMatrix = confusionMatrix;
+    }
+
+    /// <summary>The number of samples evaluated.</summary>
+    public int Count { get; }
+
+    /// <summary>
+    /// The mean loss: softmax cross-entropy of the outputs (logits) against the labels for a classifier, mean squared
+    /// error over all elements for a regression model.
+    /// </summary>
+    public double Loss { get; }
+
+    /// <summary>The fraction of samples whose arg-max output equals the label (classification), else null.</summary>
+    public double? Accuracy { get; }
+
+    /// <summary>Classification: counts indexed [true label, predicted class]; null for regression.</summary>
+    public int[,]? ConfusionMatrix { get; }
+
+    /// <inheritdoc/>
+    public override string ToString() => Accuracy is double a
+        ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Count} samples  loss {Loss:F4}  acc {a:F4}")
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Count} samples  loss {Loss:F4}");
+}
