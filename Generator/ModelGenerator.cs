@@ -28,15 +28,15 @@ public sealed class ModelGenerator : IIncrementalGenerator
         //    unrelated edit stops the pipeline at this step.
         var models = context.SyntaxProvider.ForAttributeWithMetadataName(ModelAttribute,
             static (node, _) => node is ClassDeclarationSyntax,
-            static (ctx, ct) => Guard.Parse(ctx, isModel: true, ct));
+            static (ctx, ct) => Guard.Parse(ctx, isModel: true, ct)).WithTrackingName(TrackingNames.ModelSpec);
         var modules = context.SyntaxProvider.ForAttributeWithMetadataName(ModuleAttribute,
             static (node, _) => node is ClassDeclarationSyntax,
-            static (ctx, ct) => Guard.Parse(ctx, isModel: false, ct));
+            static (ctx, ct) => Guard.Parse(ctx, isModel: false, ct)).WithTrackingName(TrackingNames.ModuleSpec);
 
         // 2. Compile each spec: lower the forward body to a graph, differentiate it, fuse it, plan its memory and
         //    emit C#. The result is source text plus diagnostics, again equatable, so it is cached as a whole.
-        var compiledModels = models.Select(static (spec, ct) => Guard.Compile(spec, ct));
-        var compiledModules = modules.Select(static (spec, ct) => Guard.Compile(spec, ct));
+        var compiledModels = models.Select(static (spec, ct) => Guard.Compile(spec, ct)).WithTrackingName(TrackingNames.CompiledModel);
+        var compiledModules = modules.Select(static (spec, ct) => Guard.Compile(spec, ct)).WithTrackingName(TrackingNames.CompiledModule);
 
         // 3. Report the diagnostics at their source spans and add the generated files.
         context.RegisterSourceOutput(compiledModels, static (spc, output) => Write(spc, output));
@@ -49,6 +49,15 @@ public sealed class ModelGenerator : IIncrementalGenerator
             context.ReportDiagnostic(Diagnostic.Create(Diagnostics.ById(d.Id), d.Span?.ToLocation() ?? Location.None, d.Args.Cast<object>().ToArray()));
         if (output.Source.Length > 0) context.AddSource(output.HintName, SourceText.From(output.Source, Encoding.UTF8));
     }
+}
+
+/// <summary>Names of the pipeline steps, so that tests can check which steps an edit re-ran.</summary>
+public static class TrackingNames
+{
+    public const string ModelSpec = nameof(ModelSpec);
+    public const string ModuleSpec = nameof(ModuleSpec);
+    public const string CompiledModel = nameof(CompiledModel);
+    public const string CompiledModule = nameof(CompiledModule);
 }
 
 /// <summary>The generated source of one class and the diagnostics found while compiling it.</summary>
