@@ -92,7 +92,7 @@ internal sealed class ModelParser
         return new ClassSpec(ns, type.Name, Accessibility(type.DeclaredAccessibility), containing.ToEquatable(), isModel,
             declaration.SyntaxTree.FilePath, root,
             _types.Values.OrderBy(t => t.TypeKey, StringComparer.Ordinal).ToEquatable(), loss, declared.ToEquatable(),
-            layerFields.ToEquatable(), _diagnostics.ToEquatable());
+            layerFields.ToEquatable(), _diagnostics.Distinct().ToEquatable());
     }
 
     // ---------------- instance tree ----------------
@@ -604,7 +604,16 @@ internal sealed class ModelParser
             SimpleNameSyntax s => s.Identifier.ValueText,
             _ => inv.Expression.ToString(),
         };
-        if (method == null || info.Symbol == null)
+        bool resolved = info.Symbol != null;
+        // A call whose argument is itself in error (an unknown function, a bad op) fails overload resolution; take the
+        // candidate that fits by arity, so that the argument is parsed and the diagnostic lands on the real problem.
+        if (!resolved && info.CandidateSymbols.Length > 0 && inv.ArgumentList.Arguments.Any(a => model.GetTypeInfo(a.Expression).Type is null or IErrorTypeSymbol)
+            && info.CandidateSymbols.OfType<IMethodSymbol>().FirstOrDefault(m => m.Parameters.Length >= inv.ArgumentList.Arguments.Count) is { } candidate)
+        {
+            method = candidate;
+            resolved = true;
+        }
+        if (method == null || !resolved)
         {
             Report("MG0003", inv.Expression, name, method == null ? "no such method" : "the arguments do not match a signature");
             return null;
