@@ -35,8 +35,8 @@ public sealed class ModelGenerator : IIncrementalGenerator
 
         // 2. Compile each spec: lower the forward body to a graph, differentiate it, fuse it, plan its memory and
         //    emit C#. The result is source text plus diagnostics, again equatable, so it is cached as a whole.
-        var compiledModels = models.Select(static (spec, ct) => Guard.Compile(spec, ct)).WithTrackingName(TrackingNames.CompiledModel);
-        var compiledModules = modules.Select(static (spec, ct) => Guard.Compile(spec, ct)).WithTrackingName(TrackingNames.CompiledModule);
+        var compiledModels = models.Where(static spec => spec != null).Select(static (spec, ct) => Guard.Compile(spec!, ct)).WithTrackingName(TrackingNames.CompiledModel);
+        var compiledModules = modules.Where(static spec => spec != null).Select(static (spec, ct) => Guard.Compile(spec!, ct)).WithTrackingName(TrackingNames.CompiledModule);
 
         // 3. Report the diagnostics at their source spans and add the generated files.
         context.RegisterSourceOutput(compiledModels, static (spc, output) => Write(spc, output));
@@ -69,7 +69,7 @@ public sealed record GeneratedFile(string HintName, string Source, EquatableArra
 /// </summary>
 internal static class Guard
 {
-    public static ClassSpec Parse(GeneratorAttributeSyntaxContext context, bool isModel, System.Threading.CancellationToken ct)
+    public static ClassSpec? Parse(GeneratorAttributeSyntaxContext context, bool isModel, System.Threading.CancellationToken ct)
     {
         var declaration = (ClassDeclarationSyntax)context.TargetNode;
         try

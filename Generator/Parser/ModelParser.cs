@@ -36,9 +36,24 @@ internal sealed class ModelParser
         _modelAttr = compilation.GetTypeByMetadataName(Ns + ".ModelAttribute");
     }
 
-    public static ClassSpec Parse(INamedTypeSymbol type, ClassDeclarationSyntax declaration, SemanticModel model, bool isModel, CancellationToken ct)
+    /// <summary>
+    /// Reads the class, or returns null when <paramref name="declaration"/> is not the one to read it from: a partial
+    /// class with the attribute on several of its declarations is found once per declaration, but is one class.
+    /// </summary>
+    public static ClassSpec? Parse(INamedTypeSymbol type, ClassDeclarationSyntax declaration, SemanticModel model, bool isModel, CancellationToken ct)
     {
         var parser = new ModelParser(model.Compilation, ct);
+        var attribute = isModel ? parser._modelAttr : parser._moduleAttr;
+        var first = type.GetAttributes().FirstOrDefault(a => a.AttributeClass != null && a.AttributeClass.Equals(attribute, SymbolEqualityComparer.Default))
+            ?.ApplicationSyntaxReference?.GetSyntax(ct).FirstAncestorOrSelf<TypeDeclarationSyntax>();
+        if (first != null && first != declaration) return null;
+        if (!isModel && GetAttribute(type, "ModelAttribute") != null)
+        {
+            // One generated file per class: a [Model] is compiled as a model, never also as a module.
+            parser.Report("MG0010", declaration.Identifier, type.Name, "a class is either a [Model] or a [Module], not both");
+            return new ClassSpec("", type.Name, "internal", EquatableArray<string>.Empty, false, declaration.SyntaxTree.FilePath, null,
+                EquatableArray<TypeSpec>.Empty, null, EquatableArray<DeclaredParameter>.Empty, EquatableArray<LayerField>.Empty, parser._diagnostics.ToEquatable());
+        }
         return parser.ParseClass(type, declaration, isModel);
     }
 
