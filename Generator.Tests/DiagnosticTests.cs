@@ -438,6 +438,28 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void MG0010_ModelAndModuleAtOnce() => Expect("MG0010", $$"""
+        [Model, Module]
+        public partial class [|Net|]
+        {
+            readonly Linear fc = new(4, 2);
+            [Forward] public Tensor Forward([Shape(4)] Tensor x) => fc.Forward(x);
+        }
+        """, "not both");
+
+    [Fact]
+    public void ModelAttributeOnTwoPartsIsCompiledOnce()
+    {
+        // C# itself reports the duplicate attribute (CS0579); the generator must not add the same file twice.
+        var result = GeneratorHarness.RunChecked(Usings + """
+            [Model] public partial class Net { readonly Linear fc = new(4, 2); }
+            [Model] public partial class Net { [Forward] public Tensor Forward([Shape(4)] Tensor x) => fc.Forward(x); }
+            """);
+        Assert.True(result.Diagnostics.IsEmpty, result.DiagnosticsText);
+        Assert.Single(result.Sources);
+    }
+
+    [Fact]
     public void DiagnosticIdsAreTheDocumentedOnes()
     {
         var ids = typeof(ModelGen.Generator.Diagnostics).GetFields()
