@@ -36,15 +36,15 @@ partial class OpsZoo : global::ModelGen.ModelBase
     protected override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of OpsZoo.</summary>
-    // Memory plan: 288 floats per sample in the batched part of the activation arena, 48 fixed;
+    // Memory plan: 336 floats per sample in the batched part of the activation arena, 48 fixed;
     // 144 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 288, fixedFloats: 48)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 336, fixedFloats: 48)
         {
-            _fixed = 288 * maxBatch;
+            _fixed = 336 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 16) → output (B, 8).</summary>
@@ -56,8 +56,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
             input.CopyTo(Activations.Slice(0, 16 * B));
             ProjForward(B);
             BodyForward(B);
-            BodyForward2(B);
-            Activations.Slice(160 * B, 8 * B).CopyTo(output);
+            Activations.Slice(208 * B, 8 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -71,12 +70,11 @@ partial class OpsZoo : global::ModelGen.ModelBase
             targets.CopyTo(Activations.Slice(16 * B, 8 * B));
             ProjForward(B);
             BodyForward(B);
-            LossBackward(B);
-            BodyForward2(B);
             LossForward(B);
+            LossBackward(B);
             BodyBackward(B);
             ProjBackward(B);
-            if (!output.IsEmpty) Activations.Slice(160 * B, 8 * B).CopyTo(output);
+            if (!output.IsEmpty) Activations.Slice(208 * B, 8 * B).CopyTo(output);
             return Activations.Slice(_fixed + 32, 1)[0];
         }
 
@@ -104,6 +102,12 @@ partial class OpsZoo : global::ModelGen.ModelBase
             Span<float> t11 = Activations.Slice(112 * B, B); // (B, 1) Mean(Exp(-h), 1, 1)
             Span<float> t14 = Activations.Slice(128 * B, B); // (B, 1) s + 1
             Span<float> t21 = Activations.Slice(96 * B, B); // (B, 1) m + 2
+            Span<float> t12 = Activations.Slice(112 * B, 8 * B); // (B, 8) Sigmoid(h)
+            Span<float> t15 = Activations.Slice(144 * B, 8 * B); // (B, 8) Sigmoid(h) / (s + 1)
+            Span<float> t17 = Activations.Slice(160 * B, 8 * B); // (B, 8) g + 1
+            Span<float> t18 = Activations.Slice(176 * B, 8 * B); // (B, 8) Log(g + 1)
+            Span<float> t22 = Activations.Slice(192 * B, 8 * B); // (B, 8) lp / (m + 2)
+            Span<float> t23 = Activations.Slice(208 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
 
             // Softmax(h, -1): Softmax → (B, 8)
             Kernels.Softmax(t4, t5, B, 8, 1);
@@ -252,73 +256,6 @@ partial class OpsZoo : global::ModelGen.ModelBase
                     Unsafe.Add(ref y21, i) = v21;
                 }
             }
-        }
-
-        /// <summary>Backward pass of the loss.</summary>
-        void LossBackward(int B)
-        {
-            Span<float> d35 = Activations.Slice(_fixed, 1); // scalar grad of 0.009999999776482582 * Sum(Square(prediction))
-            Span<float> d36 = Activations.Slice(112 * B, 8 * B); // (B, 8) grad of Sum(Square(prediction))
-            Span<float> d40 = Activations.Slice(144 * B, 8 * B); // (B, 8) grad of Mean(Square(prediction - target))
-
-            // Fused loop over scalar:
-            //   v35 = Mul(1f, 0.01f)
-            {
-                ref float y35 = ref MemoryMarshal.GetReference(d35);
-                int n = 1, i = 0;
-                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                {
-                    var s33_Vector512 = Vector512.Create(1f);
-                    var s30_Vector512 = Vector512.Create(0.01f);
-                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                    {
-                        var v35 = s33_Vector512 * s30_Vector512;
-                        v35.StoreUnsafe(ref y35, (nuint)(i));
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                {
-                    var s33_Vector256 = Vector256.Create(1f);
-                    var s30_Vector256 = Vector256.Create(0.01f);
-                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-                    {
-                        var v35 = s33_Vector256 * s30_Vector256;
-                        v35.StoreUnsafe(ref y35, (nuint)(i));
-                    }
-                }
-                for (; i < n; i++)
-                {
-                    float v35 = 1f * 0.01f;
-                    Unsafe.Add(ref y35, i) = v35;
-                }
-            }
-
-            // grad of Sum(Square(prediction)): BroadcastAll → (B, 8)
-            d36.Fill(d35[0]);
-
-            // grad of Mean(Square(prediction - target)): BroadcastAll → (B, 8)
-            d40.Fill(1f / (8 * B));
-        }
-
-        /// <summary>Forward pass of the model body.</summary>
-        void BodyForward2(int B)
-        {
-            Span<float> t4 = Activations.Slice(32 * B, 8 * B); // (B, 8) proj.Forward(x)
-            Span<float> t14 = Activations.Slice(128 * B, B); // (B, 1) s + 1
-            Span<float> t5 = Activations.Slice(48 * B, 8 * B); // (B, 8) Softmax(h, -1)
-            Span<float> t6 = Activations.Slice(64 * B, 8 * B); // (B, 8) LogSoftmax(h, 1)
-            Span<float> t21 = Activations.Slice(96 * B, B); // (B, 1) m + 2
-            Span<float> target = Activations.Slice(16 * B, 8 * B); // (B, 8) target target
-            Span<float> d36 = Activations.Slice(112 * B, 8 * B); // (B, 8) grad of Sum(Square(prediction))
-            Span<float> d40 = Activations.Slice(144 * B, 8 * B); // (B, 8) grad of Mean(Square(prediction - target))
-            Span<float> t23 = Activations.Slice(160 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
-            Span<float> t26 = Activations.Slice(176 * B, 8 * B); // (B, 8) Square(prediction - target)
-            Span<float> t28 = Activations.Slice(192 * B, 8 * B); // (B, 8) Square(prediction)
-            Span<float> d47 = Activations.Slice(208 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
-            Span<float> d50 = Activations.Slice(224 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
-            Span<float> d53 = Activations.Slice(240 * B, 8 * B); // (B, 8) grad of p * Log(g + 1)
-            Span<float> d60 = Activations.Slice(256 * B, 8 * B); // (B, 8) grad of Sigmoid(h) / (s + 1)
-            Span<float> d63 = Activations.Slice(272 * B, 8 * B); // (B, 8) grad of Sigmoid(h)
 
             // Fused loop over (B, 8):
             //   v12 = Sigmoid(t4)   ← Sigmoid(h)
@@ -328,44 +265,18 @@ partial class OpsZoo : global::ModelGen.ModelBase
             //   v19 = Mul(t5, v18)   ← p * Log(g + 1)
             //   v22 = Div(t6, t21)   ← lp / (m + 2)
             //   v23 = Sub(v19, v22)   ← (p * Log(g + 1)) - (lp / (m + 2))
-            //   v25 = Sub(v23, target)   ← prediction - target
-            //   v26 = Square(v25)   ← Square(prediction - target)
-            //   v28 = Square(v23)   ← Square(prediction)
-            //   v37 = Mul(d36, v23)
-            //   v39 = Mul(v37, 2f)
-            //   v41 = Mul(d40, v25)
-            //   v43 = Mul(v41, 2f)
-            //   v45 = Add(v39, v43)
-            //   v46 = Neg(v45)
-            //   v47 = Div(v46, t21)
-            //   v48 = Mul(v46, v22)
-            //   v49 = Div(v48, t21)
-            //   v50 = Neg(v49)
-            //   v53 = Mul(v45, v18)
-            //   v54 = Mul(v45, t5)
-            //   v55 = Div(v54, v17)
-            //   v57 = Div(v55, t14)
-            //   v58 = Mul(v55, v15)
-            //   v59 = Div(v58, t14)
-            //   v60 = Neg(v59)
-            //   v63 = SigmoidGrad(v12, v57)
             {
                 ref float x0 = ref MemoryMarshal.GetReference(t4);
                 ref float x1 = ref MemoryMarshal.GetReference(t14);
                 ref float x2 = ref MemoryMarshal.GetReference(t5);
                 ref float x3 = ref MemoryMarshal.GetReference(t6);
                 ref float x4 = ref MemoryMarshal.GetReference(t21);
-                ref float x5 = ref MemoryMarshal.GetReference(target);
-                ref float x6 = ref MemoryMarshal.GetReference(d36);
-                ref float x7 = ref MemoryMarshal.GetReference(d40);
+                ref float y12 = ref MemoryMarshal.GetReference(t12);
+                ref float y15 = ref MemoryMarshal.GetReference(t15);
+                ref float y17 = ref MemoryMarshal.GetReference(t17);
+                ref float y18 = ref MemoryMarshal.GetReference(t18);
+                ref float y22 = ref MemoryMarshal.GetReference(t22);
                 ref float y23 = ref MemoryMarshal.GetReference(t23);
-                ref float y26 = ref MemoryMarshal.GetReference(t26);
-                ref float y28 = ref MemoryMarshal.GetReference(t28);
-                ref float y47 = ref MemoryMarshal.GetReference(d47);
-                ref float y50 = ref MemoryMarshal.GetReference(d50);
-                ref float y53 = ref MemoryMarshal.GetReference(d53);
-                ref float y60 = ref MemoryMarshal.GetReference(d60);
-                ref float y63 = ref MemoryMarshal.GetReference(d63);
                 int rows = B, cols = 8;
                 for (int r = 0; r < rows; r++)
                 {
@@ -377,16 +288,11 @@ partial class OpsZoo : global::ModelGen.ModelBase
                         var s14_Vector512 = Vector512.Create(col14);
                         var s16_Vector512 = Vector512.Create(1f);
                         var s21_Vector512 = Vector512.Create(col21);
-                        var s38_Vector512 = Vector512.Create(2f);
-                        var s42_Vector512 = Vector512.Create(2f);
                         for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
                         {
                             var a4 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
                             var a5 = Vector512.LoadUnsafe(ref x2, (nuint)(row + c));
                             var a6 = Vector512.LoadUnsafe(ref x3, (nuint)(row + c));
-                            var a24 = Vector512.LoadUnsafe(ref x5, (nuint)(row + c));
-                            var a36 = Vector512.LoadUnsafe(ref x6, (nuint)(row + c));
-                            var a40 = Vector512.LoadUnsafe(ref x7, (nuint)(row + c));
                             var v12 = VMath.Sigmoid(a4);
                             var v15 = v12 / s14_Vector512;
                             var v17 = v15 + s16_Vector512;
@@ -394,35 +300,12 @@ partial class OpsZoo : global::ModelGen.ModelBase
                             var v19 = a5 * v18;
                             var v22 = a6 / s21_Vector512;
                             var v23 = v19 - v22;
-                            var v25 = v23 - a24;
-                            var v26 = v25 * v25;
-                            var v28 = v23 * v23;
-                            var v37 = a36 * v23;
-                            var v39 = v37 * s38_Vector512;
-                            var v41 = a40 * v25;
-                            var v43 = v41 * s42_Vector512;
-                            var v45 = v39 + v43;
-                            var v46 = -v45;
-                            var v47 = v46 / s21_Vector512;
-                            var v48 = v46 * v22;
-                            var v49 = v48 / s21_Vector512;
-                            var v50 = -v49;
-                            var v53 = v45 * v18;
-                            var v54 = v45 * a5;
-                            var v55 = v54 / v17;
-                            var v57 = v55 / s14_Vector512;
-                            var v58 = v55 * v15;
-                            var v59 = v58 / s14_Vector512;
-                            var v60 = -v59;
-                            var v63 = v57 * v12 * (Vector512<float>.One - v12);
+                            v12.StoreUnsafe(ref y12, (nuint)(row + c));
+                            v15.StoreUnsafe(ref y15, (nuint)(row + c));
+                            v17.StoreUnsafe(ref y17, (nuint)(row + c));
+                            v18.StoreUnsafe(ref y18, (nuint)(row + c));
+                            v22.StoreUnsafe(ref y22, (nuint)(row + c));
                             v23.StoreUnsafe(ref y23, (nuint)(row + c));
-                            v26.StoreUnsafe(ref y26, (nuint)(row + c));
-                            v28.StoreUnsafe(ref y28, (nuint)(row + c));
-                            v47.StoreUnsafe(ref y47, (nuint)(row + c));
-                            v50.StoreUnsafe(ref y50, (nuint)(row + c));
-                            v53.StoreUnsafe(ref y53, (nuint)(row + c));
-                            v60.StoreUnsafe(ref y60, (nuint)(row + c));
-                            v63.StoreUnsafe(ref y63, (nuint)(row + c));
                         }
                     }
                     else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
@@ -430,16 +313,11 @@ partial class OpsZoo : global::ModelGen.ModelBase
                         var s14_Vector256 = Vector256.Create(col14);
                         var s16_Vector256 = Vector256.Create(1f);
                         var s21_Vector256 = Vector256.Create(col21);
-                        var s38_Vector256 = Vector256.Create(2f);
-                        var s42_Vector256 = Vector256.Create(2f);
                         for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
                         {
                             var a4 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
                             var a5 = Vector256.LoadUnsafe(ref x2, (nuint)(row + c));
                             var a6 = Vector256.LoadUnsafe(ref x3, (nuint)(row + c));
-                            var a24 = Vector256.LoadUnsafe(ref x5, (nuint)(row + c));
-                            var a36 = Vector256.LoadUnsafe(ref x6, (nuint)(row + c));
-                            var a40 = Vector256.LoadUnsafe(ref x7, (nuint)(row + c));
                             var v12 = VMath.Sigmoid(a4);
                             var v15 = v12 / s14_Vector256;
                             var v17 = v15 + s16_Vector256;
@@ -447,35 +325,12 @@ partial class OpsZoo : global::ModelGen.ModelBase
                             var v19 = a5 * v18;
                             var v22 = a6 / s21_Vector256;
                             var v23 = v19 - v22;
-                            var v25 = v23 - a24;
-                            var v26 = v25 * v25;
-                            var v28 = v23 * v23;
-                            var v37 = a36 * v23;
-                            var v39 = v37 * s38_Vector256;
-                            var v41 = a40 * v25;
-                            var v43 = v41 * s42_Vector256;
-                            var v45 = v39 + v43;
-                            var v46 = -v45;
-                            var v47 = v46 / s21_Vector256;
-                            var v48 = v46 * v22;
-                            var v49 = v48 / s21_Vector256;
-                            var v50 = -v49;
-                            var v53 = v45 * v18;
-                            var v54 = v45 * a5;
-                            var v55 = v54 / v17;
-                            var v57 = v55 / s14_Vector256;
-                            var v58 = v55 * v15;
-                            var v59 = v58 / s14_Vector256;
-                            var v60 = -v59;
-                            var v63 = v57 * v12 * (Vector256<float>.One - v12);
+                            v12.StoreUnsafe(ref y12, (nuint)(row + c));
+                            v15.StoreUnsafe(ref y15, (nuint)(row + c));
+                            v17.StoreUnsafe(ref y17, (nuint)(row + c));
+                            v18.StoreUnsafe(ref y18, (nuint)(row + c));
+                            v22.StoreUnsafe(ref y22, (nuint)(row + c));
                             v23.StoreUnsafe(ref y23, (nuint)(row + c));
-                            v26.StoreUnsafe(ref y26, (nuint)(row + c));
-                            v28.StoreUnsafe(ref y28, (nuint)(row + c));
-                            v47.StoreUnsafe(ref y47, (nuint)(row + c));
-                            v50.StoreUnsafe(ref y50, (nuint)(row + c));
-                            v53.StoreUnsafe(ref y53, (nuint)(row + c));
-                            v60.StoreUnsafe(ref y60, (nuint)(row + c));
-                            v63.StoreUnsafe(ref y63, (nuint)(row + c));
                         }
                     }
                     for (; c < cols; c++)
@@ -483,9 +338,6 @@ partial class OpsZoo : global::ModelGen.ModelBase
                         float a4 = Unsafe.Add(ref x0, row + c);
                         float a5 = Unsafe.Add(ref x2, row + c);
                         float a6 = Unsafe.Add(ref x3, row + c);
-                        float a24 = Unsafe.Add(ref x5, row + c);
-                        float a36 = Unsafe.Add(ref x6, row + c);
-                        float a40 = Unsafe.Add(ref x7, row + c);
                         float v12 = VMath.Sigmoid(a4);
                         float v15 = v12 / col14;
                         float v17 = v15 + 1f;
@@ -493,35 +345,12 @@ partial class OpsZoo : global::ModelGen.ModelBase
                         float v19 = a5 * v18;
                         float v22 = a6 / col21;
                         float v23 = v19 - v22;
-                        float v25 = v23 - a24;
-                        float v26 = v25 * v25;
-                        float v28 = v23 * v23;
-                        float v37 = a36 * v23;
-                        float v39 = v37 * 2f;
-                        float v41 = a40 * v25;
-                        float v43 = v41 * 2f;
-                        float v45 = v39 + v43;
-                        float v46 = -v45;
-                        float v47 = v46 / col21;
-                        float v48 = v46 * v22;
-                        float v49 = v48 / col21;
-                        float v50 = -v49;
-                        float v53 = v45 * v18;
-                        float v54 = v45 * a5;
-                        float v55 = v54 / v17;
-                        float v57 = v55 / col14;
-                        float v58 = v55 * v15;
-                        float v59 = v58 / col14;
-                        float v60 = -v59;
-                        float v63 = v57 * v12 * (1f - v12);
+                        Unsafe.Add(ref y12, row + c) = v12;
+                        Unsafe.Add(ref y15, row + c) = v15;
+                        Unsafe.Add(ref y17, row + c) = v17;
+                        Unsafe.Add(ref y18, row + c) = v18;
+                        Unsafe.Add(ref y22, row + c) = v22;
                         Unsafe.Add(ref y23, row + c) = v23;
-                        Unsafe.Add(ref y26, row + c) = v26;
-                        Unsafe.Add(ref y28, row + c) = v28;
-                        Unsafe.Add(ref y47, row + c) = v47;
-                        Unsafe.Add(ref y50, row + c) = v50;
-                        Unsafe.Add(ref y53, row + c) = v53;
-                        Unsafe.Add(ref y60, row + c) = v60;
-                        Unsafe.Add(ref y63, row + c) = v63;
                     }
                 }
             }
@@ -530,14 +359,93 @@ partial class OpsZoo : global::ModelGen.ModelBase
         /// <summary>Forward pass of the loss.</summary>
         void LossForward(int B)
         {
-            Span<float> t26 = Activations.Slice(176 * B, 8 * B); // (B, 8) Square(prediction - target)
+            Span<float> t23 = Activations.Slice(208 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
+            Span<float> target = Activations.Slice(16 * B, 8 * B); // (B, 8) target target
+            Span<float> t25 = Activations.Slice(224 * B, 8 * B); // (B, 8) prediction - target
+            Span<float> t26 = Activations.Slice(240 * B, 8 * B); // (B, 8) Square(prediction - target)
             Span<float> t27 = Activations.Slice(_fixed, 1); // scalar Mean(Square(prediction - target))
-            Span<float> t28 = Activations.Slice(192 * B, 8 * B); // (B, 8) Square(prediction)
+            Span<float> t28 = Activations.Slice(16 * B, 8 * B); // (B, 8) Square(prediction)
             Span<float> t29 = Activations.Slice(_fixed + 16, 1); // scalar Sum(Square(prediction))
             Span<float> t32 = Activations.Slice(_fixed + 32, 1); // scalar Mean(Square(prediction - target)) + (0.009999999776482582 * Sum(Square(prediction)))
 
+            // Fused loop over (B, 8):
+            //   v25 = Sub(t23, target)   ← prediction - target
+            //   v26 = Square(v25)   ← Square(prediction - target)
+            {
+                ref float x0 = ref MemoryMarshal.GetReference(t23);
+                ref float x1 = ref MemoryMarshal.GetReference(target);
+                ref float y25 = ref MemoryMarshal.GetReference(t25);
+                ref float y26 = ref MemoryMarshal.GetReference(t26);
+                int n = 8 * B, i = 0;
+                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
+                {
+                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+                    {
+                        var a23 = Vector512.LoadUnsafe(ref x0, (nuint)(i));
+                        var a24 = Vector512.LoadUnsafe(ref x1, (nuint)(i));
+                        var v25 = a23 - a24;
+                        var v26 = v25 * v25;
+                        v25.StoreUnsafe(ref y25, (nuint)(i));
+                        v26.StoreUnsafe(ref y26, (nuint)(i));
+                    }
+                }
+                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                {
+                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+                    {
+                        var a23 = Vector256.LoadUnsafe(ref x0, (nuint)(i));
+                        var a24 = Vector256.LoadUnsafe(ref x1, (nuint)(i));
+                        var v25 = a23 - a24;
+                        var v26 = v25 * v25;
+                        v25.StoreUnsafe(ref y25, (nuint)(i));
+                        v26.StoreUnsafe(ref y26, (nuint)(i));
+                    }
+                }
+                for (; i < n; i++)
+                {
+                    float a23 = Unsafe.Add(ref x0, i);
+                    float a24 = Unsafe.Add(ref x1, i);
+                    float v25 = a23 - a24;
+                    float v26 = v25 * v25;
+                    Unsafe.Add(ref y25, i) = v25;
+                    Unsafe.Add(ref y26, i) = v26;
+                }
+            }
+
             // Mean(Square(prediction - target)): MeanAll → scalar
             t27[0] = Kernels.Sum(t26) / (8 * B);
+
+            // Fused loop over (B, 8):
+            //   v28 = Square(t23)   ← Square(prediction)
+            {
+                ref float x0 = ref MemoryMarshal.GetReference(t23);
+                ref float y28 = ref MemoryMarshal.GetReference(t28);
+                int n = 8 * B, i = 0;
+                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
+                {
+                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+                    {
+                        var a23 = Vector512.LoadUnsafe(ref x0, (nuint)(i));
+                        var v28 = a23 * a23;
+                        v28.StoreUnsafe(ref y28, (nuint)(i));
+                    }
+                }
+                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                {
+                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+                    {
+                        var a23 = Vector256.LoadUnsafe(ref x0, (nuint)(i));
+                        var v28 = a23 * a23;
+                        v28.StoreUnsafe(ref y28, (nuint)(i));
+                    }
+                }
+                for (; i < n; i++)
+                {
+                    float a23 = Unsafe.Add(ref x0, i);
+                    float v28 = a23 * a23;
+                    Unsafe.Add(ref y28, i) = v28;
+                }
+            }
 
             // Sum(Square(prediction)): SumAll → scalar
             t29[0] = Kernels.Sum(t28);
@@ -585,24 +493,253 @@ partial class OpsZoo : global::ModelGen.ModelBase
             }
         }
 
+        /// <summary>Backward pass of the loss.</summary>
+        void LossBackward(int B)
+        {
+            Span<float> d35 = Activations.Slice(_fixed, 1); // scalar grad of 0.009999999776482582 * Sum(Square(prediction))
+            Span<float> d36 = Activations.Slice(16 * B, 8 * B); // (B, 8) grad of Sum(Square(prediction))
+            Span<float> d40 = Activations.Slice(240 * B, 8 * B); // (B, 8) grad of Mean(Square(prediction - target))
+            Span<float> t23 = Activations.Slice(208 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
+            Span<float> t25 = Activations.Slice(224 * B, 8 * B); // (B, 8) prediction - target
+            Span<float> t21 = Activations.Slice(96 * B, B); // (B, 1) m + 2
+            Span<float> t22 = Activations.Slice(192 * B, 8 * B); // (B, 8) lp / (m + 2)
+            Span<float> t18 = Activations.Slice(176 * B, 8 * B); // (B, 8) Log(g + 1)
+            Span<float> t5 = Activations.Slice(48 * B, 8 * B); // (B, 8) Softmax(h, -1)
+            Span<float> t17 = Activations.Slice(160 * B, 8 * B); // (B, 8) g + 1
+            Span<float> t14 = Activations.Slice(128 * B, B); // (B, 1) s + 1
+            Span<float> t15 = Activations.Slice(144 * B, 8 * B); // (B, 8) Sigmoid(h) / (s + 1)
+            Span<float> t12 = Activations.Slice(112 * B, 8 * B); // (B, 8) Sigmoid(h)
+            Span<float> d47 = Activations.Slice(256 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
+            Span<float> d50 = Activations.Slice(272 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
+            Span<float> d53 = Activations.Slice(288 * B, 8 * B); // (B, 8) grad of p * Log(g + 1)
+            Span<float> d60 = Activations.Slice(304 * B, 8 * B); // (B, 8) grad of Sigmoid(h) / (s + 1)
+            Span<float> d63 = Activations.Slice(320 * B, 8 * B); // (B, 8) grad of Sigmoid(h)
+
+            // Fused loop over scalar:
+            //   v35 = Mul(1f, 0.01f)
+            {
+                ref float y35 = ref MemoryMarshal.GetReference(d35);
+                int n = 1, i = 0;
+                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
+                {
+                    var s33_Vector512 = Vector512.Create(1f);
+                    var s30_Vector512 = Vector512.Create(0.01f);
+                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+                    {
+                        var v35 = s33_Vector512 * s30_Vector512;
+                        v35.StoreUnsafe(ref y35, (nuint)(i));
+                    }
+                }
+                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                {
+                    var s33_Vector256 = Vector256.Create(1f);
+                    var s30_Vector256 = Vector256.Create(0.01f);
+                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+                    {
+                        var v35 = s33_Vector256 * s30_Vector256;
+                        v35.StoreUnsafe(ref y35, (nuint)(i));
+                    }
+                }
+                for (; i < n; i++)
+                {
+                    float v35 = 1f * 0.01f;
+                    Unsafe.Add(ref y35, i) = v35;
+                }
+            }
+
+            // grad of Sum(Square(prediction)): BroadcastAll → (B, 8)
+            d36.Fill(d35[0]);
+
+            // grad of Mean(Square(prediction - target)): BroadcastAll → (B, 8)
+            d40.Fill(1f / (8 * B));
+
+            // Fused loop over (B, 8):
+            //   v37 = Mul(d36, t23)
+            //   v39 = Mul(v37, 2f)
+            //   v41 = Mul(d40, t25)
+            //   v43 = Mul(v41, 2f)
+            //   v45 = Add(v39, v43)
+            //   v46 = Neg(v45)
+            //   v47 = Div(v46, t21)
+            //   v48 = Mul(v46, t22)
+            //   v49 = Div(v48, t21)
+            //   v50 = Neg(v49)
+            //   v53 = Mul(v45, t18)
+            //   v54 = Mul(v45, t5)
+            //   v55 = Div(v54, t17)
+            //   v57 = Div(v55, t14)
+            //   v58 = Mul(v55, t15)
+            //   v59 = Div(v58, t14)
+            //   v60 = Neg(v59)
+            //   v63 = SigmoidGrad(t12, v57)
+            {
+                ref float x0 = ref MemoryMarshal.GetReference(d36);
+                ref float x1 = ref MemoryMarshal.GetReference(t23);
+                ref float x2 = ref MemoryMarshal.GetReference(d40);
+                ref float x3 = ref MemoryMarshal.GetReference(t25);
+                ref float x4 = ref MemoryMarshal.GetReference(t21);
+                ref float x5 = ref MemoryMarshal.GetReference(t22);
+                ref float x6 = ref MemoryMarshal.GetReference(t18);
+                ref float x7 = ref MemoryMarshal.GetReference(t5);
+                ref float x8 = ref MemoryMarshal.GetReference(t17);
+                ref float x9 = ref MemoryMarshal.GetReference(t14);
+                ref float x10 = ref MemoryMarshal.GetReference(t15);
+                ref float x11 = ref MemoryMarshal.GetReference(t12);
+                ref float y47 = ref MemoryMarshal.GetReference(d47);
+                ref float y50 = ref MemoryMarshal.GetReference(d50);
+                ref float y53 = ref MemoryMarshal.GetReference(d53);
+                ref float y60 = ref MemoryMarshal.GetReference(d60);
+                ref float y63 = ref MemoryMarshal.GetReference(d63);
+                int rows = B, cols = 8;
+                for (int r = 0; r < rows; r++)
+                {
+                    int row = r * cols, c = 0;
+                    float col21 = Unsafe.Add(ref x4, r);
+                    float col14 = Unsafe.Add(ref x9, r);
+                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
+                    {
+                        var s38_Vector512 = Vector512.Create(2f);
+                        var s42_Vector512 = Vector512.Create(2f);
+                        var s21_Vector512 = Vector512.Create(col21);
+                        var s14_Vector512 = Vector512.Create(col14);
+                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
+                        {
+                            var a36 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
+                            var a23 = Vector512.LoadUnsafe(ref x1, (nuint)(row + c));
+                            var a40 = Vector512.LoadUnsafe(ref x2, (nuint)(row + c));
+                            var a25 = Vector512.LoadUnsafe(ref x3, (nuint)(row + c));
+                            var a22 = Vector512.LoadUnsafe(ref x5, (nuint)(row + c));
+                            var a18 = Vector512.LoadUnsafe(ref x6, (nuint)(row + c));
+                            var a5 = Vector512.LoadUnsafe(ref x7, (nuint)(row + c));
+                            var a17 = Vector512.LoadUnsafe(ref x8, (nuint)(row + c));
+                            var a15 = Vector512.LoadUnsafe(ref x10, (nuint)(row + c));
+                            var a12 = Vector512.LoadUnsafe(ref x11, (nuint)(row + c));
+                            var v37 = a36 * a23;
+                            var v39 = v37 * s38_Vector512;
+                            var v41 = a40 * a25;
+                            var v43 = v41 * s42_Vector512;
+                            var v45 = v39 + v43;
+                            var v46 = -v45;
+                            var v47 = v46 / s21_Vector512;
+                            var v48 = v46 * a22;
+                            var v49 = v48 / s21_Vector512;
+                            var v50 = -v49;
+                            var v53 = v45 * a18;
+                            var v54 = v45 * a5;
+                            var v55 = v54 / a17;
+                            var v57 = v55 / s14_Vector512;
+                            var v58 = v55 * a15;
+                            var v59 = v58 / s14_Vector512;
+                            var v60 = -v59;
+                            var v63 = v57 * a12 * (Vector512<float>.One - a12);
+                            v47.StoreUnsafe(ref y47, (nuint)(row + c));
+                            v50.StoreUnsafe(ref y50, (nuint)(row + c));
+                            v53.StoreUnsafe(ref y53, (nuint)(row + c));
+                            v60.StoreUnsafe(ref y60, (nuint)(row + c));
+                            v63.StoreUnsafe(ref y63, (nuint)(row + c));
+                        }
+                    }
+                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                    {
+                        var s38_Vector256 = Vector256.Create(2f);
+                        var s42_Vector256 = Vector256.Create(2f);
+                        var s21_Vector256 = Vector256.Create(col21);
+                        var s14_Vector256 = Vector256.Create(col14);
+                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
+                        {
+                            var a36 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
+                            var a23 = Vector256.LoadUnsafe(ref x1, (nuint)(row + c));
+                            var a40 = Vector256.LoadUnsafe(ref x2, (nuint)(row + c));
+                            var a25 = Vector256.LoadUnsafe(ref x3, (nuint)(row + c));
+                            var a22 = Vector256.LoadUnsafe(ref x5, (nuint)(row + c));
+                            var a18 = Vector256.LoadUnsafe(ref x6, (nuint)(row + c));
+                            var a5 = Vector256.LoadUnsafe(ref x7, (nuint)(row + c));
+                            var a17 = Vector256.LoadUnsafe(ref x8, (nuint)(row + c));
+                            var a15 = Vector256.LoadUnsafe(ref x10, (nuint)(row + c));
+                            var a12 = Vector256.LoadUnsafe(ref x11, (nuint)(row + c));
+                            var v37 = a36 * a23;
+                            var v39 = v37 * s38_Vector256;
+                            var v41 = a40 * a25;
+                            var v43 = v41 * s42_Vector256;
+                            var v45 = v39 + v43;
+                            var v46 = -v45;
+                            var v47 = v46 / s21_Vector256;
+                            var v48 = v46 * a22;
+                            var v49 = v48 / s21_Vector256;
+                            var v50 = -v49;
+                            var v53 = v45 * a18;
+                            var v54 = v45 * a5;
+                            var v55 = v54 / a17;
+                            var v57 = v55 / s14_Vector256;
+                            var v58 = v55 * a15;
+                            var v59 = v58 / s14_Vector256;
+                            var v60 = -v59;
+                            var v63 = v57 * a12 * (Vector256<float>.One - a12);
+                            v47.StoreUnsafe(ref y47, (nuint)(row + c));
+                            v50.StoreUnsafe(ref y50, (nuint)(row + c));
+                            v53.StoreUnsafe(ref y53, (nuint)(row + c));
+                            v60.StoreUnsafe(ref y60, (nuint)(row + c));
+                            v63.StoreUnsafe(ref y63, (nuint)(row + c));
+                        }
+                    }
+                    for (; c < cols; c++)
+                    {
+                        float a36 = Unsafe.Add(ref x0, row + c);
+                        float a23 = Unsafe.Add(ref x1, row + c);
+                        float a40 = Unsafe.Add(ref x2, row + c);
+                        float a25 = Unsafe.Add(ref x3, row + c);
+                        float a22 = Unsafe.Add(ref x5, row + c);
+                        float a18 = Unsafe.Add(ref x6, row + c);
+                        float a5 = Unsafe.Add(ref x7, row + c);
+                        float a17 = Unsafe.Add(ref x8, row + c);
+                        float a15 = Unsafe.Add(ref x10, row + c);
+                        float a12 = Unsafe.Add(ref x11, row + c);
+                        float v37 = a36 * a23;
+                        float v39 = v37 * 2f;
+                        float v41 = a40 * a25;
+                        float v43 = v41 * 2f;
+                        float v45 = v39 + v43;
+                        float v46 = -v45;
+                        float v47 = v46 / col21;
+                        float v48 = v46 * a22;
+                        float v49 = v48 / col21;
+                        float v50 = -v49;
+                        float v53 = v45 * a18;
+                        float v54 = v45 * a5;
+                        float v55 = v54 / a17;
+                        float v57 = v55 / col14;
+                        float v58 = v55 * a15;
+                        float v59 = v58 / col14;
+                        float v60 = -v59;
+                        float v63 = v57 * a12 * (1f - a12);
+                        Unsafe.Add(ref y47, row + c) = v47;
+                        Unsafe.Add(ref y50, row + c) = v50;
+                        Unsafe.Add(ref y53, row + c) = v53;
+                        Unsafe.Add(ref y60, row + c) = v60;
+                        Unsafe.Add(ref y63, row + c) = v63;
+                    }
+                }
+            }
+        }
+
         /// <summary>Backward pass of the model body.</summary>
         void BodyBackward(int B)
         {
-            Span<float> d50 = Activations.Slice(224 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
+            Span<float> d50 = Activations.Slice(272 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
             Span<float> d51 = Activations.Slice(16 * B, B); // (B, 1) grad of lp / (m + 2)
-            Span<float> d60 = Activations.Slice(256 * B, 8 * B); // (B, 8) grad of Sigmoid(h) / (s + 1)
+            Span<float> d60 = Activations.Slice(304 * B, 8 * B); // (B, 8) grad of Sigmoid(h) / (s + 1)
             Span<float> d61 = Activations.Slice(96 * B, B); // (B, 1) grad of Sigmoid(h) / (s + 1)
             Span<float> d64 = Activations.Slice(112 * B, 8 * B); // (B, 8) grad of Mean(Exp(-h), 1, 1)
             Span<float> d67 = Activations.Slice(16 * B, 8 * B); // (B, 8) grad of Sum(Square(h), 1, 1)
             Span<float> t6 = Activations.Slice(64 * B, 8 * B); // (B, 8) LogSoftmax(h, 1)
-            Span<float> d47 = Activations.Slice(208 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
+            Span<float> d47 = Activations.Slice(256 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
             Span<float> d71 = Activations.Slice(96 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 1)
             Span<float> t5 = Activations.Slice(48 * B, 8 * B); // (B, 8) Softmax(h, -1)
-            Span<float> d53 = Activations.Slice(240 * B, 8 * B); // (B, 8) grad of p * Log(g + 1)
+            Span<float> d53 = Activations.Slice(288 * B, 8 * B); // (B, 8) grad of p * Log(g + 1)
             Span<float> d72 = Activations.Slice(64 * B, 8 * B); // (B, 8) grad of Softmax(h, -1)
             Span<float> t10 = Activations.Slice(80 * B, 8 * B); // (B, 8) Exp(-h)
             Span<float> t4 = Activations.Slice(32 * B, 8 * B); // (B, 8) proj.Forward(x)
-            Span<float> d63 = Activations.Slice(272 * B, 8 * B); // (B, 8) grad of Sigmoid(h)
+            Span<float> d63 = Activations.Slice(320 * B, 8 * B); // (B, 8) grad of Sigmoid(h)
             Span<float> d76 = Activations.Slice(48 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
 
             // grad of lp / (m + 2): ReduceTo → (B, 1)
