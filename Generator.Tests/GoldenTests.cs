@@ -11,6 +11,22 @@ namespace ModelGen.Generator.Tests;
 /// </summary>
 public class GoldenTests
 {
+    /// <summary>The source tree's Golden folder when the tests run from a checkout (so a fresh accept is seen without a rebuild), else the copy next to the binaries.</summary>
+    static string GoldenFolder
+    {
+        get
+        {
+            try
+            {
+                return Path.Combine(GeneratorHarness.RepositoryRoot, "Generator.Tests", "Golden");
+            }
+            catch (InvalidOperationException)
+            {
+                return Path.Combine(AppContext.BaseDirectory, "Golden");
+            }
+        }
+    }
+
     static bool Accept => Environment.GetEnvironmentVariable("MODELGEN_ACCEPT_GOLDEN") == "1";
 
     [Theory]
@@ -32,7 +48,7 @@ public class GoldenTests
                 File.WriteAllText(Path.Combine(folder, name), actual);
                 continue;
             }
-            string path = Path.Combine(AppContext.BaseDirectory, "Golden", name);
+            string path = Path.Combine(GoldenFolder, name);
             Assert.True(File.Exists(path), $"no golden file {name}; run the tests with MODELGEN_ACCEPT_GOLDEN=1 to create it");
             string expected = GeneratorHarness.Normalize(File.ReadAllText(path));
             if (expected != actual)
@@ -52,7 +68,7 @@ public class GoldenTests
         var expected = SampleModels.All.Select(m => (string)m[0])
             .SelectMany(m => GeneratorHarness.RunChecked(SampleModels.Get(m), m + ".cs").Sources.Select(s => s.HintName))
             .ToHashSet();
-        var folder = Path.Combine(AppContext.BaseDirectory, "Golden");
+        var folder = GoldenFolder;
         var present = Directory.Exists(folder) ? Directory.GetFiles(folder, "*.g.cs").Select(Path.GetFileName).ToList() : new();
         Assert.All(present, f => Assert.Contains(f!, expected));
     }
