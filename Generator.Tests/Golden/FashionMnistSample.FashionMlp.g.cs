@@ -125,30 +125,30 @@ partial class FashionMlp : global::ModelGen.ModelBase
         {
             Span<float> t11 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
             Span<float> t11_probabilities = Activations.Slice(928 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(image)))
-            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of SoftmaxCrossEntropy(logits, labels)
+            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(image)))
             ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
 
-            // grad of SoftmaxCrossEntropy(logits, labels): SoftmaxCrossEntropyGrad → (B, 10)
+            // grad of output.Forward(Relu(hidden.Forward(image))): SoftmaxCrossEntropyGrad → (B, 10)
             Kernels.SoftmaxCrossEntropyBackward(t11_probabilities, labels, B, 10, 1f, d13);
         }
 
         /// <summary>Backward pass of output (Linear 128 → 10).</summary>
         void OutputBackward(int B)
         {
-            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of SoftmaxCrossEntropy(logits, labels)
-            Span<float> d_output_bias = Parameters.Gradients.Slice(101760, 10); // (10) grad of output.Forward(Relu(hidden.Forward(image)))
+            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(image)))
+            Span<float> d_output_bias = Parameters.Gradients.Slice(101760, 10); // (10) grad of output.bias
             Span<float> output_weight = Parameters.Values.Slice(100480, 1280); // (128, 10) output.weight
-            Span<float> d15 = Activations.Slice(960 * B, 128 * B); // (B, 128) grad of output.Forward(Relu(hidden.Forward(image)))
+            Span<float> d15 = Activations.Slice(960 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(image))
             Span<float> t7 = Activations.Slice(784 * B, 128 * B); // (B, 128) Relu(hidden.Forward(image))
-            Span<float> d_output_weight = Parameters.Gradients.Slice(100480, 1280); // (128, 10) grad of output.Forward(Relu(hidden.Forward(image)))
+            Span<float> d_output_weight = Parameters.Gradients.Slice(100480, 1280); // (128, 10) grad of output.weight
 
-            // grad of output.Forward(Relu(hidden.Forward(image))): ReduceTo → (10)
+            // grad of output.bias: ReduceTo → (10)
             Kernels.SumRows(d13, B, 10, d_output_bias, accumulate: false);
 
-            // grad of output.Forward(Relu(hidden.Forward(image))): (B, 10) · (128, 10)ᵀ → (B, 128)
+            // grad of Relu(hidden.Forward(image)): (B, 10) · (128, 10)ᵀ → (B, 128)
             Gemm.Sgemm(false, true, B, 128, 10, d13, 10, output_weight, 10, d15, 128);
 
-            // grad of output.Forward(Relu(hidden.Forward(image))): (B, 128)ᵀ · (B, 10) → (128, 10)
+            // grad of output.weight: (B, 128)ᵀ · (B, 10) → (128, 10)
             Gemm.Sgemm(true, false, 128, 10, B, t7, 128, d13, 10, d_output_weight, 10);
         }
 
@@ -156,8 +156,8 @@ partial class FashionMlp : global::ModelGen.ModelBase
         void BodyBackward(int B)
         {
             Span<float> t7 = Activations.Slice(784 * B, 128 * B); // (B, 128) Relu(hidden.Forward(image))
-            Span<float> d15 = Activations.Slice(960 * B, 128 * B); // (B, 128) grad of output.Forward(Relu(hidden.Forward(image)))
-            Span<float> d17 = Activations.Slice(1088 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(image))
+            Span<float> d15 = Activations.Slice(960 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(image))
+            Span<float> d17 = Activations.Slice(1088 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
 
             // Fused loop over (B, 128):
             //   v17 = ReluGrad(t7, d15)
@@ -199,15 +199,15 @@ partial class FashionMlp : global::ModelGen.ModelBase
         /// <summary>Backward pass of hidden (Linear 784 → 128).</summary>
         void HiddenBackward(int B)
         {
-            Span<float> d17 = Activations.Slice(1088 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(image))
-            Span<float> d_hidden_bias = Parameters.Gradients.Slice(100352, 128); // (128) grad of hidden.Forward(image)
+            Span<float> d17 = Activations.Slice(1088 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
+            Span<float> d_hidden_bias = Parameters.Gradients.Slice(100352, 128); // (128) grad of hidden.bias
             Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
-            Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of hidden.Forward(image)
+            Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of hidden.weight
 
-            // grad of hidden.Forward(image): ReduceTo → (128)
+            // grad of hidden.bias: ReduceTo → (128)
             Kernels.SumRows(d17, B, 128, d_hidden_bias, accumulate: false);
 
-            // grad of hidden.Forward(image): (B, 784)ᵀ · (B, 128) → (784, 128)
+            // grad of hidden.weight: (B, 784)ᵀ · (B, 128) → (784, 128)
             Gemm.Sgemm(true, false, 784, 128, B, image, 784, d17, 128, d_hidden_weight, 128);
         }
     }

@@ -122,29 +122,29 @@ partial class HousePrices : global::ModelGen.ModelBase
         {
             Span<float> t9 = Activations.Slice(64 * B, B); // (B, 1) output.Forward(Sigmoid(hidden.Forward(features)))
             Span<float> target = Activations.Slice(16 * B, B); // (B, 1) target target
-            Span<float> d13 = Activations.Slice(80 * B, B); // (B, 1) grad of MeanSquaredError(prediction, target)
+            Span<float> d13 = Activations.Slice(80 * B, B); // (B, 1) grad of output.Forward(Sigmoid(hidden.Forward(features)))
 
-            // grad of MeanSquaredError(prediction, target): MeanSquaredErrorGrad → (B, 1)
+            // grad of output.Forward(Sigmoid(hidden.Forward(features))): MeanSquaredErrorGrad → (B, 1)
             Kernels.MeanSquaredErrorBackward(t9, target, 1f, d13);
         }
 
         /// <summary>Backward pass of output (Linear 32 → 1).</summary>
         void OutputBackward(int B)
         {
-            Span<float> d13 = Activations.Slice(80 * B, B); // (B, 1) grad of MeanSquaredError(prediction, target)
-            Span<float> d_output_bias = Parameters.Gradients.Slice(480, 1); // (1) grad of output.Forward(Sigmoid(hidden.Forward(features)))
+            Span<float> d13 = Activations.Slice(80 * B, B); // (B, 1) grad of output.Forward(Sigmoid(hidden.Forward(features)))
+            Span<float> d_output_bias = Parameters.Gradients.Slice(480, 1); // (1) grad of output.bias
             Span<float> output_weight = Parameters.Values.Slice(448, 32); // (32, 1) output.weight
-            Span<float> d16 = Activations.Slice(96 * B, 32 * B); // (B, 32) grad of output.Forward(Sigmoid(hidden.Forward(features)))
+            Span<float> d16 = Activations.Slice(96 * B, 32 * B); // (B, 32) grad of Sigmoid(hidden.Forward(features))
             Span<float> t7 = Activations.Slice(32 * B, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
-            Span<float> d_output_weight = Parameters.Gradients.Slice(448, 32); // (32, 1) grad of output.Forward(Sigmoid(hidden.Forward(features)))
+            Span<float> d_output_weight = Parameters.Gradients.Slice(448, 32); // (32, 1) grad of output.weight
 
-            // grad of output.Forward(Sigmoid(hidden.Forward(features))): ReduceTo → (1)
+            // grad of output.bias: ReduceTo → (1)
             Kernels.SumRows(d13, B, 1, d_output_bias, accumulate: false);
 
-            // grad of output.Forward(Sigmoid(hidden.Forward(features))): (B, 1) · (32, 1)ᵀ → (B, 32)
+            // grad of Sigmoid(hidden.Forward(features)): (B, 1) · (32, 1)ᵀ → (B, 32)
             Gemm.Sgemm(false, true, B, 32, 1, d13, 1, output_weight, 1, d16, 32);
 
-            // grad of output.Forward(Sigmoid(hidden.Forward(features))): (B, 32)ᵀ · (B, 1) → (32, 1)
+            // grad of output.weight: (B, 32)ᵀ · (B, 1) → (32, 1)
             Gemm.Sgemm(true, false, 32, 1, B, t7, 32, d13, 1, d_output_weight, 1);
         }
 
@@ -152,8 +152,8 @@ partial class HousePrices : global::ModelGen.ModelBase
         void BodyBackward(int B)
         {
             Span<float> t7 = Activations.Slice(32 * B, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
-            Span<float> d16 = Activations.Slice(96 * B, 32 * B); // (B, 32) grad of output.Forward(Sigmoid(hidden.Forward(features)))
-            Span<float> d18 = Activations.Slice(128 * B, 32 * B); // (B, 32) grad of Sigmoid(hidden.Forward(features))
+            Span<float> d16 = Activations.Slice(96 * B, 32 * B); // (B, 32) grad of Sigmoid(hidden.Forward(features))
+            Span<float> d18 = Activations.Slice(128 * B, 32 * B); // (B, 32) grad of hidden.Forward(features)
 
             // Fused loop over (B, 32):
             //   v18 = SigmoidGrad(t7, d16)
@@ -195,15 +195,15 @@ partial class HousePrices : global::ModelGen.ModelBase
         /// <summary>Backward pass of hidden (Linear 13 → 32).</summary>
         void HiddenBackward(int B)
         {
-            Span<float> d18 = Activations.Slice(128 * B, 32 * B); // (B, 32) grad of Sigmoid(hidden.Forward(features))
-            Span<float> d_hidden_bias = Parameters.Gradients.Slice(416, 32); // (32) grad of hidden.Forward(features)
+            Span<float> d18 = Activations.Slice(128 * B, 32 * B); // (B, 32) grad of hidden.Forward(features)
+            Span<float> d_hidden_bias = Parameters.Gradients.Slice(416, 32); // (32) grad of hidden.bias
             Span<float> features = Activations.Slice(0, 13 * B); // (B, 13) input features
-            Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 416); // (13, 32) grad of hidden.Forward(features)
+            Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 416); // (13, 32) grad of hidden.weight
 
-            // grad of hidden.Forward(features): ReduceTo → (32)
+            // grad of hidden.bias: ReduceTo → (32)
             Kernels.SumRows(d18, B, 32, d_hidden_bias, accumulate: false);
 
-            // grad of hidden.Forward(features): (B, 13)ᵀ · (B, 32) → (13, 32)
+            // grad of hidden.weight: (B, 13)ᵀ · (B, 32) → (13, 32)
             Gemm.Sgemm(true, false, 13, 32, B, features, 13, d18, 32, d_hidden_weight, 32);
         }
     }

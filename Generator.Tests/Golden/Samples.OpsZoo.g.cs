@@ -496,9 +496,9 @@ partial class OpsZoo : global::ModelGen.ModelBase
         /// <summary>Backward pass of the loss.</summary>
         void LossBackward(int B)
         {
-            Span<float> d35 = Activations.Slice(_fixed, 1); // scalar grad of 0.009999999776482582 * Sum(Square(prediction))
-            Span<float> d36 = Activations.Slice(16 * B, 8 * B); // (B, 8) grad of Sum(Square(prediction))
-            Span<float> d40 = Activations.Slice(240 * B, 8 * B); // (B, 8) grad of Mean(Square(prediction - target))
+            Span<float> d35 = Activations.Slice(_fixed, 1); // scalar grad of Sum(Square(prediction))
+            Span<float> d36 = Activations.Slice(16 * B, 8 * B); // (B, 8) grad of Square(prediction)
+            Span<float> d40 = Activations.Slice(240 * B, 8 * B); // (B, 8) grad of Square(prediction - target)
             Span<float> t23 = Activations.Slice(208 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
             Span<float> t25 = Activations.Slice(224 * B, 8 * B); // (B, 8) prediction - target
             Span<float> t21 = Activations.Slice(96 * B, B); // (B, 1) m + 2
@@ -509,11 +509,11 @@ partial class OpsZoo : global::ModelGen.ModelBase
             Span<float> t14 = Activations.Slice(128 * B, B); // (B, 1) s + 1
             Span<float> t15 = Activations.Slice(144 * B, 8 * B); // (B, 8) Sigmoid(h) / (s + 1)
             Span<float> t12 = Activations.Slice(112 * B, 8 * B); // (B, 8) Sigmoid(h)
-            Span<float> d47 = Activations.Slice(256 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
-            Span<float> d50 = Activations.Slice(272 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
-            Span<float> d53 = Activations.Slice(288 * B, 8 * B); // (B, 8) grad of p * Log(g + 1)
-            Span<float> d60 = Activations.Slice(304 * B, 8 * B); // (B, 8) grad of Sigmoid(h) / (s + 1)
-            Span<float> d63 = Activations.Slice(320 * B, 8 * B); // (B, 8) grad of Sigmoid(h)
+            Span<float> d47 = Activations.Slice(256 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 1)
+            Span<float> d50 = Activations.Slice(272 * B, 8 * B); // (B, 8) backward of lp / (m + 2)
+            Span<float> d53 = Activations.Slice(288 * B, 8 * B); // (B, 8) grad of Softmax(h, -1)
+            Span<float> d60 = Activations.Slice(304 * B, 8 * B); // (B, 8) backward of Sigmoid(h) / (s + 1)
+            Span<float> d63 = Activations.Slice(320 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
 
             // Fused loop over scalar:
             //   v35 = Mul(1f, 0.01f)
@@ -547,10 +547,10 @@ partial class OpsZoo : global::ModelGen.ModelBase
                 }
             }
 
-            // grad of Sum(Square(prediction)): BroadcastAll → (B, 8)
+            // grad of Square(prediction): BroadcastAll → (B, 8)
             d36.Fill(d35[0]);
 
-            // grad of Mean(Square(prediction - target)): BroadcastAll → (B, 8)
+            // grad of Square(prediction - target): BroadcastAll → (B, 8)
             d40.Fill(1f / (8 * B));
 
             // Fused loop over (B, 8):
@@ -725,39 +725,39 @@ partial class OpsZoo : global::ModelGen.ModelBase
         /// <summary>Backward pass of the model body.</summary>
         void BodyBackward(int B)
         {
-            Span<float> d50 = Activations.Slice(272 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
-            Span<float> d51 = Activations.Slice(16 * B, B); // (B, 1) grad of lp / (m + 2)
-            Span<float> d60 = Activations.Slice(304 * B, 8 * B); // (B, 8) grad of Sigmoid(h) / (s + 1)
-            Span<float> d61 = Activations.Slice(96 * B, B); // (B, 1) grad of Sigmoid(h) / (s + 1)
-            Span<float> d64 = Activations.Slice(112 * B, 8 * B); // (B, 8) grad of Mean(Exp(-h), 1, 1)
-            Span<float> d67 = Activations.Slice(16 * B, 8 * B); // (B, 8) grad of Sum(Square(h), 1, 1)
+            Span<float> d50 = Activations.Slice(272 * B, 8 * B); // (B, 8) backward of lp / (m + 2)
+            Span<float> d51 = Activations.Slice(16 * B, B); // (B, 1) grad of m + 2
+            Span<float> d60 = Activations.Slice(304 * B, 8 * B); // (B, 8) backward of Sigmoid(h) / (s + 1)
+            Span<float> d61 = Activations.Slice(96 * B, B); // (B, 1) grad of s + 1
+            Span<float> d64 = Activations.Slice(112 * B, 8 * B); // (B, 8) grad of Exp(-h)
+            Span<float> d67 = Activations.Slice(16 * B, 8 * B); // (B, 8) grad of Square(h)
             Span<float> t6 = Activations.Slice(64 * B, 8 * B); // (B, 8) LogSoftmax(h, 1)
-            Span<float> d47 = Activations.Slice(256 * B, 8 * B); // (B, 8) grad of lp / (m + 2)
-            Span<float> d71 = Activations.Slice(96 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 1)
+            Span<float> d47 = Activations.Slice(256 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 1)
+            Span<float> d71 = Activations.Slice(96 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
             Span<float> t5 = Activations.Slice(48 * B, 8 * B); // (B, 8) Softmax(h, -1)
-            Span<float> d53 = Activations.Slice(288 * B, 8 * B); // (B, 8) grad of p * Log(g + 1)
-            Span<float> d72 = Activations.Slice(64 * B, 8 * B); // (B, 8) grad of Softmax(h, -1)
+            Span<float> d53 = Activations.Slice(288 * B, 8 * B); // (B, 8) grad of Softmax(h, -1)
+            Span<float> d72 = Activations.Slice(64 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
             Span<float> t10 = Activations.Slice(80 * B, 8 * B); // (B, 8) Exp(-h)
             Span<float> t4 = Activations.Slice(32 * B, 8 * B); // (B, 8) proj.Forward(x)
-            Span<float> d63 = Activations.Slice(320 * B, 8 * B); // (B, 8) grad of Sigmoid(h)
+            Span<float> d63 = Activations.Slice(320 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
             Span<float> d76 = Activations.Slice(48 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
 
-            // grad of lp / (m + 2): ReduceTo → (B, 1)
+            // grad of m + 2: ReduceTo → (B, 1)
             Kernels.ReduceTo(d50, stackalloc int[] { B, 8 }, d51, stackalloc int[] { B, 1 });
 
-            // grad of Sigmoid(h) / (s + 1): ReduceTo → (B, 1)
+            // grad of s + 1: ReduceTo → (B, 1)
             Kernels.ReduceTo(d60, stackalloc int[] { B, 8 }, d61, stackalloc int[] { B, 1 });
 
-            // grad of Mean(Exp(-h), 1, 1): BroadcastAxis → (B, 8)
+            // grad of Exp(-h): BroadcastAxis → (B, 8)
             Kernels.BroadcastAxis(d51, B, 8, 1, d64, 1f / (8));
 
-            // grad of Sum(Square(h), 1, 1): BroadcastAxis → (B, 8)
+            // grad of Square(h): BroadcastAxis → (B, 8)
             Kernels.BroadcastAxis(d61, B, 8, 1, d67, 1f);
 
-            // grad of LogSoftmax(h, 1): LogSoftmaxGrad → (B, 8)
+            // grad of proj.Forward(x): LogSoftmaxGrad → (B, 8)
             Kernels.LogSoftmaxBackward(t6, d47, d71, B, 8, 1);
 
-            // grad of Softmax(h, -1): SoftmaxGrad → (B, 8)
+            // grad of proj.Forward(x): SoftmaxGrad → (B, 8)
             Kernels.SoftmaxBackward(t5, d53, d72, B, 8, 1);
 
             // Fused loop over (B, 8):
@@ -851,14 +851,14 @@ partial class OpsZoo : global::ModelGen.ModelBase
         void ProjBackward(int B)
         {
             Span<float> d76 = Activations.Slice(48 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
-            Span<float> d_proj_bias = Parameters.Gradients.Slice(128, 8); // (8) grad of proj.Forward(x)
+            Span<float> d_proj_bias = Parameters.Gradients.Slice(128, 8); // (8) grad of proj.bias
             Span<float> x = Activations.Slice(0, 16 * B); // (B, 16) input x
-            Span<float> d_proj_weight = Parameters.Gradients.Slice(0, 128); // (16, 8) grad of proj.Forward(x)
+            Span<float> d_proj_weight = Parameters.Gradients.Slice(0, 128); // (16, 8) grad of proj.weight
 
-            // grad of proj.Forward(x): ReduceTo → (8)
+            // grad of proj.bias: ReduceTo → (8)
             Kernels.SumRows(d76, B, 8, d_proj_bias, accumulate: false);
 
-            // grad of proj.Forward(x): (B, 16)ᵀ · (B, 8) → (16, 8)
+            // grad of proj.weight: (B, 16)ᵀ · (B, 8) → (16, 8)
             Gemm.Sgemm(true, false, 16, 8, B, x, 16, d76, 8, d_proj_weight, 8);
         }
     }

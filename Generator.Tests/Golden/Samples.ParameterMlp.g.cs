@@ -126,34 +126,34 @@ partial class ParameterMlp : global::ModelGen.ModelBase
         {
             Span<float> t11 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
             Span<float> t11_probabilities = Activations.Slice(928 * B, 10 * B); // (B, 10) softmax of MatMul(h, W2) + B2
-            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of SoftmaxCrossEntropy(logits, labels)
+            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of MatMul(h, W2) + B2
             ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
 
-            // grad of SoftmaxCrossEntropy(logits, labels): SoftmaxCrossEntropyGrad → (B, 10)
+            // grad of MatMul(h, W2) + B2: SoftmaxCrossEntropyGrad → (B, 10)
             Kernels.SoftmaxCrossEntropyBackward(t11_probabilities, labels, B, 10, 1f, d13);
         }
 
         /// <summary>Backward pass of the model body.</summary>
         void BodyBackward(int B)
         {
-            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of SoftmaxCrossEntropy(logits, labels)
-            Span<float> d_B2 = Parameters.Gradients.Slice(101760, 10); // (10) grad of MatMul(h, W2) + B2
+            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of MatMul(h, W2) + B2
+            Span<float> d_B2 = Parameters.Gradients.Slice(101760, 10); // (10) grad of B2
             Span<float> W2 = Parameters.Values.Slice(100480, 1280); // (128, 10) W2
-            Span<float> d15 = Activations.Slice(960 * B, 128 * B); // (B, 128) grad of MatMul(h, W2)
+            Span<float> d15 = Activations.Slice(960 * B, 128 * B); // (B, 128) grad of Tanh(MatMul(x, W1) + B1)
             Span<float> t7 = Activations.Slice(784 * B, 128 * B); // (B, 128) Tanh(MatMul(x, W1) + B1)
-            Span<float> d_W2 = Parameters.Gradients.Slice(100480, 1280); // (128, 10) grad of MatMul(h, W2)
-            Span<float> d17 = Activations.Slice(1088 * B, 128 * B); // (B, 128) grad of Tanh(MatMul(x, W1) + B1)
-            Span<float> d_B1 = Parameters.Gradients.Slice(100352, 128); // (128) grad of MatMul(x, W1) + B1
+            Span<float> d_W2 = Parameters.Gradients.Slice(100480, 1280); // (128, 10) grad of W2
+            Span<float> d17 = Activations.Slice(1088 * B, 128 * B); // (B, 128) grad of MatMul(x, W1) + B1
+            Span<float> d_B1 = Parameters.Gradients.Slice(100352, 128); // (128) grad of B1
             Span<float> x = Activations.Slice(0, 784 * B); // (B, 784) input x
-            Span<float> d_W1 = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of MatMul(x, W1)
+            Span<float> d_W1 = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of W1
 
-            // grad of MatMul(h, W2) + B2: ReduceTo → (10)
+            // grad of B2: ReduceTo → (10)
             Kernels.SumRows(d13, B, 10, d_B2, accumulate: false);
 
-            // grad of MatMul(h, W2): (B, 10) · (128, 10)ᵀ → (B, 128)
+            // grad of Tanh(MatMul(x, W1) + B1): (B, 10) · (128, 10)ᵀ → (B, 128)
             Gemm.Sgemm(false, true, B, 128, 10, d13, 10, W2, 10, d15, 128);
 
-            // grad of MatMul(h, W2): (B, 128)ᵀ · (B, 10) → (128, 10)
+            // grad of W2: (B, 128)ᵀ · (B, 10) → (128, 10)
             Gemm.Sgemm(true, false, 128, 10, B, t7, 128, d13, 10, d_W2, 10);
 
             // Fused loop over (B, 128):
@@ -192,10 +192,10 @@ partial class ParameterMlp : global::ModelGen.ModelBase
                 }
             }
 
-            // grad of MatMul(x, W1) + B1: ReduceTo → (128)
+            // grad of B1: ReduceTo → (128)
             Kernels.SumRows(d17, B, 128, d_B1, accumulate: false);
 
-            // grad of MatMul(x, W1): (B, 784)ᵀ · (B, 128) → (784, 128)
+            // grad of W1: (B, 784)ᵀ · (B, 128) → (784, 128)
             Gemm.Sgemm(true, false, 784, 128, B, x, 784, d17, 128, d_W1, 128);
         }
     }

@@ -360,42 +360,42 @@ partial class ResidualNet : global::ModelGen.ModelBase
         {
             Span<float> t35 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
             Span<float> t35_probabilities = Activations.Slice(1248 * B, 10 * B); // (B, 10) softmax of head.Forward(x)
-            Span<float> d37 = Activations.Slice(1264 * B, 10 * B); // (B, 10) grad of SoftmaxCrossEntropy(logits, labels)
+            Span<float> d37 = Activations.Slice(1264 * B, 10 * B); // (B, 10) grad of head.Forward(x)
             ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
 
-            // grad of SoftmaxCrossEntropy(logits, labels): SoftmaxCrossEntropyGrad → (B, 10)
+            // grad of head.Forward(x): SoftmaxCrossEntropyGrad → (B, 10)
             Kernels.SoftmaxCrossEntropyBackward(t35_probabilities, labels, B, 10, 1f, d37);
         }
 
         /// <summary>Backward pass of head (Linear 64 → 10).</summary>
         void HeadBackward(int B)
         {
-            Span<float> d37 = Activations.Slice(1264 * B, 10 * B); // (B, 10) grad of SoftmaxCrossEntropy(logits, labels)
-            Span<float> d_head_bias = Parameters.Gradients.Slice(63552, 10); // (10) grad of head.Forward(x)
+            Span<float> d37 = Activations.Slice(1264 * B, 10 * B); // (B, 10) grad of head.Forward(x)
+            Span<float> d_head_bias = Parameters.Gradients.Slice(63552, 10); // (10) grad of head.bias
             Span<float> head_weight = Parameters.Values.Slice(62912, 640); // (64, 10) head.weight
-            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of head.Forward(x)
+            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> t31 = Activations.Slice(1168 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d_head_weight = Parameters.Gradients.Slice(62912, 640); // (64, 10) grad of head.Forward(x)
+            Span<float> d_head_weight = Parameters.Gradients.Slice(62912, 640); // (64, 10) grad of head.weight
 
-            // grad of head.Forward(x): ReduceTo → (10)
+            // grad of head.bias: ReduceTo → (10)
             Kernels.SumRows(d37, B, 10, d_head_bias, accumulate: false);
 
-            // grad of head.Forward(x): (B, 10) · (64, 10)ᵀ → (B, 64)
+            // grad of x + (Relu(linear.Forward(x)) * Scale): (B, 10) · (64, 10)ᵀ → (B, 64)
             Gemm.Sgemm(false, true, B, 64, 10, d37, 10, head_weight, 10, d39, 64);
 
-            // grad of head.Forward(x): (B, 64)ᵀ · (B, 10) → (64, 10)
+            // grad of head.weight: (B, 64)ᵀ · (B, 10) → (64, 10)
             Gemm.Sgemm(true, false, 64, 10, B, t31, 64, d37, 10, d_head_weight, 10);
         }
 
         /// <summary>Backward pass of blocks.2 (Block).</summary>
         void Blocks2Backward(int B)
         {
-            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of head.Forward(x)
+            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_2_Scale = Parameters.Values.Slice(58688, 64); // (64) blocks.2.Scale
             Span<float> t29 = Activations.Slice(1104 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
-            Span<float> d44 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of Relu(linear.Forward(x))
-            Span<float> d42 = Activations.Slice(1344 * B, 64 * B); // (B, 64) grad of Relu(linear.Forward(x)) * Scale
-            Span<float> d_blocks_2_Scale = Parameters.Gradients.Slice(58688, 64); // (64) grad of Relu(linear.Forward(x)) * Scale
+            Span<float> d44 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d42 = Activations.Slice(1344 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d_blocks_2_Scale = Parameters.Gradients.Slice(58688, 64); // (64) grad of blocks.2.Scale
 
             // Fused loop over (B, 64):
             //   v41 = Mul(d39, blocks_2_Scale)
@@ -481,41 +481,41 @@ partial class ResidualNet : global::ModelGen.ModelBase
                 }
             }
 
-            // grad of Relu(linear.Forward(x)) * Scale: ReduceTo → (64)
+            // grad of blocks.2.Scale: ReduceTo → (64)
             Kernels.SumRows(d42, B, 64, d_blocks_2_Scale, accumulate: false);
         }
 
         /// <summary>Backward pass of blocks.2.linear (Linear 64 → 64).</summary>
         void Blocks2LinearBackward(int B)
         {
-            Span<float> d44 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of Relu(linear.Forward(x))
-            Span<float> d_blocks_2_linear_bias = Parameters.Gradients.Slice(62848, 64); // (64) grad of linear.Forward(x)
+            Span<float> d44 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d_blocks_2_linear_bias = Parameters.Gradients.Slice(62848, 64); // (64) grad of blocks.2.linear.bias
             Span<float> blocks_2_linear_weight = Parameters.Values.Slice(58752, 4096); // (64, 64) blocks.2.linear.weight
-            Span<float> d46 = Activations.Slice(1104 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d46 = Activations.Slice(1104 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> t26 = Activations.Slice(1040 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d_blocks_2_linear_weight = Parameters.Gradients.Slice(58752, 4096); // (64, 64) grad of linear.Forward(x)
+            Span<float> d_blocks_2_linear_weight = Parameters.Gradients.Slice(58752, 4096); // (64, 64) grad of blocks.2.linear.weight
 
-            // grad of linear.Forward(x): ReduceTo → (64)
+            // grad of blocks.2.linear.bias: ReduceTo → (64)
             Kernels.SumRows(d44, B, 64, d_blocks_2_linear_bias, accumulate: false);
 
-            // grad of linear.Forward(x): (B, 64) · (64, 64)ᵀ → (B, 64)
+            // grad of x + (Relu(linear.Forward(x)) * Scale): (B, 64) · (64, 64)ᵀ → (B, 64)
             Gemm.Sgemm(false, true, B, 64, 64, d44, 64, blocks_2_linear_weight, 64, d46, 64);
 
-            // grad of linear.Forward(x): (B, 64)ᵀ · (B, 64) → (64, 64)
+            // grad of blocks.2.linear.weight: (B, 64)ᵀ · (B, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, B, t26, 64, d44, 64, d_blocks_2_linear_weight, 64);
         }
 
         /// <summary>Backward pass of blocks.1 (Block).</summary>
         void Blocks1Backward(int B)
         {
-            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of head.Forward(x)
-            Span<float> d46 = Activations.Slice(1104 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d46 = Activations.Slice(1104 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_1_Scale = Parameters.Values.Slice(54464, 64); // (64) blocks.1.Scale
             Span<float> t24 = Activations.Slice(976 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
             Span<float> d48 = Activations.Slice(1040 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d50 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of Relu(linear.Forward(x)) * Scale
-            Span<float> d52 = Activations.Slice(1344 * B, 64 * B); // (B, 64) grad of Relu(linear.Forward(x))
-            Span<float> d_blocks_1_Scale = Parameters.Gradients.Slice(54464, 64); // (64) grad of Relu(linear.Forward(x)) * Scale
+            Span<float> d50 = Activations.Slice(1168 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d52 = Activations.Slice(1344 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d_blocks_1_Scale = Parameters.Gradients.Slice(54464, 64); // (64) grad of blocks.1.Scale
 
             // Fused loop over (B, 64):
             //   v48 = Add(d39, d46)
@@ -585,27 +585,27 @@ partial class ResidualNet : global::ModelGen.ModelBase
                 }
             }
 
-            // grad of Relu(linear.Forward(x)) * Scale: ReduceTo → (64)
+            // grad of blocks.1.Scale: ReduceTo → (64)
             Kernels.SumRows(d50, B, 64, d_blocks_1_Scale, accumulate: false);
         }
 
         /// <summary>Backward pass of blocks.1.linear (Linear 64 → 64).</summary>
         void Blocks1LinearBackward(int B)
         {
-            Span<float> d52 = Activations.Slice(1344 * B, 64 * B); // (B, 64) grad of Relu(linear.Forward(x))
-            Span<float> d_blocks_1_linear_bias = Parameters.Gradients.Slice(58624, 64); // (64) grad of linear.Forward(x)
+            Span<float> d52 = Activations.Slice(1344 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d_blocks_1_linear_bias = Parameters.Gradients.Slice(58624, 64); // (64) grad of blocks.1.linear.bias
             Span<float> blocks_1_linear_weight = Parameters.Values.Slice(54528, 4096); // (64, 64) blocks.1.linear.weight
-            Span<float> d54 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d54 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> t21 = Activations.Slice(912 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d_blocks_1_linear_weight = Parameters.Gradients.Slice(54528, 4096); // (64, 64) grad of linear.Forward(x)
+            Span<float> d_blocks_1_linear_weight = Parameters.Gradients.Slice(54528, 4096); // (64, 64) grad of blocks.1.linear.weight
 
-            // grad of linear.Forward(x): ReduceTo → (64)
+            // grad of blocks.1.linear.bias: ReduceTo → (64)
             Kernels.SumRows(d52, B, 64, d_blocks_1_linear_bias, accumulate: false);
 
-            // grad of linear.Forward(x): (B, 64) · (64, 64)ᵀ → (B, 64)
+            // grad of x + (Relu(linear.Forward(x)) * Scale): (B, 64) · (64, 64)ᵀ → (B, 64)
             Gemm.Sgemm(false, true, B, 64, 64, d52, 64, blocks_1_linear_weight, 64, d54, 64);
 
-            // grad of linear.Forward(x): (B, 64)ᵀ · (B, 64) → (64, 64)
+            // grad of blocks.1.linear.weight: (B, 64)ᵀ · (B, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, B, t21, 64, d52, 64, d_blocks_1_linear_weight, 64);
         }
 
@@ -613,13 +613,13 @@ partial class ResidualNet : global::ModelGen.ModelBase
         void Blocks0Backward(int B)
         {
             Span<float> d48 = Activations.Slice(1040 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d54 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d54 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_0_Scale = Parameters.Values.Slice(50240, 64); // (64) blocks.0.Scale
             Span<float> t19 = Activations.Slice(848 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
             Span<float> d56 = Activations.Slice(912 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d58 = Activations.Slice(1104 * B, 64 * B); // (B, 64) grad of Relu(linear.Forward(x)) * Scale
-            Span<float> d60 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of Relu(linear.Forward(x))
-            Span<float> d_blocks_0_Scale = Parameters.Gradients.Slice(50240, 64); // (64) grad of Relu(linear.Forward(x)) * Scale
+            Span<float> d58 = Activations.Slice(1104 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d60 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d_blocks_0_Scale = Parameters.Gradients.Slice(50240, 64); // (64) grad of blocks.0.Scale
 
             // Fused loop over (B, 64):
             //   v56 = Add(d48, d54)
@@ -689,27 +689,27 @@ partial class ResidualNet : global::ModelGen.ModelBase
                 }
             }
 
-            // grad of Relu(linear.Forward(x)) * Scale: ReduceTo → (64)
+            // grad of blocks.0.Scale: ReduceTo → (64)
             Kernels.SumRows(d58, B, 64, d_blocks_0_Scale, accumulate: false);
         }
 
         /// <summary>Backward pass of blocks.0.linear (Linear 64 → 64).</summary>
         void Blocks0LinearBackward(int B)
         {
-            Span<float> d60 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of Relu(linear.Forward(x))
-            Span<float> d_blocks_0_linear_bias = Parameters.Gradients.Slice(54400, 64); // (64) grad of linear.Forward(x)
+            Span<float> d60 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d_blocks_0_linear_bias = Parameters.Gradients.Slice(54400, 64); // (64) grad of blocks.0.linear.bias
             Span<float> blocks_0_linear_weight = Parameters.Values.Slice(50304, 4096); // (64, 64) blocks.0.linear.weight
-            Span<float> d62 = Activations.Slice(848 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d62 = Activations.Slice(848 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
             Span<float> t16 = Activations.Slice(784 * B, 64 * B); // (B, 64) Relu(input.Forward(image))
-            Span<float> d_blocks_0_linear_weight = Parameters.Gradients.Slice(50304, 4096); // (64, 64) grad of linear.Forward(x)
+            Span<float> d_blocks_0_linear_weight = Parameters.Gradients.Slice(50304, 4096); // (64, 64) grad of blocks.0.linear.weight
 
-            // grad of linear.Forward(x): ReduceTo → (64)
+            // grad of blocks.0.linear.bias: ReduceTo → (64)
             Kernels.SumRows(d60, B, 64, d_blocks_0_linear_bias, accumulate: false);
 
-            // grad of linear.Forward(x): (B, 64) · (64, 64)ᵀ → (B, 64)
+            // grad of Relu(input.Forward(image)): (B, 64) · (64, 64)ᵀ → (B, 64)
             Gemm.Sgemm(false, true, B, 64, 64, d60, 64, blocks_0_linear_weight, 64, d62, 64);
 
-            // grad of linear.Forward(x): (B, 64)ᵀ · (B, 64) → (64, 64)
+            // grad of blocks.0.linear.weight: (B, 64)ᵀ · (B, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, B, t16, 64, d60, 64, d_blocks_0_linear_weight, 64);
         }
 
@@ -717,9 +717,9 @@ partial class ResidualNet : global::ModelGen.ModelBase
         void BodyBackward(int B)
         {
             Span<float> d56 = Activations.Slice(912 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d62 = Activations.Slice(848 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d62 = Activations.Slice(848 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
             Span<float> t16 = Activations.Slice(784 * B, 64 * B); // (B, 64) Relu(input.Forward(image))
-            Span<float> d65 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
+            Span<float> d65 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of input.Forward(image)
 
             // Fused loop over (B, 64):
             //   v64 = Add(d56, d62)
@@ -769,15 +769,15 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of input (Linear 784 → 64).</summary>
         void InputBackward(int B)
         {
-            Span<float> d65 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
-            Span<float> d_input_bias = Parameters.Gradients.Slice(50176, 64); // (64) grad of input.Forward(image)
+            Span<float> d65 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of input.Forward(image)
+            Span<float> d_input_bias = Parameters.Gradients.Slice(50176, 64); // (64) grad of input.bias
             Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
-            Span<float> d_input_weight = Parameters.Gradients.Slice(0, 50176); // (784, 64) grad of input.Forward(image)
+            Span<float> d_input_weight = Parameters.Gradients.Slice(0, 50176); // (784, 64) grad of input.weight
 
-            // grad of input.Forward(image): ReduceTo → (64)
+            // grad of input.bias: ReduceTo → (64)
             Kernels.SumRows(d65, B, 64, d_input_bias, accumulate: false);
 
-            // grad of input.Forward(image): (B, 784)ᵀ · (B, 64) → (784, 64)
+            // grad of input.weight: (B, 784)ᵀ · (B, 64) → (784, 64)
             Gemm.Sgemm(true, false, 784, 64, B, image, 784, d65, 64, d_input_weight, 64);
         }
     }
