@@ -366,7 +366,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
             Span<float> t27 = Activations.Slice(_fixed, 1); // scalar Mean(Square(prediction - target))
             Span<float> t28 = Activations.Slice(16 * B, 8 * B); // (B, 8) Square(prediction)
             Span<float> t29 = Activations.Slice(_fixed + 16, 1); // scalar Sum(Square(prediction))
-            Span<float> t32 = Activations.Slice(_fixed + 32, 1); // scalar Mean(Square(prediction - target)) + (0.009999999776482582 * Sum(Square(prediction)))
+            Span<float> t32 = Activations.Slice(_fixed + 32, 1); // scalar Mean(Square(prediction - target)) + (0.01 * Sum(Square(prediction)))
 
             // Fused loop over (B, 8):
             //   v25 = Sub(t23, target)   ← prediction - target
@@ -451,8 +451,8 @@ partial class OpsZoo : global::ModelGen.ModelBase
             t29[0] = Kernels.Sum(t28);
 
             // Fused loop over scalar:
-            //   v31 = Mul(0.01f, t29)   ← 0.009999999776482582 * Sum(Square(prediction))
-            //   v32 = Add(t27, v31)   ← Mean(Square(prediction - target)) + (0.009999999776482582 * Sum(Square(prediction)))
+            //   v31 = Mul(0.01f, t29)   ← 0.01 * Sum(Square(prediction))
+            //   v32 = Add(t27, v31)   ← Mean(Square(prediction - target)) + (0.01 * Sum(Square(prediction)))
             {
                 ref float x0 = ref MemoryMarshal.GetReference(t29);
                 ref float x1 = ref MemoryMarshal.GetReference(t27);

@@ -267,7 +267,7 @@ internal sealed class ModelParser
             }
             else if (p.HasExplicitDefaultValue)
             {
-                result[p.Name] = p.ExplicitDefaultValue switch { int n => n, double d => d, float f => f, bool b => b ? 1 : 0, long l => l, _ => 0 };
+                result[p.Name] = p.ExplicitDefaultValue switch { int n => n, double d => d, float f => ConstantEvaluator.Widen(f), bool b => b ? 1 : 0, long l => l, _ => 0 };
             }
             else
             {
@@ -549,7 +549,7 @@ internal sealed class ModelParser
         var span = SourceSpan.From(e);
         var constant = model.GetConstantValue(e);
         if (constant.HasValue && constant.Value is int or long or float or double or bool)
-            return new ConstExpr(constant.Value switch { bool b => b ? 1 : 0, var v => Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture) }, span);
+            return new ConstExpr(constant.Value switch { bool b => b ? 1 : 0, float f => ConstantEvaluator.Widen(f), var v => Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture) }, span);
         switch (e)
         {
             case ParenthesizedExpressionSyntax p:
@@ -671,7 +671,7 @@ internal sealed class ModelParser
             }
             else if (p.HasExplicitDefaultValue)
             {
-                result.Add(new ConstExpr(p.ExplicitDefaultValue switch { int n => n, double d => d, float f => f, bool b => b ? 1 : 0, _ => 0 }, span));
+                result.Add(new ConstExpr(p.ExplicitDefaultValue switch { int n => n, double d => d, float f => ConstantEvaluator.Widen(f), bool b => b ? 1 : 0, _ => 0 }, span));
             }
             else ok = false;
         }
