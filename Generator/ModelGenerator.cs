@@ -28,15 +28,15 @@ public sealed class ModelGenerator : IIncrementalGenerator
         //    unrelated edit stops the pipeline at this step.
         var models = context.SyntaxProvider.ForAttributeWithMetadataName(ModelAttribute,
             static (node, _) => node is ClassDeclarationSyntax,
-            static (ctx, ct) => Guard.Parse(ctx, isModel: true, ct));
+            static (ctx, ct) => Guard.Parse(ctx, isModel: true, ct)).WithTrackingName(TrackingNames.ModelSpec);
         var modules = context.SyntaxProvider.ForAttributeWithMetadataName(ModuleAttribute,
             static (node, _) => node is ClassDeclarationSyntax,
-            static (ctx, ct) => Guard.Parse(ctx, isModel: false, ct));
+            static (ctx, ct) => Guard.Parse(ctx, isModel: false, ct)).WithTrackingName(TrackingNames.ModuleSpec);
 
         // 2. Compile each spec: lower the forward body to a graph, differentiate it, fuse it, plan its memory and
         //    emit C#. The result is source text plus diagnostics, again equatable, so it is cached as a whole.
-        var compiledModels = models.Select(static (spec, ct) => Guard.Compile(spec, ct));
-        var compiledModules = modules.Select(static (spec, ct) => Guard.Compile(spec, ct));
+        var compiledModels = models.Where(static spec => spec != null).Select(static (spec, ct) => Guard.Compile(spec!, ct)).WithTrackingName(TrackingNames.CompiledModel);
+        var compiledModules = modules.Where(static spec => spec != null).Select(static (spec, ct) => Guard.Compile(spec!, ct)).WithTrackingName(TrackingNames.CompiledModule);
 
         // 3. Report the diagnostics at their source spans and add the generated files.
         context.RegisterSourceOutput(compiledModels, static (spc, output) => Write(spc, output));
@@ -51,6 +51,15 @@ public sealed class ModelGenerator : IIncrementalGenerator
     }
 }
 
+/// <summary>Names of the pipeline steps, so that tests can check which steps an edit re-ran.</summary>
+public static class TrackingNames
+{
+    public const string ModelSpec = nameof(ModelSpec);
+    public const string ModuleSpec = nameof(ModuleSpec);
+    public const string CompiledModel = nameof(CompiledModel);
+    public const string CompiledModule = nameof(CompiledModule);
+}
+
 /// <summary>The generated source of one class and the diagnostics found while compiling it.</summary>
 public sealed record GeneratedFile(string HintName, string Source, EquatableArray<DiagnosticInfo> Diagnostics);
 
@@ -60,7 +69,7 @@ public sealed record GeneratedFile(string HintName, string Source, EquatableArra
 /// </summary>
 internal static class Guard
 {
-    public static ClassSpec Parse(GeneratorAttributeSyntaxContext context, bool isModel, System.Threading.CancellationToken ct)
+    public static ClassSpec? Parse(GeneratorAttributeSyntaxContext context, bool isModel, System.Threading.CancellationToken ct)
     {
         var declaration = (ClassDeclarationSyntax)context.TargetNode;
         try

@@ -55,7 +55,7 @@ internal static class ConstantEvaluator
             {
                 int i => i,
                 long l => l,
-                float f => f,
+                float f => Widen(f),
                 double d => d,
                 bool flag => flag ? 1 : 0,
                 _ => null,
@@ -63,6 +63,14 @@ internal static class ConstantEvaluator
         }
         return null;
     }
+
+    /// <summary>
+    /// A float as the double with the same shortest decimal form: 0.01f becomes 0.01, not 0.009999999776482582, so that
+    /// the constant prints in generated comments as the user wrote it (and still rounds back to the same float).
+    /// </summary>
+    public static double Widen(float f) =>
+        float.IsNaN(f) || float.IsInfinity(f) ? f
+            : double.Parse(f.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture);
 
     static bool IsIntegral(ExpressionSyntax e, SemanticModel model)
     {

@@ -36,9 +36,24 @@ internal sealed class ModelParser
         _modelAttr = compilation.GetTypeByMetadataName(Ns + ".ModelAttribute");
     }
 
-    public static ClassSpec Parse(INamedTypeSymbol type, ClassDeclarationSyntax declaration, SemanticModel model, bool isModel, CancellationToken ct)
+    /// <summary>
+    /// Reads the class, or returns null when <paramref name="declaration"/> is not the one to read it from: a partial
+    /// class with the attribute on several of its declarations is found once per declaration, but is one class.
+    /// </summary>
+    public static ClassSpec? Parse(INamedTypeSymbol type, ClassDeclarationSyntax declaration, SemanticModel model, bool isModel, CancellationToken ct)
     {
         var parser = new ModelParser(model.Compilation, ct);
+        var attribute = isModel ? parser._modelAttr : parser._moduleAttr;
+        var first = type.GetAttributes().FirstOrDefault(a => a.AttributeClass != null && a.AttributeClass.Equals(attribute, SymbolEqualityComparer.Default))
+            ?.ApplicationSyntaxReference?.GetSyntax(ct).FirstAncestorOrSelf<TypeDeclarationSyntax>();
+        if (first != null && first != declaration) return null;
+        if (!isModel && GetAttribute(type, "ModelAttribute") != null)
+        {
+            // One generated file per class: a [Model] is compiled as a model, never also as a module.
+            parser.Report("MG0010", declaration.Identifier, type.Name, "a class is either a [Model] or a [Module], not both");
+            return new ClassSpec("", type.Name, "internal", EquatableArray<string>.Empty, false, declaration.SyntaxTree.FilePath, null,
+                EquatableArray<TypeSpec>.Empty, null, EquatableArray<DeclaredParameter>.Empty, EquatableArray<LayerField>.Empty, parser._diagnostics.ToEquatable());
+        }
         return parser.ParseClass(type, declaration, isModel);
     }
 
@@ -92,7 +107,7 @@ internal sealed class ModelParser
         return new ClassSpec(ns, type.Name, Accessibility(type.DeclaredAccessibility), containing.ToEquatable(), isModel,
             declaration.SyntaxTree.FilePath, root,
             _types.Values.OrderBy(t => t.TypeKey, StringComparer.Ordinal).ToEquatable(), loss, declared.ToEquatable(),
-            layerFields.ToEquatable(), _diagnostics.ToEquatable());
+            layerFields.ToEquatable(), _diagnostics.Distinct().ToEquatable());
     }
 
     // ---------------- instance tree ----------------
@@ -252,7 +267,7 @@ internal sealed class ModelParser
             }
             else if (p.HasExplicitDefaultValue)
             {
-                result[p.Name] = p.ExplicitDefaultValue switch { int n => n, double d => d, float f => f, bool b => b ? 1 : 0, long l => l, _ => 0 };
+                result[p.Name] = p.ExplicitDefaultValue switch { int n => n, double d => d, float f => ConstantEvaluator.Widen(f), bool b => b ? 1 : 0, long l => l, _ => 0 };
             }
             else
             {
@@ -534,7 +549,7 @@ internal sealed class ModelParser
         var span = SourceSpan.From(e);
         var constant = model.GetConstantValue(e);
         if (constant.HasValue && constant.Value is int or long or float or double or bool)
-            return new ConstExpr(constant.Value switch { bool b => b ? 1 : 0, var v => Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture) }, span);
+            return new ConstExpr(constant.Value switch { bool b => b ? 1 : 0, float f => ConstantEvaluator.Widen(f), var v => Convert.ToDouble(v, System.Globalization.CultureInfo.InvariantCulture) }, span);
         switch (e)
         {
             case ParenthesizedExpressionSyntax p:
@@ -604,12 +619,21 @@ internal sealed class ModelParser
             SimpleNameSyntax s => s.Identifier.ValueText,
             _ => inv.Expression.ToString(),
         };
+        bool resolved = info.Symbol != null;
+        // A call whose argument is itself in error (an unknown function, a bad op) fails overload resolution; take the
+        // candidate that fits by arity, so that the argument is parsed and the diagnostic lands on the real problem.
+        if (!resolved && info.CandidateSymbols.Length > 0 && inv.ArgumentList.Arguments.Any(a => model.GetTypeInfo(a.Expression).Type is null or IErrorTypeSymbol)
+            && info.CandidateSymbols.OfType<IMethodSymbol>().FirstOrDefault(m => m.Parameters.Length >= inv.ArgumentList.Arguments.Count) is { } candidate)
+        {
+            method = candidate;
+            resolved = true;
+        }
         if (method == null)
         {
             Report("MG0003", inv.Expression, name, "no such method");
             return null;
         }
-        if (info.Symbol == null)
+        if (!resolved)
         {
             // The C# compiler reports why the arguments do not fit; a second error here would only be noise.
             Report(Diagnostics.SilentId, inv.Expression, name);
@@ -653,7 +677,7 @@ internal sealed class ModelParser
             }
             else if (p.HasExplicitDefaultValue)
             {
-                result.Add(new ConstExpr(p.ExplicitDefaultValue switch { int n => n, double d => d, float f => f, bool b => b ? 1 : 0, _ => 0 }, span));
+                result.Add(new ConstExpr(p.ExplicitDefaultValue switch { int n => n, double d => d, float f => ConstantEvaluator.Widen(f), bool b => b ? 1 : 0, _ => 0 }, span));
             }
             else ok = false;
         }

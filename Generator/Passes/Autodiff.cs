@@ -41,11 +41,15 @@ internal static class Autodiff
                 continue;
             }
             var rule = OpTable.Get(node.Op).Backward ?? throw new InvalidOperationException($"{node.Op} has no backward rule");
+            int before = g.Nodes.Count;
+            b.Label = "backward of " + node.Label;
             var inputGrads = rule(b, node, dy);
             for (int i = 0; i < node.Inputs.Length; i++)
             {
                 int input = node.Inputs[i];
                 if (i >= inputGrads.Length || inputGrads[i] < 0 || !requires[input]) continue;
+                // The node a rule returns holds the gradient of that input: name it after the input, not after this node.
+                if (inputGrads[i] >= before) g[inputGrads[i]].Label = "grad of " + (g[input].Op == "Parameter" ? g[input].Name : g[input].Label);
                 if (!contributions.TryGetValue(input, out var list)) contributions[input] = list = new List<int>();
                 list.Add(inputGrads[i]);
             }

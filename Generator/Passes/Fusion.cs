@@ -93,11 +93,15 @@ internal static class Fusion
             if (!Fusable(n.Id)) continue;
             foreach (int p in n.Inputs)
             {
-                if (!Fusable(p) || !g[p].Shape.Equals(n.Shape) || Find(p) == Find(n.Id)) continue;
+                if (!Fusable(p) || !g[p].Shape.Equals(n.Shape) || Find(p) == Find(n.Id) || Phase(g[p]) != Phase(n)) continue;
                 if (!CreatesCycle(g, live, consumers, parent, Find, Find(p), Find(n.Id))) parent[Find(p)] = Find(n.Id);
             }
         }
         var groups = new Dictionary<int, Unit>();
+
+        // Forward, loss and backward nodes never share a loop: Infer runs only forward units, so a loop that mixed
+        // in loss or gradient work would compute them (from stale buffers) on every inference.
+        static int Phase(Node n) => n.IsBackward ? 2 : n.Scope == "loss" ? 1 : 0;
         foreach (var n in g.Nodes)
         {
             if (!live[n.Id] || unitOf[n.Id] >= 0) continue;
