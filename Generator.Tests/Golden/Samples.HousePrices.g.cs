@@ -36,7 +36,7 @@ partial class HousePrices : global::ModelGen.ModelBase
     }
 
     /// <summary>Creates the compiled program for batches of up to <paramref name="maxBatch"/> samples.</summary>
-    protected override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
+    public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of HousePrices.</summary>
     // Memory plan: 160 floats per sample in the batched part of the activation arena, 16 fixed;

@@ -46,7 +46,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
     }
 
     /// <summary>Creates the compiled program for batches of up to <paramref name="maxBatch"/> samples.</summary>
-    protected override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
+    public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of ResidualNet.</summary>
     // Memory plan: 1408 floats per sample in the batched part of the activation arena, 16 fixed;

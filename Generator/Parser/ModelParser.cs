@@ -633,7 +633,7 @@ internal sealed class ModelParser
             Report("MG0003", inv.Expression, name, "no such method");
             return null;
         }
-        if (!resolved)
+        if (!resolved && (method.ContainingType.Equals(_ops, SymbolEqualityComparer.Default) || IsLayerType(method.ContainingType, out _)))
         {
             // The C# compiler reports why the arguments do not fit; a second error here would only be noise.
             Report(Diagnostics.SilentId, inv.Expression, name);
