@@ -394,26 +394,48 @@ public static unsafe class Gemm
             b += 32;
         }
         long ld = ldc;
-        Store512(c, c00, load, bias, act); Store512(c + 16, c01, load, bias == null ? null : bias + 16, act);
+        float* c0 = c;
+        Store512(c, c00, load); Store512(c + 16, c01, load);
         c += ld;
-        Store512(c, c10, load, bias, act); Store512(c + 16, c11, load, bias == null ? null : bias + 16, act);
+        Store512(c, c10, load); Store512(c + 16, c11, load);
         c += ld;
-        Store512(c, c20, load, bias, act); Store512(c + 16, c21, load, bias == null ? null : bias + 16, act);
+        Store512(c, c20, load); Store512(c + 16, c21, load);
         c += ld;
-        Store512(c, c30, load, bias, act); Store512(c + 16, c31, load, bias == null ? null : bias + 16, act);
+        Store512(c, c30, load); Store512(c + 16, c31, load);
         c += ld;
-        Store512(c, c40, load, bias, act); Store512(c + 16, c41, load, bias == null ? null : bias + 16, act);
+        Store512(c, c40, load); Store512(c + 16, c41, load);
         c += ld;
-        Store512(c, c50, load, bias, act); Store512(c + 16, c51, load, bias == null ? null : bias + 16, act);
+        Store512(c, c50, load); Store512(c + 16, c51, load);
+        if (bias != null || act != Activation.None)
+            Epilogue512(c0, ldc, bias, act);
     }
 
+    // The micro-kernels keep their loop free of calls so that the JIT holds all accumulators in registers (the
+    // SysV ABI has no callee-saved vector registers, so an inlined tanh/exp in the same method makes it spill them).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store512(float* c, Vector512<float> v, bool load, float* bias, Activation act)
+    static void Store512(float* c, Vector512<float> v, bool load)
     {
         if (load)
             v += Vector512.Load(c);
-        if (bias != null)
-            v += Vector512.Load(bias);
+        v.Store(c);
+    }
+
+    /// <summary>Adds the bias and applies the activation to a stored 6 × 32 tile (after the last K block only).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void Epilogue512(float* c, int ldc, float* bias, Activation act)
+    {
+        Vector512<float> bias0 = bias != null ? Vector512.Load(bias) : Vector512<float>.Zero;
+        Vector512<float> bias1 = bias != null ? Vector512.Load(bias + 16) : Vector512<float>.Zero;
+        for (int i = 0; i < MR; i++, c += ldc)
+        {
+            Apply512(c, Vector512.Load(c) + bias0, act);
+            Apply512(c + 16, Vector512.Load(c + 16) + bias1, act);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Apply512(float* c, Vector512<float> v, Activation act)
+    {
         switch (act)
         {
             case Activation.Relu: v = Vector512.Max(v, Vector512<float>.Zero); break;
@@ -448,26 +470,46 @@ public static unsafe class Gemm
             b += 16;
         }
         long ld = ldc;
-        Store256(c, c00, load, bias, act); Store256(c + 8, c01, load, bias == null ? null : bias + 8, act);
+        float* c0 = c;
+        Store256(c, c00, load); Store256(c + 8, c01, load);
         c += ld;
-        Store256(c, c10, load, bias, act); Store256(c + 8, c11, load, bias == null ? null : bias + 8, act);
+        Store256(c, c10, load); Store256(c + 8, c11, load);
         c += ld;
-        Store256(c, c20, load, bias, act); Store256(c + 8, c21, load, bias == null ? null : bias + 8, act);
+        Store256(c, c20, load); Store256(c + 8, c21, load);
         c += ld;
-        Store256(c, c30, load, bias, act); Store256(c + 8, c31, load, bias == null ? null : bias + 8, act);
+        Store256(c, c30, load); Store256(c + 8, c31, load);
         c += ld;
-        Store256(c, c40, load, bias, act); Store256(c + 8, c41, load, bias == null ? null : bias + 8, act);
+        Store256(c, c40, load); Store256(c + 8, c41, load);
         c += ld;
-        Store256(c, c50, load, bias, act); Store256(c + 8, c51, load, bias == null ? null : bias + 8, act);
+        Store256(c, c50, load); Store256(c + 8, c51, load);
+        if (bias != null || act != Activation.None)
+            Epilogue256(c0, ldc, bias, act);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store256(float* c, Vector256<float> v, bool load, float* bias, Activation act)
+    static void Store256(float* c, Vector256<float> v, bool load)
     {
         if (load)
             v += Vector256.Load(c);
-        if (bias != null)
-            v += Vector256.Load(bias);
+        v.Store(c);
+    }
+
+    /// <summary>Adds the bias and applies the activation to a stored 6 × 16 tile (after the last K block only).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static void Epilogue256(float* c, int ldc, float* bias, Activation act)
+    {
+        Vector256<float> bias0 = bias != null ? Vector256.Load(bias) : Vector256<float>.Zero;
+        Vector256<float> bias1 = bias != null ? Vector256.Load(bias + 8) : Vector256<float>.Zero;
+        for (int i = 0; i < MR; i++, c += ldc)
+        {
+            Apply256(c, Vector256.Load(c) + bias0, act);
+            Apply256(c + 8, Vector256.Load(c + 8) + bias1, act);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Apply256(float* c, Vector256<float> v, Activation act)
+    {
         switch (act)
         {
             case Activation.Relu: v = Vector256.Max(v, Vector256<float>.Zero); break;
