@@ -15,7 +15,7 @@ namespace ModelGen.Cpu;
 /// Accuracy choices: softmax subtracts the row maximum before exponentiating and log-softmax uses log-sum-exp,
 /// so no input overflows. Softmax denominators and per-row dot products are summed in float SIMD lanes (a row
 /// holds at most a few thousand values in [0, 1] or gradients of similar size). <see cref="Sum"/> adds float
-/// lanes over blocks of 1024 values and the block totals in double, so its error does not grow with the length.
+/// lanes over blocks of 256 values and the block totals in double, so its error does not grow with the length.
 /// Losses are accumulated in double.
 /// </remarks>
 public static class Kernels
@@ -157,13 +157,19 @@ public static class Kernels
         }
     }
 
-    /// <summary>The sum of all values (float SIMD lanes per block of 1024, blocks added in double).</summary>
+    /// <summary>The sum of all values (float SIMD lanes per block of 256, blocks added in double; the scalar path adds in double).</summary>
     /// <param name="x">The values.</param>
     /// <returns>Σ x.</returns>
     public static float Sum(ReadOnlySpan<float> x)
     {
-        const int Block = 1024;
+        const int Block = 256;
         double total = 0;
+        if (CpuFeatures.Active == SimdLevel.Scalar)
+        {
+            foreach (float v in x)
+                total += v;
+            return (float)total;
+        }
         for (int start = 0; start < x.Length; start += Block)
             total += SumFloat(x.Slice(start, Math.Min(Block, x.Length - start)));
         return (float)total;
