@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Cpu;
 
@@ -70,7 +71,7 @@ public static unsafe class Gemm
                 A = pa, B = pb, C = pc, Bias = bias.IsEmpty ? null : pbias,
                 Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
                 TransA = transA, TransB = transB, Accumulate = accumulate, Activation = activation,
-                Level = CpuFeatures.Active,
+                Level = KernelLevel(CpuFeatures.Active, n),
             };
             if (k == 0)
             {
@@ -83,7 +84,10 @@ public static unsafe class Gemm
             {
                 int nr = NrOf(args.Level);
                 int mTiles = (m + MR - 1) / MR, nTiles = (n + nr - 1) / nr;
-                args.SplitN = nTiles >= mTiles;
+                // Every thread packs the whole of the operand along the dimension it does not split: splitting
+                // N repeats the packing of op(A) (m·k values), splitting M that of op(B) (k·n). Split N when that
+                // repeats less, provided there are enough column tiles to go round.
+                args.SplitN = nTiles >= threads && (m <= n || mTiles < threads);
                 args.Chunks = Math.Min(threads, args.SplitN ? nTiles : mTiles);
                 if (args.Chunks > 1 && WorkerPool.TryRun(&RunChunk, (nint)(&args), args.Chunks))
                     return;
@@ -113,6 +117,13 @@ public static unsafe class Gemm
         public bool SplitN;
         public int Chunks;
     }
+
+    /// <summary>
+    /// The micro-kernel for a product with <paramref name="n"/> columns: the 6 × 16 AVX2 kernel also serves
+    /// AVX-512 machines when n ≤ 16, where a 32-wide tile would mostly compute padding.
+    /// </summary>
+    static SimdLevel KernelLevel(SimdLevel active, int n) =>
+        active == SimdLevel.Avx512 && n <= 16 && Fma.IsSupported ? SimdLevel.Avx2 : active;
 
     static int NrOf(SimdLevel level) => level switch { SimdLevel.Avx512 => 32, SimdLevel.Avx2 => 16, _ => 8 };
 
@@ -244,20 +255,27 @@ public static unsafe class Gemm
             int rows = Math.Min(MR, rowEnd - r0);
             if (!g->TransA)
             {
-                // op(A)(i, p) = a[i·lda + p]: read each row contiguously, write with stride MR.
-                for (int i = 0; i < MR; i++)
+                // op(A)(i, p) = a[i·lda + p]: gather one value from each of the MR row streams per depth step, so the
+                // writes are sequential (writing each row with stride MR is several times slower).
+                if (rows == MR)
                 {
-                    float* d = dst + i;
-                    if (i < rows)
+                    float* s0 = a + r0 * lda + pc, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
+                    float* d = dst;
+                    for (int p = 0; p < kc; p++, d += MR)
                     {
-                        float* s = a + (r0 + i) * lda + pc;
-                        for (int p = 0; p < kc; p++)
-                            d[p * MR] = s[p];
+                        d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
                     }
-                    else
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++)
                     {
-                        for (int p = 0; p < kc; p++)
-                            d[p * MR] = 0f;
+                        float* d = dst + p * MR;
+                        int i = 0;
+                        for (; i < rows; i++)
+                            d[i] = a[(r0 + i) * lda + pc + p];
+                        for (; i < MR; i++)
+                            d[i] = 0f;
                     }
                 }
             }
@@ -310,24 +328,57 @@ public static unsafe class Gemm
             }
             else
             {
-                // op(B)(p, j) = b[j·ldb + p]: read each stored row contiguously, write with stride nr.
-                for (int j = 0; j < nr; j++)
+                // op(B)(p, j) = b[j·ldb + p]: per depth step, one value from each of the nr row streams, written
+                // sequentially (the nr source lines stay in L1 across 16 consecutive depth steps).
+                int p0 = 0;
+                if (cols == nr && nr % 8 == 0 && Avx.IsSupported && g->Level != SimdLevel.Scalar)
                 {
-                    float* d = dst + j;
-                    if (j < cols)
-                    {
-                        float* s = b + (j0 + j) * ldb + pc;
-                        for (int p = 0; p < kc; p++)
-                            d[p * nr] = s[p];
-                    }
-                    else
-                    {
-                        for (int p = 0; p < kc; p++)
-                            d[p * nr] = 0f;
-                    }
+                    for (; p0 + 8 <= kc; p0 += 8)
+                        for (int j = 0; j < nr; j += 8)
+                            Transpose8x8(b + (j0 + j) * ldb + pc + p0, ldb, dst + p0 * nr + j, nr);
+                }
+                for (int p = p0; p < kc; p++)
+                {
+                    float* s = b + j0 * ldb + pc + p;
+                    float* d = dst + p * nr;
+                    int j = 0;
+                    for (; j < cols; j++)
+                        d[j] = s[j * ldb];
+                    for (; j < nr; j++)
+                        d[j] = 0f;
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Writes the transpose of the 8 × 8 block at <paramref name="src"/> (row stride <paramref name="lds"/>) to
+    /// <paramref name="dst"/> (row stride <paramref name="ldd"/>): unpack pairs of rows, shuffle pairs of pairs,
+    /// then exchange 128-bit halves.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8x8(float* src, long lds, float* dst, long ldd)
+    {
+        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + lds);
+        Vector256<float> r2 = Avx.LoadVector256(src + 2 * lds), r3 = Avx.LoadVector256(src + 3 * lds);
+        Vector256<float> r4 = Avx.LoadVector256(src + 4 * lds), r5 = Avx.LoadVector256(src + 5 * lds);
+        Vector256<float> r6 = Avx.LoadVector256(src + 6 * lds), r7 = Avx.LoadVector256(src + 7 * lds);
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
+        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
+        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
+        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
+        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>Stores a partial tile computed into <paramref name="edge"/> (stride <paramref name="nr"/>) with the epilogue.</summary>
