@@ -89,7 +89,7 @@ public static unsafe class Gemm
                 // repeats less, provided there are enough column tiles to go round.
                 args.SplitN = nTiles >= threads && (m <= n || mTiles < threads);
                 args.Chunks = Math.Min(threads, args.SplitN ? nTiles : mTiles);
-                if (args.Chunks > 1 && WorkerPool.TryRun(&RunChunk, (nint)(&args), args.Chunks))
+                if (args.Chunks > 1 && WorkerPool.TryRun(&RunChunk, (nint)(&args), args.Chunks, threads))
                     return;
             }
             Run(&args, 0, m, 0, n);

@@ -1,16 +1,16 @@
 using System;
-using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 
 namespace ModelGen.Cpu;
 
 /// <summary>
-/// A small persistent pool for the CPU kernels: <see cref="TryRun"/> runs <c>body(context, i)</c> for every chunk,
-/// chunk 0 on the calling thread and chunk i on worker i. Workers spin briefly after each job (the next GEMM of a
-/// training step usually follows within microseconds), then sleep on a monitor. A run allocates nothing: the body
-/// is a function pointer and the context a pointer to the caller's stack, which stays alive because the caller
-/// waits for every worker before returning.
+/// A small persistent pool for the CPU kernels. <see cref="TryRun"/> runs <c>body(context, i)</c> for every item i;
+/// the caller and the workers claim items from a shared ticket, so when a worker is slow to wake (the machine is
+/// busy) the caller simply takes its items too and nothing waits for a thread that has not started. Workers spin
+/// briefly after a job (the next GEMM of a training step follows within microseconds), yielding the CPU while they
+/// spin, then sleep on a monitor. A run allocates nothing: the body is a function pointer and the context a pointer
+/// to the caller's stack, which stays valid because the caller returns only when every item is complete.
 /// </summary>
 internal static unsafe class WorkerPool
 {
@@ -19,51 +19,48 @@ internal static unsafe class WorkerPool
     static readonly object s_done = new();
     static Thread[] s_workers = Array.Empty<Thread>();
 
-    static int s_generation;
+    static int s_generation;        // bumped once per job; workers wake on a change
+    static long s_ticket;           // (generation << 32) | next unclaimed item
+    static int s_completed;         // items finished in the current job
     static int s_sleepers;
-    static int s_remaining;
     static int s_mainSleeping;
     static delegate*<nint, int, void> s_body;
     static nint s_context;
     static int s_count;
     static Exception? s_error;
 
-    static readonly long s_workerSpinTicks = Stopwatch.Frequency / 5000;   // 200 µs
-    static readonly long s_mainSpinTicks = Stopwatch.Frequency / 500;      // 2 ms
+    const int WorkerSpins = 2000;   // SpinOnce calls (yielding along the way) before a worker sleeps
 
     /// <summary>
-    /// Runs <paramref name="body"/> for chunks 0 .. <paramref name="count"/> − 1 in parallel and waits for all of
-    /// them. Returns false without running anything when another thread is using the pool (the caller then runs
-    /// its chunks itself); nested use from inside a body is not allowed.
+    /// Runs <paramref name="body"/> for items 0 .. <paramref name="count"/> − 1 on the caller and up to
+    /// <paramref name="threads"/> − 1 workers, and waits for all of them. Returns false without running anything
+    /// when another thread is using the pool (the caller then does the work itself); a body must not use the pool.
     /// </summary>
-    public static bool TryRun(delegate*<nint, int, void> body, nint context, int count)
+    public static bool TryRun(delegate*<nint, int, void> body, nint context, int count, int threads)
     {
-        if (count <= 1 || !Monitor.TryEnter(s_dispatch))
+        if (count <= 1 || threads <= 1 || !Monitor.TryEnter(s_dispatch))
             return false;
         try
         {
-            EnsureWorkers(count - 1);
+            EnsureWorkers(Math.Min(threads, count) - 1);
+            int generation = s_generation + 1;
             s_body = body;
             s_context = context;
             s_count = count;
             s_error = null;
-            Volatile.Write(ref s_remaining, s_workers.Length);
-            Interlocked.Increment(ref s_generation);
+            Volatile.Write(ref s_completed, 0);
+            Volatile.Write(ref s_ticket, (long)generation << 32);
+            Interlocked.Exchange(ref s_generation, generation);
             if (Volatile.Read(ref s_sleepers) > 0)
             {
                 lock (s_wake)
                     Monitor.PulseAll(s_wake);
             }
 
-            Exception? mine = null;
-            try { body(context, 0); }
-            catch (Exception e) { mine = e; }
-            WaitForWorkers();
+            Work(generation);
+            WaitForCompletion(count);
             s_body = null;
             s_context = 0;
-
-            if (mine != null)
-                ExceptionDispatchInfo.Capture(mine).Throw();
             if (s_error != null)
                 ExceptionDispatchInfo.Capture(s_error).Throw();
             return true;
@@ -74,26 +71,45 @@ internal static unsafe class WorkerPool
         }
     }
 
+    /// <summary>Claims and runs items of job <paramref name="generation"/> until none is left.</summary>
+    static void Work(int generation)
+    {
+        while (true)
+        {
+            long ticket = Volatile.Read(ref s_ticket);
+            // A ticket of another generation, or an exhausted one, ends this thread's part of the job. A successful
+            // claim proves the job is still running, so the body and context read below belong to it.
+            if ((int)(ticket >> 32) != generation || (int)ticket >= s_count)
+                return;
+            if (Interlocked.CompareExchange(ref s_ticket, ticket + 1, ticket) != ticket)
+                continue;
+            try { s_body(s_context, (int)ticket); }
+            catch (Exception e) { s_error = e; }
+            if (Interlocked.Increment(ref s_completed) == s_count && Volatile.Read(ref s_mainSleeping) != 0)
+            {
+                lock (s_done)
+                    Monitor.PulseAll(s_done);
+            }
+        }
+    }
+
     static void EnsureWorkers(int needed)
     {
         if (s_workers.Length >= needed)
             return;
         var workers = new Thread[needed];
         Array.Copy(s_workers, workers, s_workers.Length);
-        int generation = Volatile.Read(ref s_generation);
         for (int i = s_workers.Length; i < needed; i++)
         {
-            var state = new WorkerState(i + 1, generation);
             var thread = new Thread(WorkerLoop) { IsBackground = true, Name = $"ModelGen.Cpu worker {i + 1}" };
-            thread.Start(state);
+            thread.Start(new WorkerState(Volatile.Read(ref s_generation)));
             workers[i] = thread;
         }
         s_workers = workers;
     }
 
-    sealed class WorkerState(int index, int generation)
+    sealed class WorkerState(int generation)
     {
-        public readonly int Index = index;
         public int Seen = generation;
     }
 
@@ -102,59 +118,48 @@ internal static unsafe class WorkerPool
         var state = (WorkerState)stateObject!;
         while (true)
         {
-            WaitForJob(state);
-            if (state.Index < s_count)
-            {
-                try { s_body(s_context, state.Index); }
-                catch (Exception e) { s_error = e; }
-            }
-            if (Interlocked.Decrement(ref s_remaining) == 0 && Volatile.Read(ref s_mainSleeping) != 0)
-            {
-                lock (s_done)
-                    Monitor.PulseAll(s_done);
-            }
+            state.Seen = WaitForJob(state.Seen);
+            Work(state.Seen);
         }
     }
 
-    static void WaitForJob(WorkerState state)
+    static int WaitForJob(int seen)
     {
-        long start = Stopwatch.GetTimestamp();
-        while (Volatile.Read(ref s_generation) == state.Seen)
+        var spinner = new SpinWait();
+        for (int i = 0; i < WorkerSpins; i++)
         {
-            if (Stopwatch.GetTimestamp() - start > s_workerSpinTicks)
-            {
-                // Dekker-style handshake with TryRun: announce the sleep (full fence), then re-check under the lock.
-                Interlocked.Increment(ref s_sleepers);
-                lock (s_wake)
-                {
-                    while (Volatile.Read(ref s_generation) == state.Seen)
-                        Monitor.Wait(s_wake);
-                }
-                Interlocked.Decrement(ref s_sleepers);
-                break;
-            }
-            Thread.SpinWait(16);
+            int g = Volatile.Read(ref s_generation);
+            if (g != seen)
+                return g;
+            spinner.SpinOnce(sleep1Threshold: -1);
         }
-        state.Seen = Volatile.Read(ref s_generation);
+        // Announce the sleep (a full fence), then re-check under the lock: TryRun bumps the generation before it
+        // reads s_sleepers, so one of the two always sees the other.
+        Interlocked.Increment(ref s_sleepers);
+        lock (s_wake)
+        {
+            while (Volatile.Read(ref s_generation) == seen)
+                Monitor.Wait(s_wake);
+        }
+        Interlocked.Decrement(ref s_sleepers);
+        return Volatile.Read(ref s_generation);
     }
 
-    static void WaitForWorkers()
+    static void WaitForCompletion(int count)
     {
-        long start = Stopwatch.GetTimestamp();
-        while (Volatile.Read(ref s_remaining) != 0)
+        var spinner = new SpinWait();
+        for (int i = 0; i < 20000; i++)
         {
-            if (Stopwatch.GetTimestamp() - start > s_mainSpinTicks)
-            {
-                Interlocked.Exchange(ref s_mainSleeping, 1);
-                lock (s_done)
-                {
-                    while (Volatile.Read(ref s_remaining) != 0)
-                        Monitor.Wait(s_done);
-                }
-                Volatile.Write(ref s_mainSleeping, 0);
+            if (Volatile.Read(ref s_completed) == count)
                 return;
-            }
-            Thread.SpinWait(16);
+            spinner.SpinOnce(sleep1Threshold: -1);
         }
+        Interlocked.Exchange(ref s_mainSleeping, 1);
+        lock (s_done)
+        {
+            while (Volatile.Read(ref s_completed) != count)
+                Monitor.Wait(s_done);
+        }
+        Volatile.Write(ref s_mainSleeping, 0);
     }
 }
