@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 
@@ -8,8 +9,7 @@ namespace ModelGen.Cpu;
 /// A small persistent pool for the CPU kernels. <see cref="TryRun"/> runs <c>body(context, i)</c> for every item i;
 /// the caller and the workers claim items from a shared ticket, so when a worker is slow to wake (the machine is
 /// busy) the caller simply takes its items too and nothing waits for a thread that has not started. Workers spin
-/// briefly after a job (the next GEMM of a training step follows within microseconds), yielding the CPU while they
-/// spin, then sleep on a monitor. A run allocates nothing: the body is a function pointer and the context a pointer
+/// for 5 ms after a job (the next GEMM of a training step follows within microseconds), then sleep on a monitor. A run allocates nothing: the body is a function pointer and the context a pointer
 /// to the caller's stack, which stays valid because the caller returns only when every item is complete.
 /// </summary>
 internal static unsafe class WorkerPool
@@ -29,7 +29,7 @@ internal static unsafe class WorkerPool
     static int s_count;
     static Exception? s_error;
 
-    const int WorkerSpins = 2000;   // SpinOnce calls (yielding along the way) before a worker sleeps
+    static readonly long s_spinTicks = Stopwatch.Frequency / 200;   // a worker spins 5 ms after a job before it sleeps
 
     /// <summary>
     /// Runs <paramref name="body"/> for items 0 .. <paramref name="count"/> − 1 on the caller and up to
@@ -125,13 +125,18 @@ internal static unsafe class WorkerPool
 
     static int WaitForJob(int seen)
     {
-        var spinner = new SpinWait();
-        for (int i = 0; i < WorkerSpins; i++)
+        // Spin with pause instructions only: a thread that keeps yielding stays "cache hot" to the Linux scheduler
+        // and is never moved off the CPU of the thread that woke it, so both would share one core.
+        long start = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetTimestamp() - start < s_spinTicks)
         {
-            int g = Volatile.Read(ref s_generation);
-            if (g != seen)
-                return g;
-            spinner.SpinOnce(sleep1Threshold: -1);
+            for (int i = 0; i < 64; i++)
+            {
+                int g = Volatile.Read(ref s_generation);
+                if (g != seen)
+                    return g;
+                Thread.SpinWait(4);
+            }
         }
         // Announce the sleep (a full fence), then re-check under the lock: TryRun bumps the generation before it
         // reads s_sleepers, so one of the two always sees the other.
@@ -147,12 +152,16 @@ internal static unsafe class WorkerPool
 
     static void WaitForCompletion(int count)
     {
-        var spinner = new SpinWait();
-        for (int i = 0; i < 20000; i++)
+        // The other items are running on other cores; pause-spin (no yields, see WaitForJob) for up to 20 ms.
+        long start = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetTimestamp() - start < 4 * s_spinTicks)
         {
-            if (Volatile.Read(ref s_completed) == count)
-                return;
-            spinner.SpinOnce(sleep1Threshold: -1);
+            for (int i = 0; i < 64; i++)
+            {
+                if (Volatile.Read(ref s_completed) == count)
+                    return;
+                Thread.SpinWait(4);
+            }
         }
         Interlocked.Exchange(ref s_mainSleeping, 1);
         lock (s_done)
