@@ -18,7 +18,7 @@ public static unsafe class Gemm
     const int MR = 6;
     const int MC = 96;          // rows of op(A) packed at once (a multiple of MR): MC × KC floats stay in L2
     const int KC = 256;         // depth of one packed block
-    const int NC = 4096;        // columns of op(B) packed at once (a multiple of every NR)
+    const int NC = 2048;        // columns of op(B) packed at once (a multiple of every NR): KC × NC floats = 2 MiB, in L3
     const int MaxNR = 32;
 
     /// <summary>Products with fewer multiply-adds than this stay on the calling thread.</summary>
@@ -157,12 +157,11 @@ public static unsafe class Gemm
         }
     }
 
-    // Per-thread packing buffers: pinned arrays, 64-byte aligned, grown when a larger block is needed.
+    // Per-thread packing buffers: pinned arrays, 64-byte aligned, allocated once per thread at their full size.
     [ThreadStatic] static float[]? t_packA;
     [ThreadStatic] static float* t_packAPtr;
     [ThreadStatic] static float[]? t_packB;
     [ThreadStatic] static float* t_packBPtr;
-    [ThreadStatic] static int t_packBCapacity;
 
     static float* AlignedPointer(float[] array)
     {
@@ -182,13 +181,14 @@ public static unsafe class Gemm
         return t_packAPtr;
     }
 
-    static float* PackBBuffer(int floats)
+    static float* PackBBuffer()
     {
-        if (t_packB == null || t_packBCapacity < floats)
+        // Full size at once, whatever this call needs: which chunk a thread gets varies from call to call, and a
+        // buffer that grew later would make a warmed-up call allocate.
+        if (t_packB == null)
         {
-            t_packB = GC.AllocateArray<float>(floats + 16, pinned: true);
+            t_packB = GC.AllocateArray<float>(KC * NC + 16, pinned: true);
             t_packBPtr = AlignedPointer(t_packB);
-            t_packBCapacity = floats;
         }
         return t_packBPtr;
     }
@@ -199,9 +199,8 @@ public static unsafe class Gemm
         SimdLevel level = g->Level;
         int nr = NrOf(level);
         int k = g->K, ldc = g->Ldc;
-        int ncMax = Math.Min(NC, n1 - n0);
         float* packA = PackABuffer();
-        float* packB = PackBBuffer(Math.Min(KC, k) * ((ncMax + nr - 1) / nr * nr));
+        float* packB = PackBBuffer();
         float* edge = stackalloc float[MR * MaxNR];
 
         for (int jc = n0; jc < n1; jc += NC)
