@@ -9,8 +9,10 @@ namespace ModelGen.Cpu;
 /// A small persistent pool for the CPU kernels. <see cref="TryRun"/> runs <c>body(context, i)</c> for every item i;
 /// the caller and the workers claim items from a shared ticket, so when a worker is slow to wake (the machine is
 /// busy) the caller simply takes its items too and nothing waits for a thread that has not started. Workers spin
-/// for 5 ms after a job (the next GEMM of a training step follows within microseconds), then sleep on a monitor. A run allocates nothing: the body is a function pointer and the context a pointer
-/// to the caller's stack, which stays valid because the caller returns only when every item is complete.
+/// for 5 ms after a job (the next GEMM of a training step follows within microseconds), yielding between checks so
+/// a waiting thread never takes a core from one that has work, then sleep on a monitor. A run allocates nothing:
+/// the body is a function pointer and the context a pointer to the caller's stack, which stays valid because the
+/// caller returns only when every item is complete.
 /// </summary>
 internal static unsafe class WorkerPool
 {
@@ -113,6 +115,7 @@ internal static unsafe class WorkerPool
         public int Seen = generation;
     }
 
+
     static void WorkerLoop(object? stateObject)
     {
         var state = (WorkerState)stateObject!;
@@ -125,18 +128,19 @@ internal static unsafe class WorkerPool
 
     static int WaitForJob(int seen)
     {
-        // Spin with pause instructions only: a thread that keeps yielding stays "cache hot" to the Linux scheduler
-        // and is never moved off the CPU of the thread that woke it, so both would share one core.
+        // Spin, yielding between checks: where the scheduler has put this thread on the same core as the caller, a
+        // pure busy-wait would take half of that core from the caller's own work.
         long start = Stopwatch.GetTimestamp();
         while (Stopwatch.GetTimestamp() - start < s_spinTicks)
         {
-            for (int i = 0; i < 64; i++)
+            for (int i = 0; i < 16; i++)
             {
                 int g = Volatile.Read(ref s_generation);
                 if (g != seen)
                     return g;
                 Thread.SpinWait(4);
             }
+            Thread.Yield();
         }
         // Announce the sleep (a full fence), then re-check under the lock: TryRun bumps the generation before it
         // reads s_sleepers, so one of the two always sees the other.
@@ -152,16 +156,17 @@ internal static unsafe class WorkerPool
 
     static void WaitForCompletion(int count)
     {
-        // The other items are running on other cores; pause-spin (no yields, see WaitForJob) for up to 20 ms.
+        // The remaining items run on workers; yield between checks so that a worker sharing this core can run.
         long start = Stopwatch.GetTimestamp();
         while (Stopwatch.GetTimestamp() - start < 4 * s_spinTicks)
         {
-            for (int i = 0; i < 64; i++)
+            for (int i = 0; i < 16; i++)
             {
                 if (Volatile.Read(ref s_completed) == count)
                     return;
                 Thread.SpinWait(4);
             }
+            Thread.Yield();
         }
         Interlocked.Exchange(ref s_mainSleeping, 1);
         lock (s_done)
