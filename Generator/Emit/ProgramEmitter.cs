@@ -255,10 +255,16 @@ internal sealed class BufferNames
         if (_gradientOf.TryGetValue(node, out var param)) return "d_" + Names.Identifier(param);
         return n.Op switch
         {
-            "Input" or "Target" or "Parameter" => Names.Identifier(n.Name!),
+            "Input" or "Target" or "Parameter" => Unreserved(Names.Identifier(n.Name!)),
             _ => (n.IsBackward ? "d" : "t") + node,
         };
     }
+
+    /// <summary>Locals of generated methods (the batch size B, loop counters, temporaries such as t7 or v12).</summary>
+    static readonly System.Text.RegularExpressions.Regex Generated = new(@"^([Btdvaxyksr]|col)\d*$|^(n|i|c|row|rows|cols|labels)$");
+
+    /// <summary>A user's name that would shadow a generated local (a parameter named B, say) gets a trailing underscore.</summary>
+    static string Unreserved(string name) => Generated.IsMatch(name) ? name + "_" : name;
 
     public string Slice(int node) => SliceOf(_plan.Slots[node]);
 

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using ModelGen.Cpu;
+using ModelGen.Runtime.Tests.Cpu;
 using Xunit;
 
 namespace ModelGen.Runtime.Tests.Compiled;
@@ -14,6 +15,7 @@ namespace ModelGen.Runtime.Tests.Compiled;
 /// Tolerance (float32 against float32, different summation orders): |compiled - eager| ≤ 2e-4 · (max|eager| + 1e-3)
 /// per tensor, i.e. relative to the tensor's scale.
 /// </summary>
+[Collection(CpuSettingsCollection.Name)] // forces SIMD levels process-wide
 public class CompiledVsEagerTests
 {
     const float Tolerance = 2e-4f;

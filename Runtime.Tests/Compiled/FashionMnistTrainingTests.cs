@@ -19,20 +19,29 @@ public partial class FashionMlpUnderTest
 }
 
 /// <summary>
-/// Real training on the real Fashion-MNIST files (Debian package dataset-fashion-mnist, which CI installs):
-/// one epoch of AdamW(1e-3) at batch 64 must reach 0.85 test accuracy (the sample reaches about 0.85-0.86
-/// after one epoch and 0.88 after five; 0.85 leaves no room for a broken gradient).
+/// Real training on the real Fashion-MNIST files (Debian package dataset-fashion-mnist, which CI installs), with
+/// the sample's recipe: standardized pixels, batch 64, AdamW(2e-3, weight decay 0.01) with cosine decay over the
+/// run. One epoch must reach 0.85 test accuracy (measured: 0.859-0.862 over seeds 1-3; five epochs give
+/// 0.884-0.885), which leaves no room for a broken gradient or optimizer.
 /// </summary>
 public class FashionMnistTrainingTests
 {
-    static readonly Lazy<DatasetPair> Data = new(() => FashionMnist.Load());
+    static readonly Lazy<DatasetPair> Data = new(() =>
+    {
+        var data = FashionMnist.Load();
+        var (mean, std) = data.Train.FeatureStatistics();
+        data.Train.Standardize(mean, std);
+        data.Test.Standardize(mean, std);
+        return data;
+    });
 
     [Fact]
     public void OneEpochReachesEightyFivePercent()
     {
         var data = Data.Value;
         var model = new FashionMlpUnderTest(seed: 1);
-        var history = model.Fit(data.Train, epochs: 1, batchSize: 64, optimizer: new AdamW(1e-3f), seed: 1, verbose: false);
+        var optimizer = new AdamW(2e-3f) { Schedule = new CosineDecay(CosineDecay.StepsFor(data.Train.Count, 64, 1)) };
+        var history = model.Fit(data.Train, epochs: 1, batchSize: 64, optimizer: optimizer, seed: 1, verbose: false);
         var result = model.Evaluate(data.Test);
         Assert.True(result.Accuracy >= 0.85, $"test accuracy {result.Accuracy:F4} after one epoch is below 0.85");
         Assert.True(history[0].TrainLoss < 0.6, $"mean training loss {history[0].TrainLoss:F4} of the first epoch is above 0.6");

@@ -77,6 +77,30 @@ public sealed class Dataset
     /// <summary>The features of sample <paramref name="index"/>.</summary>
     public ReadOnlySpan<float> Sample(int index) => Features.AsSpan(checked(index * SampleLength), SampleLength);
 
+    /// <summary>The mean and standard deviation of all features (computed in double).</summary>
+    public (float Mean, float Std) FeatureStatistics()
+    {
+        double sum = 0, sumSquares = 0;
+        foreach (float x in Features)
+        {
+            sum += x;
+            sumSquares += (double)x * x;
+        }
+        double mean = sum / Features.Length;
+        return ((float)mean, (float)Math.Sqrt(Math.Max(0, sumSquares / Features.Length - mean * mean)));
+    }
+
+    /// <summary>
+    /// Standardizes the features in place: x ← (x − <paramref name="mean"/>) / <paramref name="std"/>. Use the
+    /// training set's <see cref="FeatureStatistics"/> for the training, validation and test sets alike.
+    /// </summary>
+    public void Standardize(float mean, float std)
+    {
+        if (!(std > 0) || float.IsInfinity(std)) throw new ArgumentOutOfRangeException(nameof(std), $"The standard deviation must be positive and finite, not {std}.");
+        float scale = 1f / std;
+        for (int i = 0; i < Features.Length; i++) Features[i] = (Features[i] - mean) * scale;
+    }
+
     /// <summary>The first <paramref name="count"/> samples (a copy), e.g. for a quick run.</summary>
     public Dataset Take(int count) => Slice(0, Math.Min(count, Count));
 

@@ -58,7 +58,7 @@ public sealed class AdamW : Optimizer
             _v = new float[p.Length];
         }
         int t = StepCount + 1;
-        double lr = LearningRate;
+        double lr = CurrentLearningRate;
         float decay = (float)(1.0 - lr * WeightDecay);
         float stepSize = (float)(lr / (1.0 - Math.Pow(Beta1, t)));
         float invSqrtBc2 = (float)(1.0 / Math.Sqrt(1.0 - Math.Pow(Beta2, t)));

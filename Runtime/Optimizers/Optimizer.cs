@@ -24,6 +24,15 @@ public abstract class Optimizer
     /// <summary>The step size; may be changed between steps (learning-rate schedules).</summary>
     public float LearningRate { get; set; }
 
+    /// <summary>
+    /// Scales <see cref="LearningRate"/> step by step (for example <see cref="CosineDecay"/>); null keeps it constant.
+    /// Step <c>t</c> (counting from 0) uses <c>LearningRate * Schedule.Factor(t)</c>.
+    /// </summary>
+    public LearningRateSchedule? Schedule { get; set; }
+
+    /// <summary>The learning rate of the step about to be taken: <see cref="LearningRate"/> scaled by the schedule.</summary>
+    public float CurrentLearningRate => Schedule == null ? LearningRate : LearningRate * Schedule.Factor(StepCount);
+
     /// <summary>The number of steps taken so far.</summary>
     public int StepCount { get; protected set; }
 

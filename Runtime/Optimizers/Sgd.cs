@@ -49,7 +49,7 @@ public sealed class Sgd : Optimizer
         ReadOnlySpan<float> g = parameters.Gradients;
         if (Momentum != 0 && _momentumBuffer == null) _momentumBuffer = new float[p.Length];
         // A zeroed buffer makes the first step buf = momentum·0 + g = g exactly, PyTorch's first-step rule.
-        Update(p, g, _momentumBuffer, LearningRate, Momentum, Nesterov, WeightDecay);
+        Update(p, g, _momentumBuffer, CurrentLearningRate, Momentum, Nesterov, WeightDecay);
         StepCount++;
     }
 
