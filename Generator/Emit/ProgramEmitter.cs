@@ -261,7 +261,7 @@ internal sealed class BufferNames
     }
 
     /// <summary>Locals of generated methods (the batch size B, loop counters, temporaries such as t7 or v12).</summary>
-    static readonly System.Text.RegularExpressions.Regex Generated = new(@"^([Btdvaxyksr]|col)\d*$|^(n|i|c|row|rows|cols|labels)$");
+    static readonly System.Text.RegularExpressions.Regex Generated = new(@"^([tdvaxyks]|col)\d+$|^(B|n|i|r|c|row|rows|cols|labels)$");
 
     /// <summary>A user's name that would shadow a generated local (a parameter named B, say) gets a trailing underscore.</summary>
     static string Unreserved(string name) => Generated.IsMatch(name) ? name + "_" : name;
