@@ -37,7 +37,7 @@ internal static class Compiler
 
         // Lower the forward (and loss) body to a graph with static shapes. On a shape error the class still gets
         // its parameters and API, so that the one diagnostic is all the user sees.
-        var graph = Lowering.Lower(spec, withLoss: true, diagnostics);
+        var graph = Lowering.Lower(spec, withLoss: true, training: true, diagnostics);
         ct.ThrowIfCancellationRequested();
         if (graph == null)
             return new GeneratedFile(hint, ModelEmitter.EmitWithoutProgram(spec), diagnostics.ToEquatable());
@@ -50,14 +50,31 @@ internal static class Compiler
             Verifier.Check(graph, "autodiff");
         }
 
-        // What the program must produce: the forward output, the loss and one gradient per parameter.
+        // What the program must produce: the forward output, the loss, one gradient per trained parameter, and
+        // the updates of running statistics.
         var required = new List<int> { graph.Output };
         if (graph.Loss >= 0) required.Add(graph.Loss);
         required.AddRange(graph.Gradients.Values.Where(v => v >= 0));
+        required.AddRange(graph.Effects);
         var units = Fusion.Run(graph, required);
         ct.ThrowIfCancellationRequested();
-
         var plan = MemoryPlan.Build(graph, units, required);
-        return new GeneratedFile(hint, ModelEmitter.Emit(spec, graph, units, plan), diagnostics.ToEquatable());
+        var training = new CompiledGraph(graph, units, plan);
+
+        // Ops with an inference variant (Dropout, BatchNorm) give Infer a graph of its own; otherwise Infer runs
+        // the forward half of the training program.
+        CompiledGraph? inference = null;
+        if (graph.ModeDependent)
+        {
+            var forward = Lowering.Lower(spec, withLoss: false, training: false, diagnostics)
+                ?? throw new System.InvalidOperationException("the inference variant did not lower, but the training variant did");
+            Verifier.Check(forward, "lowering (inference)");
+            var inferenceUnits = Fusion.Run(forward, new[] { forward.Output });
+            inference = new CompiledGraph(forward, inferenceUnits, MemoryPlan.Build(forward, inferenceUnits, new[] { forward.Output }));
+        }
+        return new GeneratedFile(hint, ModelEmitter.Emit(spec, training, inference), diagnostics.ToEquatable());
     }
 }
+
+/// <summary>A graph with its fused units and memory plan: what the emitters turn into methods.</summary>
+internal sealed record CompiledGraph(Graph Graph, List<Unit> Units, MemoryPlan Plan);

@@ -13,10 +13,11 @@ namespace ModelGen.Generator.Emit;
 /// </summary>
 internal static class ModelEmitter
 {
-    public static string Emit(ClassSpec spec, Graph graph, List<Unit> units, MemoryPlan plan)
+    public static string Emit(ClassSpec spec, CompiledGraph training, CompiledGraph? inference)
     {
         var w = new CodeWriter();
-        var parameters = plan.ParameterLayout.Select(p => (p.Name, Shape: graph[graph.Parameters.First(x => x.Name == p.Name).Node].Shape.Dims, p.Offset)).ToList();
+        var (graph, plan) = (training.Graph, training.Plan);
+        var parameters = plan.ParameterLayout.Select(p => (p.Name, Shape: graph[graph.Parameters.First(x => x.Name == p.Name).Node].Shape.Dims, p.Offset, p.Trainable)).ToList();
         var input = graph[graph.Input].Shape;
         var output = graph[graph.Output].Shape;
         string target = graph.Labels >= 0 ? "Labels" : graph.Target >= 0 ? "Tensor" : "None";
@@ -27,7 +28,7 @@ internal static class ModelEmitter
         w.Line("/// <summary>Creates the compiled program for batches of up to <paramref name=\"maxBatch\"/> samples.</summary>");
         w.Line($"public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);");
         w.Line();
-        ProgramEmitter.Emit(w, spec, graph, units, plan);
+        ProgramEmitter.Emit(w, spec, training, inference);
         CloseClass(w, spec);
         return w.ToString();
     }
@@ -39,18 +40,21 @@ internal static class ModelEmitter
     public static string EmitWithoutProgram(ClassSpec spec)
     {
         var w = new CodeWriter();
-        var parameters = new List<(string, int[], int)>();
-        int offset = 0;
+        var all = new List<(string Name, int[] Shape, bool Trainable)>();
         void Walk(InstanceSpec instance)
         {
             foreach (var p in instance.Parameters)
-            {
-                parameters.Add((instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name, p.Shape.ToArray(), offset));
-                offset += MemoryPlan.RoundUp(p.Shape.Aggregate(1, (a, b) => a * b));
-            }
+                all.Add((instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name, p.Shape.ToArray(), p.Trainable));
             foreach (var f in instance.Fields) foreach (var item in f.Items) Walk(item);
         }
         Walk(spec.Root!);
+        var parameters = new List<(string, int[], int, bool)>();
+        int offset = 0;
+        foreach (var (name, shape, trainable) in all.Where(p => p.Trainable).Concat(all.Where(p => !p.Trainable)))
+        {
+            parameters.Add((name, shape, offset, trainable));
+            offset += MemoryPlan.RoundUp(shape.Aggregate(1, (a, b) => a * b));
+        }
         OpenClass(w, spec, ": global::ModelGen.ModelBase");
         WriteDescription(w, spec, parameters, new int[0], new int[0], "None");
         WriteConstructor(w, spec);
@@ -90,7 +94,7 @@ internal static class ModelEmitter
         foreach (var _ in spec.ContainingTypes) w.Close();
     }
 
-    static void WriteDescription(CodeWriter w, ClassSpec spec, List<(string Name, int[] Shape, int Offset)> parameters,
+    static void WriteDescription(CodeWriter w, ClassSpec spec, List<(string Name, int[] Shape, int Offset, bool Trainable)> parameters,
         IEnumerable<int> input, IEnumerable<int> output, string target)
     {
         var inits = new Dictionary<string, string>();
@@ -100,8 +104,9 @@ internal static class ModelEmitter
             foreach (var f in instance.Fields) foreach (var item in f.Items) Walk(item);
         }
         Walk(spec.Root!);
-        long count = parameters.Sum(p => (long)p.Shape.Aggregate(1, (a, b) => a * b));
-        w.Line($"// {parameters.Count} parameter tensors, {count:N0} trainable scalars, in one arena (offsets in floats, 64-byte aligned).");
+        long count = parameters.Where(p => p.Trainable).Sum(p => (long)p.Shape.Aggregate(1, (a, b) => a * b));
+        int state = parameters.Count(p => !p.Trainable);
+        w.Line($"// {parameters.Count - state} parameter tensors, {count:N0} trainable scalars{(state > 0 ? $", then {state} state tensors that are saved but not trained" : "")}, in one arena (offsets in floats, 64-byte aligned).");
         w.Line("static readonly ModelDescription s_description = new(");
         w.Indent();
         w.Line($"{Names.Quote(spec.ClassName)},");
@@ -109,7 +114,7 @@ internal static class ModelEmitter
         w.Line("{");
         w.Indent();
         foreach (var p in parameters)
-            w.Line($"new({Names.Quote(p.Name)}, {Names.IntArray(p.Shape)}, {p.Offset}, Init.{inits[p.Name]}),");
+            w.Line($"new({Names.Quote(p.Name)}, {Names.IntArray(p.Shape)}, {p.Offset}, Init.{inits[p.Name]}{(p.Trainable ? "" : ", trainable: false")}),");
         w.Outdent();
         w.Line("},");
         w.Line($"inputShape: {Names.IntArray(input)},");

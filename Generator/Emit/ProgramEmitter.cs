@@ -24,40 +24,47 @@ internal static class ProgramEmitter
         public List<Unit> Units { get; } = new();
     }
 
-    public static void Emit(CodeWriter w, ClassSpec spec, Graph g, List<Unit> units, MemoryPlan plan)
+    public static void Emit(CodeWriter w, ClassSpec spec, CompiledGraph training, CompiledGraph? inference)
     {
-        var steps = Group(g, units);
+        var (g, units, plan) = (training.Graph, training.Units, training.Plan);
+        var steps = Group(g, units, "Forward");
         var names = new BufferNames(g, plan);
         var input = g[g.Input].Shape;
         var output = g[g.Output].Shape;
         int inputSize = input.FixedCount, outputSize = output.FixedCount;
+        int floatsPerSample = Math.Max(plan.FloatsPerSample, inference?.Plan.FloatsPerSample ?? 0);
+        int fixedFloats = Math.Max(plan.FixedFloats, inference?.Plan.FixedFloats ?? 0);
 
         w.Line($"/// <summary>The compiled forward and backward passes of {spec.ClassName}.</summary>");
-        w.Line($"// Memory plan: {plan.FloatsPerSample} floats per sample in the batched part of the activation arena, {plan.FixedFloats} fixed;");
+        w.Line($"// Memory plan: {floatsPerSample} floats per sample in the batched part of the activation arena, {fixedFloats} fixed;");
         w.Line($"// {plan.ParameterFloats} floats of parameters and as many of gradients. Nothing is allocated per step.");
         w.Open("sealed class Program : CompiledProgram");
         w.Line("readonly int _fixed; // start of the fixed part of the activation arena");
         bool hasLabels = g.Labels >= 0;
         if (hasLabels) w.Line("readonly int[] _labels;");
         w.Line();
-        w.Open($"public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: {plan.FloatsPerSample}, fixedFloats: {plan.FixedFloats})");
-        w.Line($"_fixed = {plan.FloatsPerSample} * maxBatch;");
+        w.Open($"public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: {floatsPerSample}, fixedFloats: {fixedFloats})");
+        w.Line($"_fixed = {floatsPerSample} * maxBatch;");
         if (hasLabels) w.Line("_labels = new int[maxBatch];");
         w.Close();
         w.Line();
 
-        var forward = steps.Where(s => !s.Backward && s.Scope != "loss").ToList();
+        // Infer: the forward half of the training program, or the inference graph's own steps.
+        var inferenceSteps = inference == null
+            ? steps.Where(s => !s.Backward && s.Scope != "loss").ToList()
+            : Group(inference.Graph, inference.Units, "Inference");
+        var inferenceNames = inference == null ? names : new BufferNames(inference.Graph, inference.Plan);
+        var ig = inference?.Graph ?? g;
         string inputSlot = names.Slice(g.Input), outputSlot = names.Slice(g.Output);
 
-        // Infer
-        w.Line($"/// <summary>Forward pass: input {input} → output {output}.</summary>");
+        w.Line($"/// <summary>Forward pass{(inference == null ? "" : " (inference variant)")}: input {input} → output {output}.</summary>");
         w.Open("public override void Infer(ReadOnlySpan<float> input, int batch, Span<float> output)");
         w.Line($"CheckBatch(batch, input.Length, {inputSize});");
         w.Line($"if (output.Length != batch * {outputSize}) throw new ArgumentException($\"Output has {{output.Length}} floats; a batch of {{batch}} needs {{batch * {outputSize}}}.\", nameof(output));");
         w.Line("int B = batch;");
-        w.Line($"input.CopyTo({inputSlot});");
-        foreach (var s in forward) w.Line($"{s.Name}(B);");
-        w.Line($"{outputSlot}.CopyTo(output);");
+        w.Line($"input.CopyTo({inferenceNames.Slice(ig.Input)});");
+        foreach (var s in inferenceSteps) w.Line($"{s.Name}(B);");
+        w.Line($"{inferenceNames.Slice(ig.Output)}.CopyTo(output);");
         w.Close();
         w.Line();
 
@@ -96,10 +103,18 @@ internal static class ProgramEmitter
             w.Line();
             WriteStep(w, spec, g, plan, names, step);
         }
+        if (inference != null)
+        {
+            foreach (var step in inferenceSteps)
+            {
+                w.Line();
+                WriteStep(w, spec, inference.Graph, inference.Plan, inferenceNames, step);
+            }
+        }
         w.Close();
     }
 
-    static List<Step> Group(Graph g, List<Unit> units)
+    static List<Step> Group(Graph g, List<Unit> units, string forward)
     {
         var steps = new List<Step>();
         var used = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -111,7 +126,7 @@ internal static class ProgramEmitter
             var last = steps.Count > 0 ? steps[steps.Count - 1] : null;
             if (last == null || last.Scope != scope || last.Backward != backward)
             {
-                string name = Names.Pascal(scope) + (backward ? "Backward" : "Forward");
+                string name = Names.Pascal(scope) + (backward ? "Backward" : forward);
                 used[name] = used.TryGetValue(name, out int n) ? n + 1 : 1;
                 if (used[name] > 1) name += used[name];
                 last = new Step { Scope = scope, Backward = backward, Name = name };
@@ -125,7 +140,7 @@ internal static class ProgramEmitter
     static void WriteStep(CodeWriter w, ClassSpec spec, Graph g, MemoryPlan plan, BufferNames names, Step step)
     {
         string what = step.Scope == "loss" ? "the loss" : step.Scope.Length == 0 ? "the model body" : $"{step.Scope} ({Describe(spec, step.Scope)})";
-        w.Line($"/// <summary>{(step.Backward ? "Backward" : "Forward")} pass of {Names.Comment(what)}.</summary>");
+        w.Line($"/// <summary>{(step.Backward ? "Backward pass" : step.Name.EndsWith("Inference", StringComparison.Ordinal) ? "Inference pass" : "Forward pass")} of {Names.Comment(what)}.</summary>");
         w.Open($"void {step.Name}(int B)");
 
         // The slices this step touches, in order of first use.
@@ -198,7 +213,7 @@ internal static class ProgramEmitter
         }
         var instance = spec.Root == null ? null : Find(spec.Root);
         if (instance == null) return "?";
-        if (instance.TypeKey == "Linear") return $"Linear {instance.Args[0]} → {instance.Args[1]}{(instance.Args[2] == 0 ? ", no bias" : "")}";
+        if (Layers.TryGet(instance.TypeKey, out var layer)) return layer.Describe(new LayerArgs(layer, instance.Args.ToArray()));
         return instance.TypeKey.Substring(instance.TypeKey.LastIndexOf('.') + 1);
     }
 

@@ -38,6 +38,9 @@ internal sealed class Node
     /// <summary>The layer path this node belongs to ("hidden", "blocks.2.fc1"; empty for the model body).</summary>
     public string Scope { get; set; } = "";
 
+    /// <summary>For a parameter: whether it is trained (false for state such as running statistics).</summary>
+    public bool Trainable { get; set; } = true;
+
     /// <summary>True for nodes made by autodiff.</summary>
     public bool IsBackward { get; set; }
 
@@ -56,6 +59,12 @@ internal sealed class Graph
     public int Target { get; set; } = -1;
     public int Output { get; set; } = -1;
     public int Loss { get; set; } = -1;
+
+    /// <summary>True when an op or layer has training and inference variants (Dropout, BatchNorm): Infer then gets a graph of its own.</summary>
+    public bool ModeDependent { get; set; }
+
+    /// <summary>Nodes run for their side effect (updating running statistics): always computed by a training step.</summary>
+    public List<int> Effects { get; } = new();
 
     /// <summary>Parameter nodes by name, in arena order.</summary>
     public List<(string Name, int Node)> Parameters { get; } = new();

@@ -72,8 +72,11 @@ public sealed record InstanceSpec(
 /// <summary>A field holding a layer, a module or an array of them.</summary>
 public sealed record FieldSpec(string Name, bool IsArray, EquatableArray<InstanceSpec> Items);
 
-/// <summary>A parameter tensor of an instance: [Parameter] property or a built-in layer's weight.</summary>
-public sealed record ParamSpec(string Name, EquatableArray<int> Shape, string Init);
+/// <summary>
+/// A parameter tensor of an instance: [Parameter] property or a built-in layer's weight; not trainable for
+/// state that is saved with the model but not optimized (BatchNorm's running statistics).
+/// </summary>
+public sealed record ParamSpec(string Name, EquatableArray<int> Shape, string Init, bool Trainable = true);
 
 /// <summary>A module or model class's methods, shared by all its instances.</summary>
 public sealed record TypeSpec(string TypeKey, MethodSpec? Forward);

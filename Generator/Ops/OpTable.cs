@@ -10,7 +10,7 @@ namespace ModelGen.Generator.Ops;
 /// kernel emitter (everything else), and its backward rule written as graph-builder code. Adding an op
 /// touches this table, its eager reference kernel in the runtime, and its tests.
 /// </summary>
-internal static class OpTable
+internal static partial class OpTable
 {
     static readonly Dictionary<string, OpDef> Rows = new(StringComparer.Ordinal);
 
@@ -21,6 +21,21 @@ internal static class OpTable
     static void Row(OpDef def) => Rows.Add(def.Name, def);
 
     static OpTable()
+    {
+        Core();
+        // Op families in files of their own (OpTable.{Family}.cs).
+        Convolution();
+        Normalization();
+        Sequence();
+        Losses();
+    }
+
+    static partial void Convolution();
+    static partial void Normalization();
+    static partial void Sequence();
+    static partial void Losses();
+
+    static void Core()
     {
         // ---- sources ----
         Row(new("Input", OpKind.Source, 0, Keep));

@@ -6,6 +6,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using ModelGen.Generator.Model;
+using ModelGen.Generator.Ops;
 
 namespace ModelGen.Generator.Parser;
 
@@ -22,7 +23,7 @@ internal sealed class ModelParser
     readonly CancellationToken _ct;
     readonly List<DiagnosticInfo> _diagnostics = new();
     readonly Dictionary<string, TypeSpec> _types = new(StringComparer.Ordinal);
-    readonly INamedTypeSymbol? _tensor, _labels, _linear, _ops, _moduleAttr, _modelAttr;
+    readonly INamedTypeSymbol? _tensor, _labels, _ops, _moduleAttr, _modelAttr;
 
     ModelParser(Compilation compilation, CancellationToken ct)
     {
@@ -30,7 +31,6 @@ internal sealed class ModelParser
         _ct = ct;
         _tensor = compilation.GetTypeByMetadataName(Ns + ".Tensor");
         _labels = compilation.GetTypeByMetadataName(Ns + ".Labels");
-        _linear = compilation.GetTypeByMetadataName(Ns + ".Linear");
         _ops = compilation.GetTypeByMetadataName(Ns + ".Ops");
         _moduleAttr = compilation.GetTypeByMetadataName(Ns + ".ModuleAttribute");
         _modelAttr = compilation.GetTypeByMetadataName(Ns + ".ModelAttribute");
@@ -227,18 +227,19 @@ internal sealed class ModelParser
         var type = ctor.ContainingType;
         var args = BindArguments(ctor, creation.ArgumentList?.Arguments ?? default, model, env, creation, fieldName);
         if (args == null) return null;
-        if (type.Equals(_linear, SymbolEqualityComparer.Default))
+        if (BuiltInLayer(type) is { } layer)
         {
-            double inF = args["inFeatures"], outF = args["outFeatures"];
-            bool bias = !args.TryGetValue("bias", out var b) || b != 0;
-            if (inF < 1 || outF < 1 || inF != Math.Floor(inF) || outF != Math.Floor(outF))
+            var values = layer.Arguments.Select(a => args.TryGetValue(a, out var v) ? v : double.NaN).ToArray();
+            try
             {
-                Report("MG0009", creation, fieldName, $"Linear needs positive integer sizes, got ({inF}, {outF})");
+                var ps = layer.Parameters(new LayerArgs(layer, values));
+                return new InstanceSpec(path, layer.Name, values.ToEquatable(), EquatableArray<FieldSpec>.Empty, ps.ToEquatable());
+            }
+            catch (LayerError e)
+            {
+                Report("MG0009", creation, fieldName, e.Message);
                 return null;
             }
-            var ps = new List<ParamSpec> { new("weight", EquatableArray.Of((int)inF, (int)outF), "HeUniform") };
-            if (bias) ps.Add(new ParamSpec("bias", EquatableArray.Of((int)outF), "Zeros"));
-            return new InstanceSpec(path, "Linear", EquatableArray.Of(inF, outF, bias ? 1.0 : 0.0), EquatableArray<FieldSpec>.Empty, ps.ToEquatable());
         }
         if (GetAttribute(type, "ModuleAttribute") != null)
             return BuildInstance(type, path, args, depth + 1, creation);
@@ -325,7 +326,7 @@ internal sealed class ModelParser
             isArray = true;
             type = array.ElementType;
         }
-        return type.Equals(_linear, SymbolEqualityComparer.Default) || (type is INamedTypeSymbol named && GetAttribute(named, "ModuleAttribute") != null);
+        return BuiltInLayer(type) != null || (type is INamedTypeSymbol named && GetAttribute(named, "ModuleAttribute") != null);
     }
 
     EquatableArray<int>? ParameterShape(ISymbol member, AttributeData attr)
@@ -650,7 +651,7 @@ internal sealed class ModelParser
             return args == null ? null : new OpCallExpr(method.Name, args.Value, span);
         }
         if (inv.Expression is MemberAccessExpressionSyntax access && IsLayerType(method.ContainingType, out _) && GetAttribute(method, "ForwardAttribute") != null
-            || inv.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } a2 && method.ContainingType.Equals(_linear, SymbolEqualityComparer.Default))
+            || inv.Expression is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "Forward" } && BuiltInLayer(method.ContainingType) != null)
         {
             var target = ParseExpr(((MemberAccessExpressionSyntax)inv.Expression).Expression, model);
             var args = BindCallArguments(method, inv.ArgumentList.Arguments, model, span);
@@ -685,6 +686,10 @@ internal sealed class ModelParser
     }
 
     // ---------------- helpers ----------------
+
+    /// <summary>The op-table row of a runtime layer class (ModelGen.Linear, ...), or null for any other type.</summary>
+    static LayerDef? BuiltInLayer(ITypeSymbol type) =>
+        type is INamedTypeSymbol { ContainingNamespace: { } ns } && ns.ToDisplayString() == Ns && Layers.TryGet(type.Name, out var def) ? def : null;
 
     SemanticModel ModelFor(SyntaxNode node) => _compilation.GetSemanticModel(node.SyntaxTree);
 

@@ -20,7 +20,7 @@ internal static class Autodiff
         int forwardCount = g.Nodes.Count;
         var requires = new bool[forwardCount];
         foreach (var n in g.Nodes)
-            requires[n.Id] = n.Op == "Parameter" || n.Inputs.Any(i => requires[i]);
+            requires[n.Id] = n.Op == "Parameter" && n.Trainable || n.Inputs.Any(i => requires[i]);
 
         var b = new GraphBuilder(g) { Backward = true };
         var contributions = new Dictionary<int, List<int>>();
@@ -59,8 +59,9 @@ internal static class Autodiff
         var consumers = new int[g.Nodes.Count];
         foreach (var n in g.Nodes) foreach (int i in n.Inputs) consumers[i]++;
         var owned = new HashSet<int>();
-        foreach (var (name, _) in g.Parameters)
+        foreach (var (name, node) in g.Parameters)
         {
+            if (!g[node].Trainable) continue;
             if (!g.Gradients.TryGetValue(name, out int grad))
             {
                 g.Gradients[name] = -1;

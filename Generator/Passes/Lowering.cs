@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Linq;
 using ModelGen.Generator.Ir;
 using ModelGen.Generator.Model;
+using ModelGen.Generator.Ops;
 
 namespace ModelGen.Generator.Passes;
 
@@ -16,31 +17,29 @@ internal sealed class Lowering
 {
     const int MaxUnrolled = 100_000;
 
-    abstract record Value;
-    sealed record TensorValue(int Node) : Value;
-    sealed record NumberValue(double Number) : Value;
-    sealed record InstanceValue(InstanceSpec Instance) : Value;
-    sealed record ArrayValue(FieldSpec Field) : Value;
-    sealed record LabelsValue(int Node) : Value;
-
     readonly ClassSpec _spec;
     readonly GraphBuilder _b;
     readonly Dictionary<string, TypeSpec> _types;
     readonly Dictionary<string, int> _paramNodes = new(StringComparer.Ordinal);
     readonly List<DiagnosticInfo> _diagnostics = new();
+    readonly bool _training;
     int _unrolled;
 
-    Lowering(ClassSpec spec)
+    Lowering(ClassSpec spec, bool training)
     {
         _spec = spec;
+        _training = training;
         _b = new GraphBuilder(new Graph());
         _types = spec.Types.ToDictionary(t => t.TypeKey, StringComparer.Ordinal);
     }
 
-    /// <summary>Builds the forward graph (and the loss when <paramref name="withLoss"/>); null when a diagnostic was reported.</summary>
-    public static Graph? Lower(ClassSpec spec, bool withLoss, List<DiagnosticInfo> diagnostics)
+    /// <summary>
+    /// Builds the forward graph (and the loss when <paramref name="withLoss"/>) of the training or the inference
+    /// variant; null when a diagnostic was reported.
+    /// </summary>
+    public static Graph? Lower(ClassSpec spec, bool withLoss, bool training, List<DiagnosticInfo> diagnostics)
     {
-        var lowering = new Lowering(spec);
+        var lowering = new Lowering(spec, training);
         var graph = lowering.Run(withLoss);
         diagnostics.AddRange(lowering._diagnostics);
         return lowering._diagnostics.Count == 0 ? graph : null;
@@ -123,6 +122,7 @@ internal sealed class Lowering
             string name = instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name;
             int id = _b.Source("Parameter", new Shape(p.Shape.ToArray()), name);
             _b.Graph[id].Scope = instance.Path;
+            _b.Graph[id].Trainable = p.Trainable;
             _paramNodes[name] = id;
             _b.Graph.Parameters.Add((name, id));
         }
@@ -304,22 +304,15 @@ internal sealed class Lowering
             if (v == null) return null;
             args.Add(v);
         }
-        if (instance.TypeKey == "Linear")
+        if (Layers.TryGet(instance.TypeKey, out var layer))
         {
-            if (args.Count != 1 || args[0] is not TensorValue x) throw new CompileError("MG0004", ExprPrinter.Print(call), "Linear.Forward takes one tensor");
             string saved = _b.Scope;
             _b.Scope = instance.Path;
             try
             {
-                int w = _paramNodes[instance.Path + ".weight"];
-                var y = Node(call, () => _b.Op("MatMul", new[] { x.Node, w }));
-                if (_paramNodes.TryGetValue(instance.Path + ".bias", out int bias)) y = Node(call, () => _b.Op("Add", new[] { y.Node, bias }));
-                return y;
-            }
-            catch (CompileError error) when (error.Id == "MG0002")
-            {
-                throw new CompileError("MG0002", $"{ExprPrinter.Print(call)} (Linear {instance.Args[0]}→{instance.Args[1]})",
-                    $"input shape {_b.Graph[x.Node].Shape} does not fit: Linear expects a last dimension of {instance.Args[0]}");
+                var context = new LayerCall(instance, new LayerArgs(layer, instance.Args.ToArray()), args, ExprPrinter.Print(call), _b,
+                    name => _paramNodes.TryGetValue(instance.Path + "." + name, out int node) ? node : -1, _training);
+                return Node(call, () => layer.Forward(context));
             }
             finally
             {
@@ -344,45 +337,10 @@ internal sealed class Lowering
             if (v == null) return null;
             args.Add(v);
         }
-        int T(int i) => args[i] is TensorValue t ? t.Node
-            : args[i] is NumberValue n ? _b.Const(n.Number)
-            : throw new CompileError("MG0004", ExprPrinter.Print(call.Args[i]), $"argument {i + 1} of {call.Op} must be a tensor");
-        int Int(int i) => args[i] is NumberValue n && n.Number == Math.Floor(n.Number) ? (int)n.Number
-            : throw new CompileError("MG0004", ExprPrinter.Print(call.Args[i]), $"argument {i + 1} of {call.Op} must be a constant integer");
-        int Axis(int tensor, int i)
-        {
-            int rank = _b.Graph[tensor].Shape.Rank, axis = Int(i);
-            int a = axis < 0 ? axis + rank : axis;
-            if (a < 0 || a >= rank) throw new CompileError("MG0002", call.Op, $"axis {axis} is out of range for shape {_b.Graph[tensor].Shape}");
-            return a;
-        }
-
-        switch (call.Op)
-        {
-            case "MatMul":
-                return Node(call, () => _b.Op("MatMul", new[] { T(0), T(1) }));
-            case "Relu" or "Tanh" or "Sigmoid" or "Exp" or "Log" or "Square":
-                return Node(call, () => _b.Op(call.Op, new[] { T(0) }));
-            case "Softmax" or "LogSoftmax":
-                {
-                    int x = T(0), axis = Axis(x, 1);
-                    return Node(call, () => _b.Op(call.Op, new[] { x }, n => n.Axis = axis));
-                }
-            case "SoftmaxCrossEntropy":
-                if (args[1] is not LabelsValue labels) throw new CompileError("MG0004", ExprPrinter.Print(call.Args[1]), "SoftmaxCrossEntropy takes the loss's Labels parameter");
-                return Node(call, () => _b.Op("SoftmaxCrossEntropy", new[] { T(0), labels.Node }));
-            case "MeanSquaredError":
-                return Node(call, () => _b.Op("MeanSquaredError", new[] { T(0), T(1) }));
-            case "Sum" or "Mean" when args.Count == 1:
-                return Node(call, () => _b.Op(call.Op + "All", new[] { T(0) }));
-            case "Sum" or "Mean":
-                {
-                    int x = T(0), axis = Axis(x, 1);
-                    bool keep = Int(2) != 0;
-                    return Node(call, () => _b.Op(call.Op + "Axis", new[] { x }, n => { n.Axis = axis; n.KeepDims = keep; }));
-                }
-        }
-        throw new CompileError("MG0003", call.Op, "this op has no compiled form yet in the op table");
+        if (!OpCalls.TryGet(call.Op, out var rule))
+            throw new CompileError("MG0003", call.Op, "this op of ModelGen.Ops has no compiled form in the op table");
+        var context = new OpCall(call.Op, args, call.Args.Select(ExprPrinter.Print).ToList(), _b, _training);
+        return Node(call, () => rule(context));
     }
 
     void Report(string id, SourceSpan span, params string[] args) => _diagnostics.Add(new DiagnosticInfo(id, span, args.ToEquatable()));

@@ -38,8 +38,11 @@ internal sealed class MemoryPlan
     /// <summary>Second outputs (the softmax probabilities kept by the fused softmax cross-entropy).</summary>
     public Dictionary<int, Slot> AuxSlots { get; } = new();
 
-    /// <summary>Parameter name to (offset, length) in the parameter arena, in graph order.</summary>
-    public List<(string Name, int Offset, int Length)> ParameterLayout { get; } = new();
+    /// <summary>
+    /// Parameter name to (offset, length) in the parameter arena: trainable parameters first, in graph order, then
+    /// state that is not trained (running statistics), so that optimizers work on one prefix of the arena.
+    /// </summary>
+    public List<(string Name, int Offset, int Length, bool Trainable)> ParameterLayout { get; } = new();
 
     public int FloatsPerSample { get; private set; }
 
@@ -54,10 +57,10 @@ internal sealed class MemoryPlan
         var plan = new MemoryPlan();
         int offset = 0;
         var paramOffset = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var (name, node) in g.Parameters)
+        foreach (var (name, node) in g.Parameters.Where(p => g[p.Node].Trainable).Concat(g.Parameters.Where(p => !g[p.Node].Trainable)))
         {
             int length = g[node].Shape.FixedCount;
-            plan.ParameterLayout.Add((name, offset, length));
+            plan.ParameterLayout.Add((name, offset, length, g[node].Trainable));
             paramOffset[name] = offset;
             plan.Slots[node] = new Slot(Region.Parameters, offset, length);
             offset += RoundUp(length);

@@ -6,8 +6,14 @@ namespace ModelGen;
 public sealed class ParameterInfo
 {
     /// <summary>Describes a parameter.</summary>
-    public ParameterInfo(string name, int[] shape, int offset, Init init)
+    /// <param name="name">The path name.</param>
+    /// <param name="shape">The dimensions.</param>
+    /// <param name="offset">Offset of element 0 in the arena, in floats.</param>
+    /// <param name="init">The initializer.</param>
+    /// <param name="trainable">False for state that is saved with the model but not optimized (running statistics).</param>
+    public ParameterInfo(string name, int[] shape, int offset, Init init, bool trainable = true)
     {
+        Trainable = trainable;
         Name = name;
         Shape = shape;
         Offset = offset;
@@ -29,6 +35,12 @@ public sealed class ParameterInfo
 
     /// <summary>The initializer.</summary>
     public Init Init { get; }
+
+    /// <summary>
+    /// Whether optimizers update it. State that is not trained (BatchNorm's running statistics) comes after every
+    /// trained parameter in the arena, so optimizers work on the prefix <see cref="ParameterStore.TrainableLength"/>.
+    /// </summary>
+    public bool Trainable { get; }
 
     /// <summary>Fan-in: the first dimension for rank &gt;= 2 (times the receptive field), else the length.</summary>
     public int FanIn => Shape.Length >= 2 ? Shape[0] * Receptive : Length;

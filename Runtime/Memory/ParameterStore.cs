@@ -33,8 +33,29 @@ public sealed class ParameterStore : IReadOnlyList<Parameter>
             if (!_byName.TryAdd(info.Name, p)) throw new ArgumentException($"Two parameters are named '{info.Name}'.", nameof(layout));
         }
         TotalLength = total;
+        foreach (var info in layout)
+        {
+            if (info.Trainable) TrainableLength = Math.Max(TrainableLength, info.Offset + info.Length);
+        }
+        foreach (var info in layout)
+        {
+            if (!info.Trainable && info.Offset < TrainableLength)
+                throw new ArgumentException($"State '{info.Name}' lies before a trained parameter; the arena holds trained parameters first.", nameof(layout));
+        }
         Initialize(seed);
     }
+
+    /// <summary>
+    /// The prefix of the arena that holds trained parameters (state such as running statistics follows it);
+    /// optimizers update <see cref="TrainableValues"/> from <see cref="TrainableGradients"/>.
+    /// </summary>
+    public int TrainableLength { get; }
+
+    /// <summary>The trained parameters' values: the first <see cref="TrainableLength"/> floats of the arena.</summary>
+    public Span<float> TrainableValues => _values.Span.Slice(0, TrainableLength);
+
+    /// <summary>The trained parameters' gradients: the first <see cref="TrainableLength"/> floats of the gradient arena.</summary>
+    public Span<float> TrainableGradients => _gradients.Span.Slice(0, TrainableLength);
 
     /// <summary>The number of floats in the arena (including alignment padding between parameters).</summary>
     public int TotalLength { get; }
@@ -45,7 +66,7 @@ public sealed class ParameterStore : IReadOnlyList<Parameter>
         get
         {
             long n = 0;
-            foreach (var p in _parameters) n += p.Info.Length;
+            foreach (var p in _parameters) if (p.Info.Trainable) n += p.Info.Length;
             return n;
         }
     }
@@ -94,9 +115,13 @@ public sealed class Parameter
         Info = info;
         Value = value;
         Gradient = gradient;
-        // Eager code (forward + Backward on the value) accumulates straight into the gradient arena.
-        value.Grad = gradient;
-        value.RequiresGrad = true;
+        // Eager code (forward + Backward on the value) accumulates straight into the gradient arena; state that is
+        // not trained (running statistics) takes no gradient.
+        if (info.Trainable)
+        {
+            value.Grad = gradient;
+            value.RequiresGrad = true;
+        }
     }
 
     /// <summary>Name, shape, place and initializer.</summary>
