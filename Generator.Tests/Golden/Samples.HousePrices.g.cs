@@ -69,6 +69,7 @@ partial class HousePrices : global::ModelGen.ModelBase
             if (targets.Length != batch * 1) throw new ArgumentException($"Targets have {targets.Length} floats; a batch of {batch} needs {batch * 1}.", nameof(targets));
             if (!output.IsEmpty && output.Length != batch * 1) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 1}.", nameof(output));
             int B = batch;
+            Steps++;
             input.CopyTo(Activations.Slice(0, 13 * B));
             targets.CopyTo(Activations.Slice(16 * B, B));
             HiddenForward(B);

@@ -66,6 +66,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
             if (targets.Length != batch * 8) throw new ArgumentException($"Targets have {targets.Length} floats; a batch of {batch} needs {batch * 8}.", nameof(targets));
             if (!output.IsEmpty && output.Length != batch * 8) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 8}.", nameof(output));
             int B = batch;
+            Steps++;
             input.CopyTo(Activations.Slice(0, 16 * B));
             targets.CopyTo(Activations.Slice(16 * B, 8 * B));
             ProjForward(B);

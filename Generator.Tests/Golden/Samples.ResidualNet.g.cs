@@ -87,6 +87,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
             if (labels.Length != batch) throw new ArgumentException($"{labels.Length} labels for a batch of {batch}.", nameof(labels));
             if (!output.IsEmpty && output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
+            Steps++;
             input.CopyTo(Activations.Slice(0, 784 * B));
             labels.CopyTo(_labels);
             InputForward(B);

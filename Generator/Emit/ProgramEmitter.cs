@@ -84,6 +84,7 @@ internal static class ProgramEmitter
                 w.Line($"if (targets.Length != batch * {g[g.Target].Shape.FixedCount}) throw new ArgumentException($\"Targets have {{targets.Length}} floats; a batch of {{batch}} needs {{batch * {g[g.Target].Shape.FixedCount}}}.\", nameof(targets));");
             w.Line($"if (!output.IsEmpty && output.Length != batch * {outputSize}) throw new ArgumentException($\"Output has {{output.Length}} floats; a batch of {{batch}} needs {{batch * {outputSize}}}.\", nameof(output));");
             w.Line("int B = batch;");
+            w.Line("Steps++;");
             w.Line($"input.CopyTo({inputSlot});");
             if (hasLabels) w.Line("labels.CopyTo(_labels);");
             if (g.Target >= 0) w.Line($"targets.CopyTo({names.Slice(g.Target)});");

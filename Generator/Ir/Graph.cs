@@ -26,6 +26,12 @@ internal sealed class Node
     public double Value { get; set; }
     public string? Name { get; set; }
 
+    /// <summary>Integer attributes of ops that need more than an axis (kernel size, stride, padding, dilation, groups, ...).</summary>
+    public int[] Ints { get; set; } = System.Array.Empty<int>();
+
+    /// <summary>Real attributes (a dropout probability, an epsilon, a momentum, ...).</summary>
+    public double[] Reals { get; set; } = System.Array.Empty<double>();
+
     /// <summary>The target shape of broadcasts and of reductions back to an operand's shape.</summary>
     public Shape? Like { get; set; }
 

@@ -18,7 +18,7 @@ namespace ModelGen.Cpu;
 /// lanes over blocks of 256 values and the block totals in double, so its error does not grow with the length.
 /// Losses are accumulated in double.
 /// </remarks>
-public static class Kernels
+public static partial class Kernels
 {
     /// <summary>y = softmax(x) along the middle axis of the (outer × axis × inner) view.</summary>
     /// <param name="x">The input, outer·axis·inner values.</param>

@@ -14,7 +14,7 @@ namespace ModelGen;
 /// empty span is skipped (the caller does not need that gradient). Around an axis a tensor is viewed as
 /// (outer, axis, inner): element (o, a, i) sits at <c>(o * axis + a) * inner + i</c>.
 /// </remarks>
-public static class Reference
+public static partial class Reference
 {
     // ---------------------------------------------------------------- shapes
 

@@ -39,6 +39,15 @@ public abstract class CompiledProgram
     /// <summary>Arena floats independent of the batch.</summary>
     public int FixedFloats { get; }
 
+    /// <summary>
+    /// Seeds the randomness of training steps (dropout masks): step <see cref="Steps"/> draws from
+    /// (<see cref="Seed"/>, <see cref="Steps"/>), so a run is reproducible and independent of the thread count.
+    /// </summary>
+    public ulong Seed { get; set; }
+
+    /// <summary>The number of training steps run so far (generated TrainStep counts them).</summary>
+    public long Steps { get; protected set; }
+
     /// <summary>The whole activation arena.</summary>
     protected Span<float> Activations => _activations.Span;
 

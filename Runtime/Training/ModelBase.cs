@@ -65,6 +65,7 @@ public abstract class ModelBase
 
         var loader = new BatchLoader(train, batchSize, shuffle: true, seed);
         var program = TrainProgram(loader.BatchSize);
+        program.Seed = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 1); // dropout masks follow the run's seed
         bool classify = Description.Target == TargetKind.Labels;
         int outputLength = OutputLength;
         var output = new float[checked(loader.BatchSize * outputLength)];
