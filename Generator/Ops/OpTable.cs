@@ -45,17 +45,17 @@ internal static partial class OpTable
         Row(new("Const", OpKind.Source, 0, Keep));
 
         // ---- elementwise, binary with broadcasting ----
-        Row(new("Add", OpKind.Elementwise, 2, BroadcastRule) { Scalar = "{0} + {1}", Vector = "{0} + {1}",
+        Row(new("Add", OpKind.Elementwise, 2, BroadcastRule) { Fold = v => v[0] + v[1], Scalar = "{0} + {1}", Vector = "{0} + {1}",
             Backward = (g, n, dy) => new[] { g.ReduceTo(dy, In(g, n, 0)), g.ReduceTo(dy, In(g, n, 1)) } });
-        Row(new("Sub", OpKind.Elementwise, 2, BroadcastRule) { Scalar = "{0} - {1}", Vector = "{0} - {1}",
+        Row(new("Sub", OpKind.Elementwise, 2, BroadcastRule) { Fold = v => v[0] - v[1], Scalar = "{0} - {1}", Vector = "{0} - {1}",
             Backward = (g, n, dy) => new[] { g.ReduceTo(dy, In(g, n, 0)), g.ReduceTo(g.Op("Neg", new[] { dy }), In(g, n, 1)) } });
-        Row(new("Mul", OpKind.Elementwise, 2, BroadcastRule) { Scalar = "{0} * {1}", Vector = "{0} * {1}",
+        Row(new("Mul", OpKind.Elementwise, 2, BroadcastRule) { Fold = v => v[0] * v[1], Scalar = "{0} * {1}", Vector = "{0} * {1}",
             Backward = (g, n, dy) => new[]
             {
                 g.ReduceTo(g.Op("Mul", new[] { dy, n.Inputs[1] }), In(g, n, 0)),
                 g.ReduceTo(g.Op("Mul", new[] { dy, n.Inputs[0] }), In(g, n, 1)),
             } });
-        Row(new("Div", OpKind.Elementwise, 2, BroadcastRule) { Scalar = "{0} / {1}", Vector = "{0} / {1}",
+        Row(new("Div", OpKind.Elementwise, 2, BroadcastRule) { Fold = v => v[0] / v[1], Scalar = "{0} / {1}", Vector = "{0} / {1}",
             // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b
             Backward = (g, n, dy) => new[]
             {
@@ -64,21 +64,21 @@ internal static partial class OpTable
             } });
 
         // ---- elementwise, unary ----
-        Row(new("Neg", OpKind.Elementwise, 1, Same) { Scalar = "-{0}", Vector = "-{0}",
+        Row(new("Neg", OpKind.Elementwise, 1, Same) { Fold = v => -v[0], Scalar = "-{0}", Vector = "-{0}",
             Backward = (g, n, dy) => new[] { g.Op("Neg", new[] { dy }) } });
         Row(new("Copy", OpKind.Elementwise, 1, Same) { Scalar = "{0}", Vector = "{0}",
             Backward = (g, n, dy) => new[] { dy } });
-        Row(new("Relu", OpKind.Elementwise, 1, Same) { Scalar = "MathF.Max({0}, 0f)", Vector = "V.Max({0}, V<float>.Zero)",
+        Row(new("Relu", OpKind.Elementwise, 1, Same) { Fold = v => Math.Max(v[0], 0), Scalar = "MathF.Max({0}, 0f)", Vector = "V.Max({0}, V<float>.Zero)",
             Backward = (g, n, dy) => new[] { g.Op("ReluGrad", new[] { n.Id, dy }) } });
-        Row(new("Tanh", OpKind.Elementwise, 1, Same) { Scalar = "VMath.Tanh({0})", Vector = "VMath.Tanh({0})",
+        Row(new("Tanh", OpKind.Elementwise, 1, Same) { Fold = v => Math.Tanh(v[0]), Scalar = "VMath.Tanh({0})", Vector = "VMath.Tanh({0})",
             Backward = (g, n, dy) => new[] { g.Op("TanhGrad", new[] { n.Id, dy }) } });
-        Row(new("Sigmoid", OpKind.Elementwise, 1, Same) { Scalar = "VMath.Sigmoid({0})", Vector = "VMath.Sigmoid({0})",
+        Row(new("Sigmoid", OpKind.Elementwise, 1, Same) { Fold = v => 1 / (1 + Math.Exp(-v[0])), Scalar = "VMath.Sigmoid({0})", Vector = "VMath.Sigmoid({0})",
             Backward = (g, n, dy) => new[] { g.Op("SigmoidGrad", new[] { n.Id, dy }) } });
-        Row(new("Exp", OpKind.Elementwise, 1, Same) { Scalar = "MathF.Exp({0})", Vector = "V.Exp({0})",
+        Row(new("Exp", OpKind.Elementwise, 1, Same) { Fold = v => Math.Exp(v[0]), Scalar = "MathF.Exp({0})", Vector = "V.Exp({0})",
             Backward = (g, n, dy) => new[] { g.Op("Mul", new[] { dy, n.Id }) } });
-        Row(new("Log", OpKind.Elementwise, 1, Same) { Scalar = "MathF.Log({0})", Vector = "V.Log({0})",
+        Row(new("Log", OpKind.Elementwise, 1, Same) { Fold = v => Math.Log(v[0]), Scalar = "MathF.Log({0})", Vector = "V.Log({0})",
             Backward = (g, n, dy) => new[] { g.Op("Div", new[] { dy, n.Inputs[0] }) } });
-        Row(new("Square", OpKind.Elementwise, 1, Same) { Scalar = "{0} * {0}", Vector = "{0} * {0}",
+        Row(new("Square", OpKind.Elementwise, 1, Same) { Fold = v => v[0] * v[0], Scalar = "{0} * {0}", Vector = "{0} * {0}",
             Backward = (g, n, dy) => new[] { g.Op("Mul", new[] { g.Op("Mul", new[] { dy, n.Inputs[0] }), g.Const(2) }) } });
 
         // ---- elementwise gradients of activations, in terms of the activation's output y ----
