@@ -152,6 +152,17 @@ public class MetricsTests
     }
 
     [Fact]
+    public void Evaluate_of_an_empty_set_gives_empty_classification_metrics()
+    {
+        var e = new LinearModel(4, 3).Evaluate(new Dataset(Array.Empty<float>(), new[] { 4 }, Array.Empty<int>(), 3));
+        Assert.Equal(0, e.Count);
+        Assert.True(double.IsNaN(e.Accuracy!.Value));
+        Assert.True(double.IsNaN(e.TopKAccuracy(2)));
+        Assert.Equal(new int[3, 3], e.ConfusionMatrix);
+        Assert.Equal(0.0, e.MacroF1);
+    }
+
+    [Fact]
     public void Evaluate_of_a_regression_model_has_no_classification_metrics()
     {
         var model = new LinearModel(3, 2, seed: 1, target: TargetKind.Tensor);
