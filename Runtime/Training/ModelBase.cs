@@ -122,8 +122,9 @@ public abstract class ModelBase
 
     /// <summary>
     /// Runs the model over <paramref name="data"/> without training and returns the mean loss (softmax cross-entropy of
-    /// the outputs against the labels for a classifier, mean squared error for a regression model), the accuracy and a
-    /// confusion matrix (classifier), and the sample count.
+    /// the outputs against the labels for a classifier, mean squared error for a regression model), the accuracy, a
+    /// confusion matrix and <see cref="ClassificationMetrics"/> (top-k accuracy for k up to 5, per-class precision,
+    /// recall and F1, macro F1) for a classifier, and the sample count.
     /// </summary>
     public Evaluation Evaluate(Dataset data, int batchSize = 256)
     {
@@ -131,14 +132,17 @@ public abstract class ModelBase
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"The batch size must be at least 1, not {batchSize}.");
         CheckDataset(data, nameof(data));
         int count = data.Count;
-        if (count == 0) return new Evaluation(0, double.NaN, Description.Target == TargetKind.Labels ? double.NaN : null, null);
+        if (count == 0)
+            return Description.Target == TargetKind.Labels
+                ? new Evaluation(0, double.NaN, new ClassificationMetrics(new int[OutputLength, OutputLength]))
+                : new Evaluation(0, double.NaN, null, null);
         var program = EvalProgram(Math.Min(batchSize, count));
         int batch = program.MaxBatch, inLength = InputLength, outLength = OutputLength;
         var output = _evalOutput!;
         bool classify = Description.Target == TargetKind.Labels;
         var confusion = classify ? new int[outLength, outLength] : null;
+        var rankCounts = classify ? new long[Math.Min(ClassificationMetrics.DefaultMaxTopK, outLength)] : null;
         double lossSum = 0;
-        long correct = 0;
         for (int start = 0; start < count; start += batch)
         {
             int n = Math.Min(batch, count - start);
@@ -151,9 +155,7 @@ public abstract class ModelBase
                 {
                     var row = outputs.Slice(r * outLength, outLength);
                     lossSum += CrossEntropy(row, labels[r]);
-                    int predicted = ArgMax(row);
-                    confusion![labels[r], predicted]++;
-                    if (predicted == labels[r]) correct++;
+                    ClassificationMetrics.Accumulate(row, labels[r], confusion!, rankCounts!);
                 }
             }
             else
@@ -167,7 +169,7 @@ public abstract class ModelBase
             }
         }
         return classify
-            ? new Evaluation(count, lossSum / count, (double)correct / count, confusion)
+            ? new Evaluation(count, lossSum / count, ClassificationMetrics.FromCounts(confusion!, rankCounts!))
             : new Evaluation(count, lossSum / ((double)count * outLength), null, null);
     }
 
