@@ -42,8 +42,8 @@ public static partial class Ops
         var y = new Tensor(x.GetShape());
         if (training)
         {
-            if (n * s < 2 && x.Length > 0)
-                throw new ArgumentException($"{layer}: training needs more than one value per channel, got input shape {Tensor.FormatShape(x.Shape)}.", nameof(x));
+            // One value per channel (a batch of one for BatchNorm1d) gives variance 0 and y = bias, as the compiled
+            // program does; PyTorch raises instead.
             var mean = new float[c];
             var invStd = new float[c];
             var variance = new float[c];

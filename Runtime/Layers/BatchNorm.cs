@@ -13,6 +13,9 @@ public sealed class BatchNorm1d : BatchNormBase
 {
     /// <summary>A layer over <paramref name="features"/> features.</summary>
     public BatchNorm1d(int features, double epsilon = 1e-5, double momentum = 0.1) : base("BatchNorm1d", features, epsilon, momentum, rank: 2) { }
+
+    /// <summary>Normalizes (B, F) eagerly in the current mode (training also updates the running statistics).</summary>
+    public Tensor Forward(Tensor x) => Normalize(x);
 }
 
 /// <summary>
@@ -23,6 +26,9 @@ public sealed class BatchNorm2d : BatchNormBase
 {
     /// <summary>A layer over <paramref name="channels"/> channels.</summary>
     public BatchNorm2d(int channels, double epsilon = 1e-5, double momentum = 0.1) : base("BatchNorm2d", channels, epsilon, momentum, rank: 4) { }
+
+    /// <summary>Normalizes (B, C, H, W) eagerly in the current mode (training also updates the running statistics).</summary>
+    public Tensor Forward(Tensor x) => Normalize(x);
 }
 
 /// <summary>What <see cref="BatchNorm1d"/> and <see cref="BatchNorm2d"/> share.</summary>
@@ -75,7 +81,7 @@ public abstract class BatchNormBase : IModule
     public ExecutionMode Mode => _mode;
 
     /// <summary>Normalizes <paramref name="x"/> eagerly in the current mode (training updates the running statistics).</summary>
-    public Tensor Forward(Tensor x) =>
+    private protected Tensor Normalize(Tensor x) =>
         Ops.BatchNorm(_name, x, Weight, Bias, RunningMean, RunningVar, Channels, _rank, Epsilon, Momentum, _mode.Training);
 
     /// <summary>Points the four tensors at <c>{prefix}.weight</c>, <c>.bias</c>, <c>.running_mean</c>, <c>.running_var</c> and follows the model's mode.</summary>
