@@ -60,7 +60,7 @@ internal static partial class OpTable
             },
         });
         // BatchNormInference(x, weight, bias, runningMean, runningVar): running statistics.
-        Row(new("BatchNormInference", OpKind.Kernel, 5, BatchNormRule)
+        Row(new("BatchNormInference", OpKind.Kernel, 5, (Node n, Shape[] s, out string? e) => { var y = BatchNormRule(n, s, out e); n.Aux = null; return y; })
         {
             Emit = (c, n) =>
             {
