@@ -86,3 +86,39 @@ public partial class NormClassifierModel
 
     [Loss] public Tensor Loss(Tensor logits, Labels labels) => Ops.CrossEntropy(logits, labels);
 }
+
+/// <summary>A module with Linear, BatchNorm1d and Dropout: nested paths ("blocks.1.drop") salt the masks and name the state.</summary>
+[Module]
+public partial class NormBlock
+{
+    readonly Linear fc;
+    readonly BatchNorm1d norm;
+    readonly Dropout drop = new(0.4);
+
+    public NormBlock(int width)
+    {
+        fc = new Linear(width, width, bias: false);
+        norm = new BatchNorm1d(width, momentum: 0.3);
+    }
+
+    [Forward] public Tensor Forward(Tensor x) => x + drop.Forward(Silu(norm.Forward(fc.Forward(x))));
+}
+
+/// <summary>Two NormBlocks between two Linears; mean squared error.</summary>
+[Model]
+public partial class NormBlocksModel
+{
+    readonly Linear input = new(7, 9);
+    readonly NormBlock[] blocks = Repeat(2, () => new NormBlock(9));
+    readonly Linear output = new(9, 2);
+
+    [Forward]
+    public Tensor Forward([Shape(7)] Tensor x)
+    {
+        var h = input.Forward(x);
+        for (int i = 0; i < blocks.Length; i++) h = blocks[i].Forward(h);
+        return output.Forward(h);
+    }
+
+    [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);
+}
