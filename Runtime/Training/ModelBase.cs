@@ -28,6 +28,19 @@ public abstract class ModelBase
     /// <summary>The parameters, in one arena, with their gradients.</summary>
     public ParameterStore Parameters { get; }
 
+    /// <summary>
+    /// The eager mode of this model's layers (training or evaluation, and the seed and step of eager dropout). It only
+    /// affects calling the model's own [Forward] method directly; Fit, Evaluate and Predict run the compiled program,
+    /// which trains in its training step and infers with running statistics and no dropout whatever this says.
+    /// </summary>
+    public ExecutionMode Mode => ExecutionMode.Of(Parameters);
+
+    /// <summary>Eager training mode (the default), as PyTorch's <c>model.train()</c>: dropout drops, batch normalization uses and updates batch statistics.</summary>
+    public void Train() => Mode.Training = true;
+
+    /// <summary>Eager evaluation mode, as PyTorch's <c>model.eval()</c>: dropout is the identity, batch normalization uses running statistics.</summary>
+    public void Eval() => Mode.Training = false;
+
     /// <summary>Creates the generated program for batches of up to <paramref name="maxBatch"/> samples.</summary>
     public abstract CompiledProgram CreateProgram(int maxBatch);
 
