@@ -167,7 +167,7 @@ public abstract class ModelBase
                 for (int r = 0; r < n; r++)
                 {
                     var row = outputs.Slice(r * outLength, outLength);
-                    lossSum += CrossEntropy(row, labels[r]);
+                    lossSum += RowCrossEntropy(row, labels[r]);
                     ClassificationMetrics.Accumulate(row, labels[r], confusion!, rankCounts!);
                 }
             }
@@ -314,7 +314,7 @@ public abstract class ModelBase
     }
 
     /// <summary><c>-log softmax(logits)[label]</c> by a stable log-sum-exp, in double.</summary>
-    internal static double CrossEntropy(ReadOnlySpan<float> logits, int label)
+    internal static double RowCrossEntropy(ReadOnlySpan<float> logits, int label)
     {
         float max = logits[0];
         for (int i = 1; i < logits.Length; i++) if (logits[i] > max) max = logits[i];
