@@ -101,7 +101,7 @@ internal static class ModelEmitter
         void Walk(InstanceSpec instance)
         {
             foreach (var p in instance.Parameters)
-                inits[instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name] = "Init." + p.Init + (p.Scale is double scale ? ", " + scale.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "");
+                inits[instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name] = "Init." + p.Init + (double.IsNaN(p.Scale) ? "" : ", " + p.Scale.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
             foreach (var f in instance.Fields) foreach (var item in f.Items) Walk(item);
         }
         Walk(spec.Root!);

@@ -78,8 +78,8 @@ public sealed record FieldSpec(string Name, bool IsArray, EquatableArray<Instanc
 /// </summary>
 public sealed record ParamSpec(string Name, EquatableArray<int> Shape, string Init, bool Trainable = true)
 {
-    /// <summary>The standard deviation (Init.Normal) or bound (Init.Uniform) when set; null for the runtime's default.</summary>
-    public double? Scale { get; init; }
+    /// <summary>The standard deviation (Init.Normal) or bound (Init.Uniform) when set; NaN for the runtime's default.</summary>
+    public double Scale { get; init; } = double.NaN;
 }
 
 /// <summary>A module or model class's methods, shared by all its instances.</summary>

@@ -358,13 +358,13 @@ internal sealed class ModelParser
         { "Zeros", "Ones", "HeUniform", "HeNormal", "XavierUniform", "XavierNormal", "Normal", "Uniform", "LeCunNormal", "LeCunUniform" };
 
     /// <summary>The scale of a Normal (Std) or Uniform (Bound) initializer when the attribute sets it.</summary>
-    static double? ParameterScale(AttributeData attr)
+    static double ParameterScale(AttributeData attr)
     {
         string init = ParameterInit(attr);
         string? key = init == "Normal" ? "Std" : init == "Uniform" ? "Bound" : null;
         foreach (var named in attr.NamedArguments)
             if (named.Key == key && named.Value.Value is double d) return d;
-        return null;
+        return double.NaN;
     }
 
     // ---------------- methods ----------------
