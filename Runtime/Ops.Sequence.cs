@@ -127,20 +127,22 @@ public static partial class Ops
     }
 
     /// <summary>
-    /// Mean over every position of the cross-entropy between softmax(logits) over the last dimension and a target class
-    /// id per position stored as a float: logits (…, classes) and targets (…) (for a language model (B, T, V) and (B, T)).
+    /// Mean over every position of the cross-entropy −Σ_c t_c·log softmax(logits)_c over the last dimension, with
+    /// <paramref name="targets"/> a distribution of the same shape as <paramref name="logits"/> (one-hot rows for a class
+    /// per position): for a language model logits and targets are (B, T, V). A compiled [Loss] gets its target tensor
+    /// in the forward output's shape, which is why the targets are one-hot rather than ids.
     /// </summary>
-    public static Tensor TokenCrossEntropy(Tensor logits, Tensor targets)
+    public static Tensor SequenceCrossEntropy(Tensor logits, Tensor targets)
     {
         ArgumentNullException.ThrowIfNull(logits);
         ArgumentNullException.ThrowIfNull(targets);
-        if (logits.Rank < 1 || !logits.Shape[..^1].SequenceEqual(targets.Shape))
-            throw new ArgumentException($"TokenCrossEntropy: logits {Tensor.FormatShape(logits.Shape)} need targets of shape {Tensor.FormatShape(logits.Shape[..^1])}, got {Tensor.FormatShape(targets.Shape)}.");
-        int classes = logits.Dim(-1), rows = targets.Length;
+        if (logits.Rank < 1 || !logits.Shape.SequenceEqual(targets.Shape))
+            throw new ArgumentException($"SequenceCrossEntropy: logits {Tensor.FormatShape(logits.Shape)} and targets {Tensor.FormatShape(targets.Shape)} must have the same shape.");
+        int classes = logits.Dim(-1), rows = logits.Length / Math.Max(classes, 1);
         var probabilities = new float[logits.Length];
-        float loss = Reference.TokenCrossEntropy<float>(logits.Data, targets.Data, probabilities, rows, classes);
+        float loss = Reference.SequenceCrossEntropy<float>(logits.Data, targets.Data, probabilities, rows, classes);
         var y = new Tensor(new[] { loss }, Array.Empty<int>());
-        return Tensor.Record(y, "TokenCrossEntropy", new[] { logits, targets },
-            (dy, dx) => { if (dx[0] != null) Reference.TokenCrossEntropyBackward<float>(probabilities, targets.Data, dy[0], dx[0], rows, classes); });
+        return Tensor.Record(y, "SequenceCrossEntropy", new[] { logits, targets },
+            (dy, dx) => { if (dx[0] != null) Reference.SequenceCrossEntropyBackward<float>(probabilities, targets.Data, dy[0], dx[0], rows, classes); });
     }
 }

@@ -549,48 +549,54 @@ public static partial class Kernels
         }
     }
 
-    // ---------------------------------------------------------------- per-token cross-entropy
+    // ---------------------------------------------------------------- per-position cross-entropy
 
-    /// <summary>Mean over rows of −log softmax(logits)[target] (targets are class ids stored as floats); keeps the softmax.</summary>
+    /// <summary>Mean over rows of −Σ_c t_c·log softmax(logits)_c (targets: a distribution per row, one-hot for class ids); keeps the softmax.</summary>
     /// <param name="logits">rows × classes.</param>
-    /// <param name="targets">One class id per row.</param>
+    /// <param name="targets">rows × classes.</param>
     /// <param name="probabilities">Receives the softmax, rows × classes.</param>
     /// <param name="rows">The number of rows.</param>
     /// <param name="classes">The number of classes.</param>
     /// <returns>The mean loss.</returns>
-    public static float TokenCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, Span<float> probabilities, int rows, int classes)
+    public static float SequenceCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<float> targets, Span<float> probabilities, int rows, int classes)
     {
         double total = 0;
         for (int r = 0; r < rows; r++)
         {
             var x = logits.Slice(r * classes, classes);
+            var t = targets.Slice(r * classes, classes);
             var p = probabilities.Slice(r * classes, classes);
             float max = float.NegativeInfinity;
             foreach (float v in x) max = MathF.Max(max, v);
             float sum = 0;
             for (int c = 0; c < classes; c++) sum += p[c] = MathF.Exp(x[c] - max);
-            float inv = 1f / sum;
-            for (int c = 0; c < classes; c++) p[c] *= inv;
-            total += max + MathF.Log(sum) - x[Id(targets[r], classes)];
+            float inv = 1f / sum, logSum = max + MathF.Log(sum);
+            for (int c = 0; c < classes; c++)
+            {
+                p[c] *= inv;
+                if (t[c] != 0) total += t[c] * (logSum - x[c]);
+            }
         }
         return (float)(total / rows);
     }
 
-    /// <summary>dLogits = dLoss·(probabilities − onehot(target))/rows (overwritten).</summary>
-    /// <param name="probabilities">From <see cref="TokenCrossEntropy"/>.</param>
-    /// <param name="targets">One class id per row.</param>
+    /// <summary>dLogits = dLoss·(probabilities·Σ_c t_c − t)/rows (overwritten).</summary>
+    /// <param name="probabilities">From <see cref="SequenceCrossEntropy"/>.</param>
+    /// <param name="targets">rows × classes.</param>
     /// <param name="dLoss">The loss gradient.</param>
     /// <param name="dLogits">The logits gradient.</param>
     /// <param name="rows">The number of rows.</param>
     /// <param name="classes">The number of classes.</param>
-    public static void TokenCrossEntropyBackward(ReadOnlySpan<float> probabilities, ReadOnlySpan<float> targets, float dLoss, Span<float> dLogits, int rows, int classes)
+    public static void SequenceCrossEntropyBackward(ReadOnlySpan<float> probabilities, ReadOnlySpan<float> targets, float dLoss, Span<float> dLogits, int rows, int classes)
     {
         float scale = dLoss / rows;
         for (int r = 0; r < rows; r++)
         {
-            int label = Id(targets[r], classes);
+            var t = targets.Slice(r * classes, classes);
+            float mass = 0;
+            for (int c = 0; c < classes; c++) mass += t[c];
             for (int c = 0; c < classes; c++)
-                dLogits[r * classes + c] = (probabilities[r * classes + c] - (c == label ? 1f : 0f)) * scale;
+                dLogits[r * classes + c] = (probabilities[r * classes + c] * mass - t[c]) * scale;
         }
     }
 }

@@ -395,13 +395,13 @@ public static partial class Reference
         }
     }
 
-    // ---------------------------------------------------------------- per-token cross-entropy
+    // ---------------------------------------------------------------- per-position cross-entropy
 
     /// <summary>
-    /// Mean over all rows of −log softmax(logits)[target]: logits (rows, classes), targets one class id per row
-    /// stored as a float. probabilities (rows, classes) receives the softmax.
+    /// Mean over rows of the cross-entropy −Σ_c t_c·log softmax(logits)_c between each row of logits (rows, classes) and
+    /// the target distribution of the same shape (one-hot for a class per position). probabilities receives the softmax.
     /// </summary>
-    public static T TokenCrossEntropy<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> probabilities, int rows, int classes)
+    public static T SequenceCrossEntropy<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> probabilities, int rows, int classes)
         where T : IFloatingPointIeee754<T>
     {
         T total = T.Zero;
@@ -414,22 +414,24 @@ public static partial class Reference
             T sum = T.Zero;
             for (int c = 0; c < classes; c++) sum += p[c] = T.Exp(x[c] - max);
             for (int c = 0; c < classes; c++) p[c] /= sum;
-            int label = TokenId(targets[r], classes);
-            total += max + T.Log(sum) - x[label];
+            T logSum = max + T.Log(sum);
+            for (int c = 0; c < classes; c++)
+                if (targets[r * classes + c] != T.Zero) total += targets[r * classes + c] * (logSum - x[c]);
         }
         return total / T.CreateChecked(rows);
     }
 
-    /// <summary>dLogits = dLoss·(probabilities − onehot(target))/rows (overwritten).</summary>
-    public static void TokenCrossEntropyBackward<T>(ReadOnlySpan<T> probabilities, ReadOnlySpan<T> targets, T dLoss, Span<T> dLogits, int rows, int classes)
+    /// <summary>dLogits = dLoss·(probabilities·Σ_c t_c − t)/rows (overwritten); the targets take no gradient.</summary>
+    public static void SequenceCrossEntropyBackward<T>(ReadOnlySpan<T> probabilities, ReadOnlySpan<T> targets, T dLoss, Span<T> dLogits, int rows, int classes)
         where T : IFloatingPointIeee754<T>
     {
         T scale = dLoss / T.CreateChecked(rows);
         for (int r = 0; r < rows; r++)
         {
-            int label = TokenId(targets[r], classes);
+            T mass = T.Zero;
+            for (int c = 0; c < classes; c++) mass += targets[r * classes + c];
             for (int c = 0; c < classes; c++)
-                dLogits[r * classes + c] = (probabilities[r * classes + c] - (c == label ? T.One : T.Zero)) * scale;
+                dLogits[r * classes + c] = (probabilities[r * classes + c] * mass - targets[r * classes + c]) * scale;
         }
     }
 
