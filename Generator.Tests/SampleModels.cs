@@ -134,6 +134,8 @@ public static class SampleModels
         new object[] { "ResidualNet" },
         new object[] { "HousePrices" },
         new object[] { "OpsZoo" },
+        new object[] { "CharTransformer" },
+        new object[] { "CharLstm" },
     };
 
     public static string Get(string name) => name switch
@@ -143,6 +145,8 @@ public static class SampleModels
         "ResidualNet" => ResidualNet,
         "HousePrices" => HousePrices,
         "OpsZoo" => OpsZoo,
+        "CharTransformer" => SequenceSamples.CharTransformer,
+        "CharLstm" => SequenceSamples.CharLstm,
         _ => throw new KeyNotFoundException(name),
     };
 }
