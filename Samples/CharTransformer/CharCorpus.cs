@@ -69,6 +69,17 @@ public sealed class CharCorpus
         return sum / HeldOut.Length;
     }
 
+    /// <summary>Cross-entropy (nats per character) of the held-out text under the training text's character-pair frequencies (add-one smoothed).</summary>
+    public double BigramNats()
+    {
+        var counts = new double[Vocabulary, Vocabulary];
+        var rows = new double[Vocabulary];
+        for (int i = 1; i < Train.Length; i++) { counts[Train[i - 1], Train[i]]++; rows[Train[i - 1]]++; }
+        double sum = 0;
+        for (int i = 1; i < HeldOut.Length; i++) sum -= Math.Log((counts[HeldOut[i - 1], HeldOut[i]] + 1) / (rows[HeldOut[i - 1]] + Vocabulary));
+        return sum / (HeldOut.Length - 1);
+    }
+
     /// <summary>Fills a batch of random training windows: ids (batch, time) and one-hot next-character targets (batch, time, V).</summary>
     public void Batch(Random rng, byte[] text, int batch, int time, float[] ids, float[] targets)
     {
@@ -184,6 +195,8 @@ public sealed class CharCorpus
         double unigram = corpus.UnigramNats(), target = targetFraction * unigram;
         Console.WriteLine($"Corpus: Debian 'fortunes', {corpus.Train.Length:N0} training and {corpus.HeldOut.Length:N0} held-out characters, {Vocabulary} symbols.");
         Console.WriteLine($"Unigram baseline (held-out text under the training character frequencies): {unigram:F3} nats/char = {unigram / Math.Log(2):F3} bits/char.");
+        double bigram = corpus.BigramNats();
+        Console.WriteLine($"Bigram baseline (previous character only, add-one smoothed): {bigram:F3} nats/char = {bigram / Math.Log(2):F3} bits/char.");
         Console.WriteLine($"{name}: {model.Parameters.ScalarCount:N0} parameters, context {time}. Training {steps} steps of {batch} windows, AdamW(lr {learningRate}, cosine decay, 5% warm-up). SIMD: {ModelGen.Cpu.CpuFeatures.Active}, threads: {ModelGen.Cpu.CpuFeatures.Threads}.");
 
         var program = model.CreateProgram(batch);
@@ -208,7 +221,7 @@ public sealed class CharCorpus
         }
         double final = corpus.HeldOutNats(program, 512, time, batch);
         Console.WriteLine($"Held-out loss over 512 windows ({512 * time:N0} predictions): {final:F3} nats/char = {final / Math.Log(2):F3} bits/char; " +
-                          $"unigram baseline {unigram:F3}; target below {target:F3} ({targetFraction:P0} of the baseline). Training took {clock.Elapsed.TotalSeconds:F0} s.");
+                          $"unigram baseline {unigram:F3}, bigram {bigram:F3}; target below {target:F3} ({targetFraction:P0} of the baseline). Training took {clock.Elapsed.TotalSeconds:F0} s.");
         var prompt = corpus.HeldOut.AsSpan(corpus.HeldOut.Length / 2, time).ToArray();
         Console.WriteLine("Prompt (held-out):");
         Console.WriteLine(Decode(prompt.Select(b => (int)b)));
