@@ -6,6 +6,6 @@ using CharTransformerSample;
 //
 //   dotnet run -c Release --project Samples/CharTransformer [-- --steps 1200 --batch 32 --lr 0.002 --seed 1]
 //
-// Default budget: 1,200 steps of 32 windows of 64 characters (2.5 M predicted characters, about 3 minutes), a few minutes on 2 cores.
+// Default budget: 1,200 steps of 32 windows of 64 characters (2.5 M predicted characters), about 3 minutes on 2 cores.
 // The run passes (exit code 0) when the held-out loss is below 70% of the unigram baseline.
 return CharCorpus.Run("CharTransformer", new CharTransformer(seed: 1), CharTransformer.Context, args, steps: 1200, batch: 32, learningRate: 2e-3f, targetFraction: 0.70);
