@@ -158,6 +158,8 @@ public static class SampleModels
         new object[] { "HousePrices" },
         new object[] { "OpsZoo" },
         new object[] { "NormMlp" },
+        new object[] { "CharTransformer" },
+        new object[] { "CharLstm" },
     };
 
     public static string Get(string name) => name switch
@@ -168,6 +170,8 @@ public static class SampleModels
         "HousePrices" => HousePrices,
         "OpsZoo" => OpsZoo,
         "NormMlp" => NormMlp,
+        "CharTransformer" => SequenceSamples.CharTransformer,
+        "CharLstm" => SequenceSamples.CharLstm,
         _ => throw new KeyNotFoundException(name),
     };
 }
