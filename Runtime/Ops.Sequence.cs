@@ -6,21 +6,6 @@ namespace ModelGen;
 public static partial class Ops
 {
     /// <summary>
-    /// x·weight over the last dimension of a tensor of rank 2 or more: (…, k)·(k, n) → (…, n). Unlike <see cref="MatMul"/>
-    /// in a compiled model, the weight's gradient is summed over every leading dimension, so it trains on sequences
-    /// (B, T, k); the sequence layers project with it.
-    /// </summary>
-    public static Tensor Project(Tensor x, Tensor weight)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(weight);
-        if (x.Rank < 2 || weight.Rank != 2 || x.Dim(-1) != weight.Dim(0))
-            throw new ArgumentException($"Project: shapes {Tensor.FormatShape(x.Shape)} and {Tensor.FormatShape(weight.Shape)} do not chain: need (…, k) and (k, n).");
-        var y = MatMul(x, weight);
-        return y;
-    }
-
-    /// <summary>
     /// GELU(x) = x·Φ(x) = x/2·(1 + erf(x/√2)), elementwise: the exact (erf) form, PyTorch's default; not the tanh
     /// approximation. Compiled code evaluates erf with Abramowitz &amp; Stegun 7.1.26 (|error| ≤ 1.5e-7).
     /// </summary>

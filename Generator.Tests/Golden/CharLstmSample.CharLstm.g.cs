@@ -70,7 +70,7 @@ partial class CharLstm : global::ModelGen.ModelBase
             TokensForward(B);
             LstmForward(B);
             BodyForward(B);
-            Activations.Slice(27712 * B, 6144 * B).CopyTo(output);
+            Activations.Slice(21568 * B, 6144 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -91,7 +91,7 @@ partial class CharLstm : global::ModelGen.ModelBase
             BodyBackward(B);
             LstmBackward(B);
             TokensBackward(B);
-            if (!output.IsEmpty) Activations.Slice(27712 * B, 6144 * B).CopyTo(output);
+            if (!output.IsEmpty) Activations.Slice(21568 * B, 6144 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
@@ -111,24 +111,22 @@ partial class CharLstm : global::ModelGen.ModelBase
         {
             Span<float> t8 = Activations.Slice(6208 * B, 3072 * B); // (B, 64, 48) tokens.Forward(ids)
             Span<float> lstm_weight_ih = Parameters.Values.Slice(23136, 36864); // (48, 768) lstm.weight_ih
-            Span<float> t9 = Activations.Slice(9280 * B, 49152 * B); // (B, 64, 768) lstm.Forward(tokens.Forward(ids))
             Span<float> lstm_bias_ih = Parameters.Values.Slice(207456, 768); // (768) lstm.bias_ih
+            Span<float> t10 = Activations.Slice(9280 * B, 49152 * B); // (B, 64, 768) lstm.Forward(tokens.Forward(ids))
             Span<float> lstm_bias_hh = Parameters.Values.Slice(208224, 768); // (768) lstm.bias_hh
             Span<float> t11 = Activations.Slice(58432 * B, 49152 * B); // (B, 64, 768) lstm.Forward(tokens.Forward(ids))
             Span<float> lstm_weight_hh = Parameters.Values.Slice(60000, 147456); // (192, 768) lstm.weight_hh
             Span<float> t12 = Activations.Slice(9280 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
             Span<float> t12_probabilities = Activations.Slice(107584 * B, 61440 * B); // (B, 64, 960) softmax of lstm.Forward(tokens.Forward(ids))
 
-            // lstm.Forward(tokens.Forward(ids)): Project → (B, 64, 768)
-            Gemm.Sgemm(false, false, 64 * B, 768, 48, t8, 48, lstm_weight_ih, 768, t9, 768);
+            // lstm.Forward(tokens.Forward(ids)): (B, 64, 48) · (48, 768) + bias → (B, 64, 768)
+            Gemm.Sgemm(false, false, 64 * B, 768, 48, t8, 48, lstm_weight_ih, 768, t10, 768, bias: lstm_bias_ih);
 
             // Fused loop over (B, 64, 768):
-            //   v10 = Add(t9, lstm_bias_ih)   ← lstm.Forward(tokens.Forward(ids))
-            //   v11 = Add(v10, lstm_bias_hh)   ← lstm.Forward(tokens.Forward(ids))
+            //   v11 = Add(t10, lstm_bias_hh)   ← lstm.Forward(tokens.Forward(ids))
             {
-                ref float x0 = ref MemoryMarshal.GetReference(t9);
-                ref float x1 = ref MemoryMarshal.GetReference(lstm_bias_ih);
-                ref float x2 = ref MemoryMarshal.GetReference(lstm_bias_hh);
+                ref float x0 = ref MemoryMarshal.GetReference(t10);
+                ref float x1 = ref MemoryMarshal.GetReference(lstm_bias_hh);
                 ref float y11 = ref MemoryMarshal.GetReference(t11);
                 int rows = 64 * B, cols = 768;
                 for (int r = 0; r < rows; r++)
@@ -138,11 +136,9 @@ partial class CharLstm : global::ModelGen.ModelBase
                     {
                         for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
                         {
-                            var a9 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a5 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var a6 = Vector512.LoadUnsafe(ref x2, (nuint)(c));
-                            var v10 = a9 + a5;
-                            var v11 = v10 + a6;
+                            var a10 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
+                            var a6 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
+                            var v11 = a10 + a6;
                             v11.StoreUnsafe(ref y11, (nuint)(row + c));
                         }
                     }
@@ -150,21 +146,17 @@ partial class CharLstm : global::ModelGen.ModelBase
                     {
                         for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
                         {
-                            var a9 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a5 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var a6 = Vector256.LoadUnsafe(ref x2, (nuint)(c));
-                            var v10 = a9 + a5;
-                            var v11 = v10 + a6;
+                            var a10 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
+                            var a6 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
+                            var v11 = a10 + a6;
                             v11.StoreUnsafe(ref y11, (nuint)(row + c));
                         }
                     }
                     for (; c < cols; c++)
                     {
-                        float a9 = Unsafe.Add(ref x0, row + c);
-                        float a5 = Unsafe.Add(ref x1, c);
-                        float a6 = Unsafe.Add(ref x2, c);
-                        float v10 = a9 + a5;
-                        float v11 = v10 + a6;
+                        float a10 = Unsafe.Add(ref x0, row + c);
+                        float a6 = Unsafe.Add(ref x1, c);
+                        float v11 = a10 + a6;
                         Unsafe.Add(ref y11, row + c) = v11;
                     }
                 }
@@ -180,61 +172,20 @@ partial class CharLstm : global::ModelGen.ModelBase
             Span<float> t12 = Activations.Slice(9280 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
             Span<float> t12_probabilities = Activations.Slice(107584 * B, 61440 * B); // (B, 64, 960) softmax of lstm.Forward(tokens.Forward(ids))
             Span<float> Head = Parameters.Values.Slice(0, 18432); // (192, 96) Head
-            Span<float> t13 = Activations.Slice(21568 * B, 6144 * B); // (B, 64, 96) Project(lstm.Forward(tokens.Forward(ids)), Head)
             Span<float> HeadBias = Parameters.Values.Slice(18432, 96); // (96) HeadBias
-            Span<float> t14 = Activations.Slice(27712 * B, 6144 * B); // (B, 64, 96) Project(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> t14 = Activations.Slice(21568 * B, 6144 * B); // (B, 64, 96) MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
 
-            // Project(lstm.Forward(tokens.Forward(ids)), Head): Project → (B, 64, 96)
-            Gemm.Sgemm(false, false, 64 * B, 96, 192, t12, 192, Head, 96, t13, 96);
-
-            // Fused loop over (B, 64, 96):
-            //   v14 = Add(t13, HeadBias)   ← Project(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
-            {
-                ref float x0 = ref MemoryMarshal.GetReference(t13);
-                ref float x1 = ref MemoryMarshal.GetReference(HeadBias);
-                ref float y14 = ref MemoryMarshal.GetReference(t14);
-                int rows = 64 * B, cols = 96;
-                for (int r = 0; r < rows; r++)
-                {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                    {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a13 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a1 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var v14 = a13 + a1;
-                            v14.StoreUnsafe(ref y14, (nuint)(row + c));
-                        }
-                    }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                    {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a13 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a1 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var v14 = a13 + a1;
-                            v14.StoreUnsafe(ref y14, (nuint)(row + c));
-                        }
-                    }
-                    for (; c < cols; c++)
-                    {
-                        float a13 = Unsafe.Add(ref x0, row + c);
-                        float a1 = Unsafe.Add(ref x1, c);
-                        float v14 = a13 + a1;
-                        Unsafe.Add(ref y14, row + c) = v14;
-                    }
-                }
-            }
+            // MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias: (B, 64, 192) · (192, 96) + bias → (B, 64, 96)
+            Gemm.Sgemm(false, false, 64 * B, 96, 192, t12, 192, Head, 96, t14, 96, bias: HeadBias);
         }
 
         /// <summary>Forward pass of the loss.</summary>
         void LossForward(int B)
         {
-            Span<float> t14 = Activations.Slice(27712 * B, 6144 * B); // (B, 64, 96) Project(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> t14 = Activations.Slice(21568 * B, 6144 * B); // (B, 64, 96) MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
             Span<float> target = Activations.Slice(64 * B, 6144 * B); // (B, 64, 96) target target
             Span<float> t16 = Activations.Slice(_fixed, 1); // scalar SequenceCrossEntropy(logits, target)
-            Span<float> t16_probabilities = Activations.Slice(21568 * B, 6144 * B); // (B, 64, 96) softmax of Project(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> t16_probabilities = Activations.Slice(27712 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
 
             // SequenceCrossEntropy(logits, target): SequenceCrossEntropy → scalar
             t16[0] = Kernels.SequenceCrossEntropy(t14, target, t16_probabilities, 64 * B, 96);
@@ -244,18 +195,18 @@ partial class CharLstm : global::ModelGen.ModelBase
         void LossBackward(int B)
         {
             Span<float> t16 = Activations.Slice(_fixed, 1); // scalar SequenceCrossEntropy(logits, target)
-            Span<float> t16_probabilities = Activations.Slice(21568 * B, 6144 * B); // (B, 64, 96) softmax of Project(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> t16_probabilities = Activations.Slice(27712 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
             Span<float> target = Activations.Slice(64 * B, 6144 * B); // (B, 64, 96) target target
-            Span<float> d18 = Activations.Slice(33856 * B, 6144 * B); // (B, 64, 96) grad of Project(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> d18 = Activations.Slice(33856 * B, 6144 * B); // (B, 64, 96) grad of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
 
-            // grad of Project(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias: SequenceCrossEntropyGrad → (B, 64, 96)
+            // grad of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias: SequenceCrossEntropyGrad → (B, 64, 96)
             Kernels.SequenceCrossEntropyBackward(t16_probabilities, target, 1f, d18, 64 * B, 96);
         }
 
         /// <summary>Backward pass of the model body.</summary>
         void BodyBackward(int B)
         {
-            Span<float> d18 = Activations.Slice(33856 * B, 6144 * B); // (B, 64, 96) grad of Project(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> d18 = Activations.Slice(33856 * B, 6144 * B); // (B, 64, 96) grad of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
             Span<float> d_HeadBias = Parameters.Gradients.Slice(18432, 96); // (96) grad of HeadBias
             Span<float> Head = Parameters.Values.Slice(0, 18432); // (192, 96) Head
             Span<float> d20 = Activations.Slice(40000 * B, 12288 * B); // (B, 64, 192) grad of lstm.Forward(tokens.Forward(ids))
@@ -269,7 +220,7 @@ partial class CharLstm : global::ModelGen.ModelBase
             // grad of lstm.Forward(tokens.Forward(ids)): (B, 64, 96) · (192, 96)ᵀ → (B, 64, 192)
             Gemm.Sgemm(false, true, 64 * B, 192, 96, d18, 96, Head, 96, d20, 192);
 
-            // grad of Head: ProjectWeightGrad → (192, 96)
+            // grad of Head: (B, 64, 192)ᵀ · (B, 64, 96) → (192, 96)
             Gemm.Sgemm(true, false, 192, 96, 64 * B, t12, 192, d18, 96, d_Head, 96);
         }
 
@@ -305,7 +256,7 @@ partial class CharLstm : global::ModelGen.ModelBase
             // grad of tokens.Forward(ids): (B, 64, 768) · (48, 768)ᵀ → (B, 64, 48)
             Gemm.Sgemm(false, true, 64 * B, 48, 768, d22, 768, lstm_weight_ih, 768, d26, 48);
 
-            // grad of lstm.weight_ih: ProjectWeightGrad → (48, 768)
+            // grad of lstm.weight_ih: (B, 64, 48)ᵀ · (B, 64, 768) → (48, 768)
             Gemm.Sgemm(true, false, 48, 768, 64 * B, t8, 48, d22, 768, d_lstm_weight_ih, 768);
         }
 

@@ -84,15 +84,15 @@ partial class CharTransformer : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of CharTransformer.</summary>
-    // Memory plan: 217152 floats per sample in the batched part of the activation arena, 16 fixed;
+    // Memory plan: 215104 floats per sample in the batched part of the activation arena, 16 fixed;
     // 116576 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 217152, fixedFloats: 16)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 215104, fixedFloats: 16)
         {
-            _fixed = 217152 * maxBatch;
+            _fixed = 215104 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 64) → output (B, 64, 96).</summary>
@@ -106,15 +106,17 @@ partial class CharTransformer : global::ModelGen.ModelBase
             BodyForward(B);
             Blocks0Norm1Forward(B);
             Blocks0AttentionForward(B);
-            Blocks0Norm2Forward(B);
             Blocks0Forward(B);
+            Blocks0Norm2Forward(B);
+            Blocks0Forward2(B);
             Blocks1Norm1Forward(B);
             Blocks1AttentionForward(B);
-            Blocks1Norm2Forward(B);
             Blocks1Forward(B);
+            Blocks1Norm2Forward(B);
+            Blocks1Forward2(B);
             FinalForward(B);
             BodyForward2(B);
-            Activations.Slice(190528 * B, 6144 * B).CopyTo(output);
+            Activations.Slice(182336 * B, 6144 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -131,12 +133,14 @@ partial class CharTransformer : global::ModelGen.ModelBase
             BodyForward(B);
             Blocks0Norm1Forward(B);
             Blocks0AttentionForward(B);
-            Blocks0Norm2Forward(B);
             Blocks0Forward(B);
+            Blocks0Norm2Forward(B);
+            Blocks0Forward2(B);
             Blocks1Norm1Forward(B);
             Blocks1AttentionForward(B);
-            Blocks1Norm2Forward(B);
             Blocks1Forward(B);
+            Blocks1Norm2Forward(B);
+            Blocks1Forward2(B);
             FinalForward(B);
             BodyForward2(B);
             LossForward(B);
@@ -155,7 +159,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Blocks0Norm1Backward(B);
             BodyBackward2(B);
             TokensBackward(B);
-            if (!output.IsEmpty) Activations.Slice(190528 * B, 6144 * B).CopyTo(output);
+            if (!output.IsEmpty) Activations.Slice(182336 * B, 6144 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
@@ -237,205 +241,76 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Span<float> t42 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
             Span<float> t42_probabilities = Activations.Slice(10304 * B, 128 * B); // (B, 64, 2) softmax of tokens.Forward(ids) + Position
             Span<float> blocks_0_attention_query_weight = Parameters.Values.Slice(49696, 4096); // (64, 64) blocks.0.attention.query_weight
-            Span<float> t43 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_attention_query_bias = Parameters.Values.Slice(53792, 64); // (64) blocks.0.attention.query_bias
-            Span<float> t44 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t44 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_attention_key_weight = Parameters.Values.Slice(53856, 4096); // (64, 64) blocks.0.attention.key_weight
-            Span<float> t45 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_attention_key_bias = Parameters.Values.Slice(57952, 64); // (64) blocks.0.attention.key_bias
-            Span<float> t46 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t46 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_attention_value_weight = Parameters.Values.Slice(58016, 4096); // (64, 64) blocks.0.attention.value_weight
-            Span<float> t47 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_attention_value_bias = Parameters.Values.Slice(62112, 64); // (64) blocks.0.attention.value_bias
-            Span<float> t48 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> t49 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t48 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t49 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> t49_probabilities = Activations.Slice(34880 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_attention_out_weight = Parameters.Values.Slice(62176, 4096); // (64, 64) blocks.0.attention.out_weight
-            Span<float> t50 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_attention_out_bias = Parameters.Values.Slice(66272, 64); // (64) blocks.0.attention.out_bias
-            Span<float> t41 = Activations.Slice(14400 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
-            Span<float> t52 = Activations.Slice(55360 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
+            Span<float> t51 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
 
-            // attention.Forward(norm1.Forward(x)): Project → (B, 64, 64)
-            Gemm.Sgemm(false, false, 64 * B, 64, 64, t42, 64, blocks_0_attention_query_weight, 64, t43, 64);
+            // attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64) + bias → (B, 64, 64)
+            Gemm.Sgemm(false, false, 64 * B, 64, 64, t42, 64, blocks_0_attention_query_weight, 64, t44, 64, bias: blocks_0_attention_query_bias);
 
-            // Fused loop over (B, 64, 64):
-            //   v44 = Add(t43, blocks_0_attention_query_bias)   ← attention.Forward(norm1.Forward(x))
-            {
-                ref float x0 = ref MemoryMarshal.GetReference(t43);
-                ref float x1 = ref MemoryMarshal.GetReference(blocks_0_attention_query_bias);
-                ref float y44 = ref MemoryMarshal.GetReference(t44);
-                int rows = 64 * B, cols = 64;
-                for (int r = 0; r < rows; r++)
-                {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                    {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a43 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a11 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var v44 = a43 + a11;
-                            v44.StoreUnsafe(ref y44, (nuint)(row + c));
-                        }
-                    }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                    {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a43 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a11 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var v44 = a43 + a11;
-                            v44.StoreUnsafe(ref y44, (nuint)(row + c));
-                        }
-                    }
-                    for (; c < cols; c++)
-                    {
-                        float a43 = Unsafe.Add(ref x0, row + c);
-                        float a11 = Unsafe.Add(ref x1, c);
-                        float v44 = a43 + a11;
-                        Unsafe.Add(ref y44, row + c) = v44;
-                    }
-                }
-            }
+            // attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64) + bias → (B, 64, 64)
+            Gemm.Sgemm(false, false, 64 * B, 64, 64, t42, 64, blocks_0_attention_key_weight, 64, t46, 64, bias: blocks_0_attention_key_bias);
 
-            // attention.Forward(norm1.Forward(x)): Project → (B, 64, 64)
-            Gemm.Sgemm(false, false, 64 * B, 64, 64, t42, 64, blocks_0_attention_key_weight, 64, t45, 64);
-
-            // Fused loop over (B, 64, 64):
-            //   v46 = Add(t45, blocks_0_attention_key_bias)   ← attention.Forward(norm1.Forward(x))
-            {
-                ref float x0 = ref MemoryMarshal.GetReference(t45);
-                ref float x1 = ref MemoryMarshal.GetReference(blocks_0_attention_key_bias);
-                ref float y46 = ref MemoryMarshal.GetReference(t46);
-                int rows = 64 * B, cols = 64;
-                for (int r = 0; r < rows; r++)
-                {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                    {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a45 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a13 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var v46 = a45 + a13;
-                            v46.StoreUnsafe(ref y46, (nuint)(row + c));
-                        }
-                    }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                    {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a45 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a13 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var v46 = a45 + a13;
-                            v46.StoreUnsafe(ref y46, (nuint)(row + c));
-                        }
-                    }
-                    for (; c < cols; c++)
-                    {
-                        float a45 = Unsafe.Add(ref x0, row + c);
-                        float a13 = Unsafe.Add(ref x1, c);
-                        float v46 = a45 + a13;
-                        Unsafe.Add(ref y46, row + c) = v46;
-                    }
-                }
-            }
-
-            // attention.Forward(norm1.Forward(x)): Project → (B, 64, 64)
-            Gemm.Sgemm(false, false, 64 * B, 64, 64, t42, 64, blocks_0_attention_value_weight, 64, t47, 64);
-
-            // Fused loop over (B, 64, 64):
-            //   v48 = Add(t47, blocks_0_attention_value_bias)   ← attention.Forward(norm1.Forward(x))
-            {
-                ref float x0 = ref MemoryMarshal.GetReference(t47);
-                ref float x1 = ref MemoryMarshal.GetReference(blocks_0_attention_value_bias);
-                ref float y48 = ref MemoryMarshal.GetReference(t48);
-                int rows = 64 * B, cols = 64;
-                for (int r = 0; r < rows; r++)
-                {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                    {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a47 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a15 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var v48 = a47 + a15;
-                            v48.StoreUnsafe(ref y48, (nuint)(row + c));
-                        }
-                    }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                    {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a47 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a15 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var v48 = a47 + a15;
-                            v48.StoreUnsafe(ref y48, (nuint)(row + c));
-                        }
-                    }
-                    for (; c < cols; c++)
-                    {
-                        float a47 = Unsafe.Add(ref x0, row + c);
-                        float a15 = Unsafe.Add(ref x1, c);
-                        float v48 = a47 + a15;
-                        Unsafe.Add(ref y48, row + c) = v48;
-                    }
-                }
-            }
+            // attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64) + bias → (B, 64, 64)
+            Gemm.Sgemm(false, false, 64 * B, 64, 64, t42, 64, blocks_0_attention_value_weight, 64, t48, 64, bias: blocks_0_attention_value_bias);
 
             // attention.Forward(norm1.Forward(x)): Attention → (B, 64, 64)
             Kernels.Attention(t44, t46, t48, t49, t49_probabilities, B, 64, 64, 4, true);
 
-            // attention.Forward(norm1.Forward(x)): Project → (B, 64, 64)
-            Gemm.Sgemm(false, false, 64 * B, 64, 64, t49, 64, blocks_0_attention_out_weight, 64, t50, 64);
+            // attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64) + bias → (B, 64, 64)
+            Gemm.Sgemm(false, false, 64 * B, 64, 64, t49, 64, blocks_0_attention_out_weight, 64, t51, 64, bias: blocks_0_attention_out_bias);
+        }
+
+        /// <summary>Forward pass of blocks.0 (Block).</summary>
+        void Blocks0Forward(int B)
+        {
+            Span<float> t41 = Activations.Slice(14400 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
+            Span<float> t51 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t52 = Activations.Slice(55360 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
 
             // Fused loop over (B, 64, 64):
-            //   v51 = Add(t50, blocks_0_attention_out_bias)   ← attention.Forward(norm1.Forward(x))
-            //   v52 = Add(t41, v51)   ← x + attention.Forward(norm1.Forward(x))
+            //   v52 = Add(t41, t51)   ← x + attention.Forward(norm1.Forward(x))
             {
-                ref float x0 = ref MemoryMarshal.GetReference(t50);
-                ref float x1 = ref MemoryMarshal.GetReference(blocks_0_attention_out_bias);
-                ref float x2 = ref MemoryMarshal.GetReference(t41);
+                ref float x0 = ref MemoryMarshal.GetReference(t41);
+                ref float x1 = ref MemoryMarshal.GetReference(t51);
                 ref float y52 = ref MemoryMarshal.GetReference(t52);
-                int rows = 64 * B, cols = 64;
-                for (int r = 0; r < rows; r++)
+                int n = 4096 * B, i = 0;
+                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
                 {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
+                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
                     {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a50 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a17 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var a41 = Vector512.LoadUnsafe(ref x2, (nuint)(row + c));
-                            var v51 = a50 + a17;
-                            var v52 = a41 + v51;
-                            v52.StoreUnsafe(ref y52, (nuint)(row + c));
-                        }
+                        var a41 = Vector512.LoadUnsafe(ref x0, (nuint)(i));
+                        var a51 = Vector512.LoadUnsafe(ref x1, (nuint)(i));
+                        var v52 = a41 + a51;
+                        v52.StoreUnsafe(ref y52, (nuint)(i));
                     }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                }
+                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                {
+                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
                     {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a50 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a17 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var a41 = Vector256.LoadUnsafe(ref x2, (nuint)(row + c));
-                            var v51 = a50 + a17;
-                            var v52 = a41 + v51;
-                            v52.StoreUnsafe(ref y52, (nuint)(row + c));
-                        }
+                        var a41 = Vector256.LoadUnsafe(ref x0, (nuint)(i));
+                        var a51 = Vector256.LoadUnsafe(ref x1, (nuint)(i));
+                        var v52 = a41 + a51;
+                        v52.StoreUnsafe(ref y52, (nuint)(i));
                     }
-                    for (; c < cols; c++)
-                    {
-                        float a50 = Unsafe.Add(ref x0, row + c);
-                        float a17 = Unsafe.Add(ref x1, c);
-                        float a41 = Unsafe.Add(ref x2, row + c);
-                        float v51 = a50 + a17;
-                        float v52 = a41 + v51;
-                        Unsafe.Add(ref y52, row + c) = v52;
-                    }
+                }
+                for (; i < n; i++)
+                {
+                    float a41 = Unsafe.Add(ref x0, i);
+                    float a51 = Unsafe.Add(ref x1, i);
+                    float v52 = a41 + a51;
+                    Unsafe.Add(ref y52, i) = v52;
                 }
             }
         }
@@ -454,78 +329,61 @@ partial class CharTransformer : global::ModelGen.ModelBase
         }
 
         /// <summary>Forward pass of blocks.0 (Block).</summary>
-        void Blocks0Forward(int B)
+        void Blocks0Forward2(int B)
         {
             Span<float> t53 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
             Span<float> t53_probabilities = Activations.Slice(10432 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_Up = Parameters.Values.Slice(16480, 16384); // (64, 256) blocks.0.Up
-            Span<float> t54 = Activations.Slice(59456 * B, 16384 * B); // (B, 64, 256) Project(norm2.Forward(x), Up)
             Span<float> blocks_0_UpBias = Parameters.Values.Slice(32864, 256); // (256) blocks.0.UpBias
-            Span<float> t55 = Activations.Slice(75840 * B, 16384 * B); // (B, 64, 256) Project(norm2.Forward(x), Up) + UpBias
-            Span<float> t56 = Activations.Slice(92224 * B, 16384 * B); // (B, 64, 256) Gelu(Project(norm2.Forward(x), Up) + UpBias)
+            Span<float> t55 = Activations.Slice(59456 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
+            Span<float> t56 = Activations.Slice(75840 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
             Span<float> blocks_0_Down = Parameters.Values.Slice(33120, 16384); // (256, 64) blocks.0.Down
-            Span<float> t57 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)
+            Span<float> t57 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)
             Span<float> t52 = Activations.Slice(55360 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_DownBias = Parameters.Values.Slice(49504, 64); // (64) blocks.0.DownBias
-            Span<float> t59 = Activations.Slice(63552 * B, 4096 * B); // (B, 64, 64) (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t59 = Activations.Slice(96320 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
 
-            // Project(norm2.Forward(x), Up): Project → (B, 64, 256)
-            Gemm.Sgemm(false, false, 64 * B, 256, 64, t53, 64, blocks_0_Up, 256, t54, 256);
+            // MatMul(norm2.Forward(x), Up) + UpBias: (B, 64, 64) · (64, 256) + bias → (B, 64, 256)
+            Gemm.Sgemm(false, false, 64 * B, 256, 64, t53, 64, blocks_0_Up, 256, t55, 256, bias: blocks_0_UpBias);
 
             // Fused loop over (B, 64, 256):
-            //   v55 = Add(t54, blocks_0_UpBias)   ← Project(norm2.Forward(x), Up) + UpBias
-            //   v56 = Gelu(v55)   ← Gelu(Project(norm2.Forward(x), Up) + UpBias)
+            //   v56 = Gelu(t55)   ← Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
             {
-                ref float x0 = ref MemoryMarshal.GetReference(t54);
-                ref float x1 = ref MemoryMarshal.GetReference(blocks_0_UpBias);
-                ref float y55 = ref MemoryMarshal.GetReference(t55);
+                ref float x0 = ref MemoryMarshal.GetReference(t55);
                 ref float y56 = ref MemoryMarshal.GetReference(t56);
-                int rows = 64 * B, cols = 256;
-                for (int r = 0; r < rows; r++)
+                int n = 16384 * B, i = 0;
+                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
                 {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
+                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
                     {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a54 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a5 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var v55 = a54 + a5;
-                            var v56 = Kernels.Gelu(v55);
-                            v55.StoreUnsafe(ref y55, (nuint)(row + c));
-                            v56.StoreUnsafe(ref y56, (nuint)(row + c));
-                        }
+                        var a55 = Vector512.LoadUnsafe(ref x0, (nuint)(i));
+                        var v56 = Kernels.Gelu(a55);
+                        v56.StoreUnsafe(ref y56, (nuint)(i));
                     }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                }
+                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                {
+                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
                     {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a54 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a5 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var v55 = a54 + a5;
-                            var v56 = Kernels.Gelu(v55);
-                            v55.StoreUnsafe(ref y55, (nuint)(row + c));
-                            v56.StoreUnsafe(ref y56, (nuint)(row + c));
-                        }
+                        var a55 = Vector256.LoadUnsafe(ref x0, (nuint)(i));
+                        var v56 = Kernels.Gelu(a55);
+                        v56.StoreUnsafe(ref y56, (nuint)(i));
                     }
-                    for (; c < cols; c++)
-                    {
-                        float a54 = Unsafe.Add(ref x0, row + c);
-                        float a5 = Unsafe.Add(ref x1, c);
-                        float v55 = a54 + a5;
-                        float v56 = Kernels.Gelu(v55);
-                        Unsafe.Add(ref y55, row + c) = v55;
-                        Unsafe.Add(ref y56, row + c) = v56;
-                    }
+                }
+                for (; i < n; i++)
+                {
+                    float a55 = Unsafe.Add(ref x0, i);
+                    float v56 = Kernels.Gelu(a55);
+                    Unsafe.Add(ref y56, i) = v56;
                 }
             }
 
-            // Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down): Project → (B, 64, 64)
+            // MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down): (B, 64, 256) · (256, 64) → (B, 64, 64)
             Gemm.Sgemm(false, false, 64 * B, 64, 256, t56, 256, blocks_0_Down, 64, t57, 64);
 
             // Fused loop over (B, 64, 64):
-            //   v58 = Add(t52, t57)   ← x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)
-            //   v59 = Add(v58, blocks_0_DownBias)   ← (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            //   v58 = Add(t52, t57)   ← x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)
+            //   v59 = Add(v58, blocks_0_DownBias)   ← (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             {
                 ref float x0 = ref MemoryMarshal.GetReference(t52);
                 ref float x1 = ref MemoryMarshal.GetReference(t57);
@@ -575,11 +433,11 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.1.norm1 (LayerNorm 64).</summary>
         void Blocks1Norm1Forward(int B)
         {
-            Span<float> t59 = Activations.Slice(63552 * B, 4096 * B); // (B, 64, 64) (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t59 = Activations.Slice(96320 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> blocks_1_norm1_weight = Parameters.Values.Slice(99552, 64); // (64) blocks.1.norm1.weight
             Span<float> blocks_1_norm1_bias = Parameters.Values.Slice(99616, 64); // (64) blocks.1.norm1.bias
-            Span<float> t60 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t60 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
 
             // norm1.Forward(x): LayerNorm → (B, 64, 64)
             Kernels.LayerNorm(t59, blocks_1_norm1_weight, blocks_1_norm1_bias, t60, t60_probabilities, 64 * B, 64, 1E-05f);
@@ -588,208 +446,79 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.1.attention (MultiHeadAttention 64, 4 heads, causal).</summary>
         void Blocks1AttentionForward(int B)
         {
-            Span<float> t60 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t60 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> blocks_1_attention_query_weight = Parameters.Values.Slice(99680, 4096); // (64, 64) blocks.1.attention.query_weight
-            Span<float> t61 = Activations.Slice(67648 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_attention_query_bias = Parameters.Values.Slice(103776, 64); // (64) blocks.1.attention.query_bias
-            Span<float> t62 = Activations.Slice(71744 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t62 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_attention_key_weight = Parameters.Values.Slice(103840, 4096); // (64, 64) blocks.1.attention.key_weight
-            Span<float> t63 = Activations.Slice(67648 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_attention_key_bias = Parameters.Values.Slice(107936, 64); // (64) blocks.1.attention.key_bias
-            Span<float> t64 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t64 = Activations.Slice(104512 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_attention_value_weight = Parameters.Values.Slice(108000, 4096); // (64, 64) blocks.1.attention.value_weight
-            Span<float> t65 = Activations.Slice(67648 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_attention_value_bias = Parameters.Values.Slice(112096, 64); // (64) blocks.1.attention.value_bias
-            Span<float> t66 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> t67 = Activations.Slice(67648 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t66 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t67 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> t67_probabilities = Activations.Slice(116800 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_attention_out_weight = Parameters.Values.Slice(112160, 4096); // (64, 64) blocks.1.attention.out_weight
-            Span<float> t68 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_attention_out_bias = Parameters.Values.Slice(116256, 64); // (64) blocks.1.attention.out_bias
-            Span<float> t59 = Activations.Slice(63552 * B, 4096 * B); // (B, 64, 64) (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> t70 = Activations.Slice(137280 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
+            Span<float> t69 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
 
-            // attention.Forward(norm1.Forward(x)): Project → (B, 64, 64)
-            Gemm.Sgemm(false, false, 64 * B, 64, 64, t60, 64, blocks_1_attention_query_weight, 64, t61, 64);
+            // attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64) + bias → (B, 64, 64)
+            Gemm.Sgemm(false, false, 64 * B, 64, 64, t60, 64, blocks_1_attention_query_weight, 64, t62, 64, bias: blocks_1_attention_query_bias);
 
-            // Fused loop over (B, 64, 64):
-            //   v62 = Add(t61, blocks_1_attention_query_bias)   ← attention.Forward(norm1.Forward(x))
-            {
-                ref float x0 = ref MemoryMarshal.GetReference(t61);
-                ref float x1 = ref MemoryMarshal.GetReference(blocks_1_attention_query_bias);
-                ref float y62 = ref MemoryMarshal.GetReference(t62);
-                int rows = 64 * B, cols = 64;
-                for (int r = 0; r < rows; r++)
-                {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                    {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a61 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a27 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var v62 = a61 + a27;
-                            v62.StoreUnsafe(ref y62, (nuint)(row + c));
-                        }
-                    }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                    {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a61 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a27 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var v62 = a61 + a27;
-                            v62.StoreUnsafe(ref y62, (nuint)(row + c));
-                        }
-                    }
-                    for (; c < cols; c++)
-                    {
-                        float a61 = Unsafe.Add(ref x0, row + c);
-                        float a27 = Unsafe.Add(ref x1, c);
-                        float v62 = a61 + a27;
-                        Unsafe.Add(ref y62, row + c) = v62;
-                    }
-                }
-            }
+            // attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64) + bias → (B, 64, 64)
+            Gemm.Sgemm(false, false, 64 * B, 64, 64, t60, 64, blocks_1_attention_key_weight, 64, t64, 64, bias: blocks_1_attention_key_bias);
 
-            // attention.Forward(norm1.Forward(x)): Project → (B, 64, 64)
-            Gemm.Sgemm(false, false, 64 * B, 64, 64, t60, 64, blocks_1_attention_key_weight, 64, t63, 64);
-
-            // Fused loop over (B, 64, 64):
-            //   v64 = Add(t63, blocks_1_attention_key_bias)   ← attention.Forward(norm1.Forward(x))
-            {
-                ref float x0 = ref MemoryMarshal.GetReference(t63);
-                ref float x1 = ref MemoryMarshal.GetReference(blocks_1_attention_key_bias);
-                ref float y64 = ref MemoryMarshal.GetReference(t64);
-                int rows = 64 * B, cols = 64;
-                for (int r = 0; r < rows; r++)
-                {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                    {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a63 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a29 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var v64 = a63 + a29;
-                            v64.StoreUnsafe(ref y64, (nuint)(row + c));
-                        }
-                    }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                    {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a63 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a29 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var v64 = a63 + a29;
-                            v64.StoreUnsafe(ref y64, (nuint)(row + c));
-                        }
-                    }
-                    for (; c < cols; c++)
-                    {
-                        float a63 = Unsafe.Add(ref x0, row + c);
-                        float a29 = Unsafe.Add(ref x1, c);
-                        float v64 = a63 + a29;
-                        Unsafe.Add(ref y64, row + c) = v64;
-                    }
-                }
-            }
-
-            // attention.Forward(norm1.Forward(x)): Project → (B, 64, 64)
-            Gemm.Sgemm(false, false, 64 * B, 64, 64, t60, 64, blocks_1_attention_value_weight, 64, t65, 64);
-
-            // Fused loop over (B, 64, 64):
-            //   v66 = Add(t65, blocks_1_attention_value_bias)   ← attention.Forward(norm1.Forward(x))
-            {
-                ref float x0 = ref MemoryMarshal.GetReference(t65);
-                ref float x1 = ref MemoryMarshal.GetReference(blocks_1_attention_value_bias);
-                ref float y66 = ref MemoryMarshal.GetReference(t66);
-                int rows = 64 * B, cols = 64;
-                for (int r = 0; r < rows; r++)
-                {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                    {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a65 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a31 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var v66 = a65 + a31;
-                            v66.StoreUnsafe(ref y66, (nuint)(row + c));
-                        }
-                    }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                    {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a65 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a31 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var v66 = a65 + a31;
-                            v66.StoreUnsafe(ref y66, (nuint)(row + c));
-                        }
-                    }
-                    for (; c < cols; c++)
-                    {
-                        float a65 = Unsafe.Add(ref x0, row + c);
-                        float a31 = Unsafe.Add(ref x1, c);
-                        float v66 = a65 + a31;
-                        Unsafe.Add(ref y66, row + c) = v66;
-                    }
-                }
-            }
+            // attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64) + bias → (B, 64, 64)
+            Gemm.Sgemm(false, false, 64 * B, 64, 64, t60, 64, blocks_1_attention_value_weight, 64, t66, 64, bias: blocks_1_attention_value_bias);
 
             // attention.Forward(norm1.Forward(x)): Attention → (B, 64, 64)
             Kernels.Attention(t62, t64, t66, t67, t67_probabilities, B, 64, 64, 4, true);
 
-            // attention.Forward(norm1.Forward(x)): Project → (B, 64, 64)
-            Gemm.Sgemm(false, false, 64 * B, 64, 64, t67, 64, blocks_1_attention_out_weight, 64, t68, 64);
+            // attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64) + bias → (B, 64, 64)
+            Gemm.Sgemm(false, false, 64 * B, 64, 64, t67, 64, blocks_1_attention_out_weight, 64, t69, 64, bias: blocks_1_attention_out_bias);
+        }
+
+        /// <summary>Forward pass of blocks.1 (Block).</summary>
+        void Blocks1Forward(int B)
+        {
+            Span<float> t59 = Activations.Slice(96320 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t69 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t70 = Activations.Slice(137280 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
 
             // Fused loop over (B, 64, 64):
-            //   v69 = Add(t68, blocks_1_attention_out_bias)   ← attention.Forward(norm1.Forward(x))
-            //   v70 = Add(t59, v69)   ← x + attention.Forward(norm1.Forward(x))
+            //   v70 = Add(t59, t69)   ← x + attention.Forward(norm1.Forward(x))
             {
-                ref float x0 = ref MemoryMarshal.GetReference(t68);
-                ref float x1 = ref MemoryMarshal.GetReference(blocks_1_attention_out_bias);
-                ref float x2 = ref MemoryMarshal.GetReference(t59);
+                ref float x0 = ref MemoryMarshal.GetReference(t59);
+                ref float x1 = ref MemoryMarshal.GetReference(t69);
                 ref float y70 = ref MemoryMarshal.GetReference(t70);
-                int rows = 64 * B, cols = 64;
-                for (int r = 0; r < rows; r++)
+                int n = 4096 * B, i = 0;
+                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
                 {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
+                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
                     {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a68 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a33 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var a59 = Vector512.LoadUnsafe(ref x2, (nuint)(row + c));
-                            var v69 = a68 + a33;
-                            var v70 = a59 + v69;
-                            v70.StoreUnsafe(ref y70, (nuint)(row + c));
-                        }
+                        var a59 = Vector512.LoadUnsafe(ref x0, (nuint)(i));
+                        var a69 = Vector512.LoadUnsafe(ref x1, (nuint)(i));
+                        var v70 = a59 + a69;
+                        v70.StoreUnsafe(ref y70, (nuint)(i));
                     }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                }
+                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                {
+                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
                     {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a68 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a33 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var a59 = Vector256.LoadUnsafe(ref x2, (nuint)(row + c));
-                            var v69 = a68 + a33;
-                            var v70 = a59 + v69;
-                            v70.StoreUnsafe(ref y70, (nuint)(row + c));
-                        }
+                        var a59 = Vector256.LoadUnsafe(ref x0, (nuint)(i));
+                        var a69 = Vector256.LoadUnsafe(ref x1, (nuint)(i));
+                        var v70 = a59 + a69;
+                        v70.StoreUnsafe(ref y70, (nuint)(i));
                     }
-                    for (; c < cols; c++)
-                    {
-                        float a68 = Unsafe.Add(ref x0, row + c);
-                        float a33 = Unsafe.Add(ref x1, c);
-                        float a59 = Unsafe.Add(ref x2, row + c);
-                        float v69 = a68 + a33;
-                        float v70 = a59 + v69;
-                        Unsafe.Add(ref y70, row + c) = v70;
-                    }
+                }
+                for (; i < n; i++)
+                {
+                    float a59 = Unsafe.Add(ref x0, i);
+                    float a69 = Unsafe.Add(ref x1, i);
+                    float v70 = a59 + a69;
+                    Unsafe.Add(ref y70, i) = v70;
                 }
             }
         }
@@ -808,78 +537,61 @@ partial class CharTransformer : global::ModelGen.ModelBase
         }
 
         /// <summary>Forward pass of blocks.1 (Block).</summary>
-        void Blocks1Forward(int B)
+        void Blocks1Forward2(int B)
         {
             Span<float> t71 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
             Span<float> t71_probabilities = Activations.Slice(10688 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_Up = Parameters.Values.Slice(66464, 16384); // (64, 256) blocks.1.Up
-            Span<float> t72 = Activations.Slice(141376 * B, 16384 * B); // (B, 64, 256) Project(norm2.Forward(x), Up)
             Span<float> blocks_1_UpBias = Parameters.Values.Slice(82848, 256); // (256) blocks.1.UpBias
-            Span<float> t73 = Activations.Slice(157760 * B, 16384 * B); // (B, 64, 256) Project(norm2.Forward(x), Up) + UpBias
-            Span<float> t74 = Activations.Slice(174144 * B, 16384 * B); // (B, 64, 256) Gelu(Project(norm2.Forward(x), Up) + UpBias)
+            Span<float> t73 = Activations.Slice(141376 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
+            Span<float> t74 = Activations.Slice(157760 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
             Span<float> blocks_1_Down = Parameters.Values.Slice(83104, 16384); // (256, 64) blocks.1.Down
-            Span<float> t75 = Activations.Slice(141376 * B, 4096 * B); // (B, 64, 64) Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)
+            Span<float> t75 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)
             Span<float> t70 = Activations.Slice(137280 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_DownBias = Parameters.Values.Slice(99488, 64); // (64) blocks.1.DownBias
-            Span<float> t77 = Activations.Slice(145472 * B, 4096 * B); // (B, 64, 64) (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t77 = Activations.Slice(178240 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
 
-            // Project(norm2.Forward(x), Up): Project → (B, 64, 256)
-            Gemm.Sgemm(false, false, 64 * B, 256, 64, t71, 64, blocks_1_Up, 256, t72, 256);
+            // MatMul(norm2.Forward(x), Up) + UpBias: (B, 64, 64) · (64, 256) + bias → (B, 64, 256)
+            Gemm.Sgemm(false, false, 64 * B, 256, 64, t71, 64, blocks_1_Up, 256, t73, 256, bias: blocks_1_UpBias);
 
             // Fused loop over (B, 64, 256):
-            //   v73 = Add(t72, blocks_1_UpBias)   ← Project(norm2.Forward(x), Up) + UpBias
-            //   v74 = Gelu(v73)   ← Gelu(Project(norm2.Forward(x), Up) + UpBias)
+            //   v74 = Gelu(t73)   ← Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
             {
-                ref float x0 = ref MemoryMarshal.GetReference(t72);
-                ref float x1 = ref MemoryMarshal.GetReference(blocks_1_UpBias);
-                ref float y73 = ref MemoryMarshal.GetReference(t73);
+                ref float x0 = ref MemoryMarshal.GetReference(t73);
                 ref float y74 = ref MemoryMarshal.GetReference(t74);
-                int rows = 64 * B, cols = 256;
-                for (int r = 0; r < rows; r++)
+                int n = 16384 * B, i = 0;
+                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
                 {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
+                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
                     {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a72 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a21 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var v73 = a72 + a21;
-                            var v74 = Kernels.Gelu(v73);
-                            v73.StoreUnsafe(ref y73, (nuint)(row + c));
-                            v74.StoreUnsafe(ref y74, (nuint)(row + c));
-                        }
+                        var a73 = Vector512.LoadUnsafe(ref x0, (nuint)(i));
+                        var v74 = Kernels.Gelu(a73);
+                        v74.StoreUnsafe(ref y74, (nuint)(i));
                     }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                }
+                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
+                {
+                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
                     {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a72 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a21 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var v73 = a72 + a21;
-                            var v74 = Kernels.Gelu(v73);
-                            v73.StoreUnsafe(ref y73, (nuint)(row + c));
-                            v74.StoreUnsafe(ref y74, (nuint)(row + c));
-                        }
+                        var a73 = Vector256.LoadUnsafe(ref x0, (nuint)(i));
+                        var v74 = Kernels.Gelu(a73);
+                        v74.StoreUnsafe(ref y74, (nuint)(i));
                     }
-                    for (; c < cols; c++)
-                    {
-                        float a72 = Unsafe.Add(ref x0, row + c);
-                        float a21 = Unsafe.Add(ref x1, c);
-                        float v73 = a72 + a21;
-                        float v74 = Kernels.Gelu(v73);
-                        Unsafe.Add(ref y73, row + c) = v73;
-                        Unsafe.Add(ref y74, row + c) = v74;
-                    }
+                }
+                for (; i < n; i++)
+                {
+                    float a73 = Unsafe.Add(ref x0, i);
+                    float v74 = Kernels.Gelu(a73);
+                    Unsafe.Add(ref y74, i) = v74;
                 }
             }
 
-            // Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down): Project → (B, 64, 64)
+            // MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down): (B, 64, 256) · (256, 64) → (B, 64, 64)
             Gemm.Sgemm(false, false, 64 * B, 64, 256, t74, 256, blocks_1_Down, 64, t75, 64);
 
             // Fused loop over (B, 64, 64):
-            //   v76 = Add(t70, t75)   ← x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)
-            //   v77 = Add(v76, blocks_1_DownBias)   ← (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            //   v76 = Add(t70, t75)   ← x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)
+            //   v77 = Add(v76, blocks_1_DownBias)   ← (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             {
                 ref float x0 = ref MemoryMarshal.GetReference(t70);
                 ref float x1 = ref MemoryMarshal.GetReference(t75);
@@ -929,11 +641,11 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of final (LayerNorm 64).</summary>
         void FinalForward(int B)
         {
-            Span<float> t77 = Activations.Slice(145472 * B, 4096 * B); // (B, 64, 64) (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t77 = Activations.Slice(178240 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> final_weight = Parameters.Values.Slice(116448, 64); // (64) final.weight
             Span<float> final_bias = Parameters.Values.Slice(116512, 64); // (64) final.bias
-            Span<float> t78 = Activations.Slice(141376 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
-            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t78 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
+            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
 
             // final.Forward(x): LayerNorm → (B, 64, 64)
             Kernels.LayerNorm(t77, final_weight, final_bias, t78, t78_probabilities, 64 * B, 64, 1E-05f);
@@ -942,64 +654,23 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of the model body.</summary>
         void BodyForward2(int B)
         {
-            Span<float> t78 = Activations.Slice(141376 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
-            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t78 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
+            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> Head = Parameters.Values.Slice(4096, 6144); // (64, 96) Head
-            Span<float> t79 = Activations.Slice(149568 * B, 6144 * B); // (B, 64, 96) Project(final.Forward(x), Head)
             Span<float> HeadBias = Parameters.Values.Slice(10240, 96); // (96) HeadBias
-            Span<float> t80 = Activations.Slice(190528 * B, 6144 * B); // (B, 64, 96) Project(final.Forward(x), Head) + HeadBias
+            Span<float> t80 = Activations.Slice(182336 * B, 6144 * B); // (B, 64, 96) MatMul(final.Forward(x), Head) + HeadBias
 
-            // Project(final.Forward(x), Head): Project → (B, 64, 96)
-            Gemm.Sgemm(false, false, 64 * B, 96, 64, t78, 64, Head, 96, t79, 96);
-
-            // Fused loop over (B, 64, 96):
-            //   v80 = Add(t79, HeadBias)   ← Project(final.Forward(x), Head) + HeadBias
-            {
-                ref float x0 = ref MemoryMarshal.GetReference(t79);
-                ref float x1 = ref MemoryMarshal.GetReference(HeadBias);
-                ref float y80 = ref MemoryMarshal.GetReference(t80);
-                int rows = 64 * B, cols = 96;
-                for (int r = 0; r < rows; r++)
-                {
-                    int row = r * cols, c = 0;
-                    if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                    {
-                        for (; c <= cols - Vector512<float>.Count; c += Vector512<float>.Count)
-                        {
-                            var a79 = Vector512.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a2 = Vector512.LoadUnsafe(ref x1, (nuint)(c));
-                            var v80 = a79 + a2;
-                            v80.StoreUnsafe(ref y80, (nuint)(row + c));
-                        }
-                    }
-                    else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                    {
-                        for (; c <= cols - Vector256<float>.Count; c += Vector256<float>.Count)
-                        {
-                            var a79 = Vector256.LoadUnsafe(ref x0, (nuint)(row + c));
-                            var a2 = Vector256.LoadUnsafe(ref x1, (nuint)(c));
-                            var v80 = a79 + a2;
-                            v80.StoreUnsafe(ref y80, (nuint)(row + c));
-                        }
-                    }
-                    for (; c < cols; c++)
-                    {
-                        float a79 = Unsafe.Add(ref x0, row + c);
-                        float a2 = Unsafe.Add(ref x1, c);
-                        float v80 = a79 + a2;
-                        Unsafe.Add(ref y80, row + c) = v80;
-                    }
-                }
-            }
+            // MatMul(final.Forward(x), Head) + HeadBias: (B, 64, 64) · (64, 96) + bias → (B, 64, 96)
+            Gemm.Sgemm(false, false, 64 * B, 96, 64, t78, 64, Head, 96, t80, 96, bias: HeadBias);
         }
 
         /// <summary>Forward pass of the loss.</summary>
         void LossForward(int B)
         {
-            Span<float> t80 = Activations.Slice(190528 * B, 6144 * B); // (B, 64, 96) Project(final.Forward(x), Head) + HeadBias
+            Span<float> t80 = Activations.Slice(182336 * B, 6144 * B); // (B, 64, 96) MatMul(final.Forward(x), Head) + HeadBias
             Span<float> target = Activations.Slice(64 * B, 6144 * B); // (B, 64, 96) target target
             Span<float> t82 = Activations.Slice(_fixed, 1); // scalar SequenceCrossEntropy(logits, target)
-            Span<float> t82_probabilities = Activations.Slice(149568 * B, 6144 * B); // (B, 64, 96) softmax of Project(final.Forward(x), Head) + HeadBias
+            Span<float> t82_probabilities = Activations.Slice(188480 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(final.Forward(x), Head) + HeadBias
 
             // SequenceCrossEntropy(logits, target): SequenceCrossEntropy → scalar
             t82[0] = Kernels.SequenceCrossEntropy(t80, target, t82_probabilities, 64 * B, 96);
@@ -1009,23 +680,23 @@ partial class CharTransformer : global::ModelGen.ModelBase
         void LossBackward(int B)
         {
             Span<float> t82 = Activations.Slice(_fixed, 1); // scalar SequenceCrossEntropy(logits, target)
-            Span<float> t82_probabilities = Activations.Slice(149568 * B, 6144 * B); // (B, 64, 96) softmax of Project(final.Forward(x), Head) + HeadBias
+            Span<float> t82_probabilities = Activations.Slice(188480 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(final.Forward(x), Head) + HeadBias
             Span<float> target = Activations.Slice(64 * B, 6144 * B); // (B, 64, 96) target target
-            Span<float> d84 = Activations.Slice(196672 * B, 6144 * B); // (B, 64, 96) grad of Project(final.Forward(x), Head) + HeadBias
+            Span<float> d84 = Activations.Slice(194624 * B, 6144 * B); // (B, 64, 96) grad of MatMul(final.Forward(x), Head) + HeadBias
 
-            // grad of Project(final.Forward(x), Head) + HeadBias: SequenceCrossEntropyGrad → (B, 64, 96)
+            // grad of MatMul(final.Forward(x), Head) + HeadBias: SequenceCrossEntropyGrad → (B, 64, 96)
             Kernels.SequenceCrossEntropyBackward(t82_probabilities, target, 1f, d84, 64 * B, 96);
         }
 
         /// <summary>Backward pass of the model body.</summary>
         void BodyBackward(int B)
         {
-            Span<float> d84 = Activations.Slice(196672 * B, 6144 * B); // (B, 64, 96) grad of Project(final.Forward(x), Head) + HeadBias
+            Span<float> d84 = Activations.Slice(194624 * B, 6144 * B); // (B, 64, 96) grad of MatMul(final.Forward(x), Head) + HeadBias
             Span<float> d_HeadBias = Parameters.Gradients.Slice(10240, 96); // (96) grad of HeadBias
             Span<float> Head = Parameters.Values.Slice(4096, 6144); // (64, 96) Head
             Span<float> d86 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of final.Forward(x)
-            Span<float> t78 = Activations.Slice(141376 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
-            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t78 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
+            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_Head = Parameters.Gradients.Slice(4096, 6144); // (64, 96) grad of Head
 
             // grad of HeadBias: ReduceTo → (96)
@@ -1034,23 +705,23 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of final.Forward(x): (B, 64, 96) · (64, 96)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 96, d84, 96, Head, 96, d86, 64);
 
-            // grad of Head: ProjectWeightGrad → (64, 96)
+            // grad of Head: (B, 64, 64)ᵀ · (B, 64, 96) → (64, 96)
             Gemm.Sgemm(true, false, 64, 96, 64 * B, t78, 64, d84, 96, d_Head, 96);
         }
 
         /// <summary>Backward pass of final (LayerNorm 64).</summary>
         void FinalBackward(int B)
         {
-            Span<float> t78 = Activations.Slice(141376 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
-            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> t77 = Activations.Slice(145472 * B, 4096 * B); // (B, 64, 64) (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t78 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
+            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t77 = Activations.Slice(178240 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> final_weight = Parameters.Values.Slice(116448, 64); // (64) final.weight
             Span<float> d86 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of final.Forward(x)
-            Span<float> d88 = Activations.Slice(196672 * B, 4096 * B); // (B, 64, 64) grad of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d88 = Activations.Slice(194624 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_final_weight = Parameters.Gradients.Slice(116448, 64); // (64) grad of final.weight
             Span<float> d_final_bias = Parameters.Gradients.Slice(116512, 64); // (64) grad of final.bias
 
-            // grad of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias: LayerNormGrad → (B, 64, 64)
+            // grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias: LayerNormGrad → (B, 64, 64)
             Kernels.LayerNormBackward(t77, final_weight, t78_probabilities, d86, d88, 64 * B, 64);
 
             // grad of final.weight: LayerNormWeightGrad → (64)
@@ -1063,14 +734,14 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1 (Block).</summary>
         void Blocks1Backward(int B)
         {
-            Span<float> d88 = Activations.Slice(196672 * B, 4096 * B); // (B, 64, 64) grad of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d88 = Activations.Slice(194624 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_blocks_1_DownBias = Parameters.Gradients.Slice(99488, 64); // (64) grad of blocks.1.DownBias
             Span<float> blocks_1_Down = Parameters.Values.Slice(83104, 16384); // (256, 64) blocks.1.Down
-            Span<float> d92 = Activations.Slice(200768 * B, 16384 * B); // (B, 64, 256) grad of Gelu(Project(norm2.Forward(x), Up) + UpBias)
-            Span<float> t74 = Activations.Slice(174144 * B, 16384 * B); // (B, 64, 256) Gelu(Project(norm2.Forward(x), Up) + UpBias)
+            Span<float> d92 = Activations.Slice(198720 * B, 16384 * B); // (B, 64, 256) grad of Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
+            Span<float> t74 = Activations.Slice(157760 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
             Span<float> d_blocks_1_Down = Parameters.Gradients.Slice(83104, 16384); // (256, 64) grad of blocks.1.Down
-            Span<float> t73 = Activations.Slice(157760 * B, 16384 * B); // (B, 64, 256) Project(norm2.Forward(x), Up) + UpBias
-            Span<float> d94 = Activations.Slice(174144 * B, 16384 * B); // (B, 64, 256) grad of Project(norm2.Forward(x), Up) + UpBias
+            Span<float> t73 = Activations.Slice(141376 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
+            Span<float> d94 = Activations.Slice(157760 * B, 16384 * B); // (B, 64, 256) grad of MatMul(norm2.Forward(x), Up) + UpBias
             Span<float> d_blocks_1_UpBias = Parameters.Gradients.Slice(82848, 256); // (256) grad of blocks.1.UpBias
             Span<float> blocks_1_Up = Parameters.Values.Slice(66464, 16384); // (64, 256) blocks.1.Up
             Span<float> d96 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
@@ -1081,10 +752,10 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of blocks.1.DownBias: ReduceTo → (64)
             Kernels.SumRows(d88, 64 * B, 64, d_blocks_1_DownBias, accumulate: false);
 
-            // grad of Gelu(Project(norm2.Forward(x), Up) + UpBias): (B, 64, 64) · (256, 64)ᵀ → (B, 64, 256)
+            // grad of Gelu(MatMul(norm2.Forward(x), Up) + UpBias): (B, 64, 64) · (256, 64)ᵀ → (B, 64, 256)
             Gemm.Sgemm(false, true, 64 * B, 256, 64, d88, 64, blocks_1_Down, 64, d92, 256);
 
-            // grad of blocks.1.Down: ProjectWeightGrad → (256, 64)
+            // grad of blocks.1.Down: (B, 64, 256)ᵀ · (B, 64, 64) → (256, 64)
             Gemm.Sgemm(true, false, 256, 64, 64 * B, t74, 256, d88, 64, d_blocks_1_Down, 64);
 
             // Fused loop over (B, 64, 256):
@@ -1129,7 +800,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of norm2.Forward(x): (B, 64, 256) · (64, 256)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 256, d94, 256, blocks_1_Up, 256, d96, 64);
 
-            // grad of blocks.1.Up: ProjectWeightGrad → (64, 256)
+            // grad of blocks.1.Up: (B, 64, 64)ᵀ · (B, 64, 256) → (64, 256)
             Gemm.Sgemm(true, false, 64, 256, 64 * B, t71, 64, d94, 256, d_blocks_1_Up, 256);
         }
 
@@ -1158,7 +829,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1 (Block).</summary>
         void Blocks1Backward2(int B)
         {
-            Span<float> d88 = Activations.Slice(196672 * B, 4096 * B); // (B, 64, 64) grad of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d88 = Activations.Slice(194624 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d98 = Activations.Slice(141376 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
             Span<float> d101 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
 
@@ -1206,29 +877,29 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Span<float> d_blocks_1_attention_out_bias = Parameters.Gradients.Slice(116256, 64); // (64) grad of blocks.1.attention.out_bias
             Span<float> blocks_1_attention_out_weight = Parameters.Values.Slice(112160, 4096); // (64, 64) blocks.1.attention.out_weight
             Span<float> d103 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> t67 = Activations.Slice(67648 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t67 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> t67_probabilities = Activations.Slice(116800 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_1_attention_out_weight = Parameters.Gradients.Slice(112160, 4096); // (64, 64) grad of blocks.1.attention.out_weight
-            Span<float> t66 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d105 = Activations.Slice(155712 * B, 16384 * B); // (B, 4, 64, 64) backward of attention.Forward(norm1.Forward(x))
-            Span<float> t64 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d106 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> t62 = Activations.Slice(71744 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d107 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> d108 = Activations.Slice(71744 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> t66 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d105 = Activations.Slice(137280 * B, 16384 * B); // (B, 4, 64, 64) backward of attention.Forward(norm1.Forward(x))
+            Span<float> t64 = Activations.Slice(104512 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d106 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> t62 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d107 = Activations.Slice(104512 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> d108 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_1_attention_value_bias = Parameters.Gradients.Slice(112096, 64); // (64) grad of blocks.1.attention.value_bias
             Span<float> blocks_1_attention_value_weight = Parameters.Values.Slice(108000, 4096); // (64, 64) blocks.1.attention.value_weight
-            Span<float> d110 = Activations.Slice(67648 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> t60 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d110 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> t60 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_blocks_1_attention_value_weight = Parameters.Gradients.Slice(108000, 4096); // (64, 64) grad of blocks.1.attention.value_weight
             Span<float> d_blocks_1_attention_key_bias = Parameters.Gradients.Slice(107936, 64); // (64) grad of blocks.1.attention.key_bias
             Span<float> blocks_1_attention_key_weight = Parameters.Values.Slice(103840, 4096); // (64, 64) blocks.1.attention.key_weight
-            Span<float> d113 = Activations.Slice(71744 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d113 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> d_blocks_1_attention_key_weight = Parameters.Gradients.Slice(103840, 4096); // (64, 64) grad of blocks.1.attention.key_weight
             Span<float> d_blocks_1_attention_query_bias = Parameters.Gradients.Slice(103776, 64); // (64) grad of blocks.1.attention.query_bias
             Span<float> blocks_1_attention_query_weight = Parameters.Values.Slice(99680, 4096); // (64, 64) blocks.1.attention.query_weight
-            Span<float> d116 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d116 = Activations.Slice(104512 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> d_blocks_1_attention_query_weight = Parameters.Gradients.Slice(99680, 4096); // (64, 64) grad of blocks.1.attention.query_weight
 
             // grad of blocks.1.attention.out_bias: ReduceTo → (64)
@@ -1237,7 +908,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 64, d101, 64, blocks_1_attention_out_weight, 64, d103, 64);
 
-            // grad of blocks.1.attention.out_weight: ProjectWeightGrad → (64, 64)
+            // grad of blocks.1.attention.out_weight: (B, 64, 64)ᵀ · (B, 64, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, 64 * B, t67, 64, d101, 64, d_blocks_1_attention_out_weight, 64);
 
             // backward of attention.Forward(norm1.Forward(x)): AttentionGradScores → (B, 4, 64, 64)
@@ -1258,7 +929,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of norm1.Forward(x): (B, 64, 64) · (64, 64)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 64, d108, 64, blocks_1_attention_value_weight, 64, d110, 64);
 
-            // grad of blocks.1.attention.value_weight: ProjectWeightGrad → (64, 64)
+            // grad of blocks.1.attention.value_weight: (B, 64, 64)ᵀ · (B, 64, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, 64 * B, t60, 64, d108, 64, d_blocks_1_attention_value_weight, 64);
 
             // grad of blocks.1.attention.key_bias: ReduceTo → (64)
@@ -1267,7 +938,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of norm1.Forward(x): (B, 64, 64) · (64, 64)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 64, d107, 64, blocks_1_attention_key_weight, 64, d113, 64);
 
-            // grad of blocks.1.attention.key_weight: ProjectWeightGrad → (64, 64)
+            // grad of blocks.1.attention.key_weight: (B, 64, 64)ᵀ · (B, 64, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, 64 * B, t60, 64, d107, 64, d_blocks_1_attention_key_weight, 64);
 
             // grad of blocks.1.attention.query_bias: ReduceTo → (64)
@@ -1276,22 +947,22 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of norm1.Forward(x): (B, 64, 64) · (64, 64)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 64, d106, 64, blocks_1_attention_query_weight, 64, d116, 64);
 
-            // grad of blocks.1.attention.query_weight: ProjectWeightGrad → (64, 64)
+            // grad of blocks.1.attention.query_weight: (B, 64, 64)ᵀ · (B, 64, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, 64 * B, t60, 64, d106, 64, d_blocks_1_attention_query_weight, 64);
         }
 
         /// <summary>Backward pass of blocks.1.norm1 (LayerNorm 64).</summary>
         void Blocks1Norm1Backward(int B)
         {
-            Span<float> d110 = Activations.Slice(67648 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d113 = Activations.Slice(71744 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d116 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d119 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> t60 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> t59 = Activations.Slice(63552 * B, 4096 * B); // (B, 64, 64) (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d110 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d113 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d116 = Activations.Slice(104512 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d119 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> t60 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t59 = Activations.Slice(96320 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> blocks_1_norm1_weight = Parameters.Values.Slice(99552, 64); // (64) blocks.1.norm1.weight
-            Span<float> d120 = Activations.Slice(67648 * B, 4096 * B); // (B, 64, 64) grad of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d120 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_blocks_1_norm1_weight = Parameters.Gradients.Slice(99552, 64); // (64) grad of blocks.1.norm1.weight
             Span<float> d_blocks_1_norm1_bias = Parameters.Gradients.Slice(99616, 64); // (64) grad of blocks.1.norm1.bias
 
@@ -1339,7 +1010,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
                 }
             }
 
-            // grad of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias: LayerNormGrad → (B, 64, 64)
+            // grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias: LayerNormGrad → (B, 64, 64)
             Kernels.LayerNormBackward(t59, blocks_1_norm1_weight, t60_probabilities, d119, d120, 64 * B, 64);
 
             // grad of blocks.1.norm1.weight: LayerNormWeightGrad → (64)
@@ -1353,15 +1024,15 @@ partial class CharTransformer : global::ModelGen.ModelBase
         void Blocks0Backward(int B)
         {
             Span<float> d101 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
-            Span<float> d120 = Activations.Slice(67648 * B, 4096 * B); // (B, 64, 64) grad of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> d123 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) grad of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d120 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d123 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_blocks_0_DownBias = Parameters.Gradients.Slice(49504, 64); // (64) grad of blocks.0.DownBias
             Span<float> blocks_0_Down = Parameters.Values.Slice(33120, 16384); // (256, 64) blocks.0.Down
-            Span<float> d125 = Activations.Slice(108608 * B, 16384 * B); // (B, 64, 256) grad of Gelu(Project(norm2.Forward(x), Up) + UpBias)
-            Span<float> t56 = Activations.Slice(92224 * B, 16384 * B); // (B, 64, 256) Gelu(Project(norm2.Forward(x), Up) + UpBias)
+            Span<float> d125 = Activations.Slice(96320 * B, 16384 * B); // (B, 64, 256) grad of Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
+            Span<float> t56 = Activations.Slice(75840 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
             Span<float> d_blocks_0_Down = Parameters.Gradients.Slice(33120, 16384); // (256, 64) grad of blocks.0.Down
-            Span<float> t55 = Activations.Slice(75840 * B, 16384 * B); // (B, 64, 256) Project(norm2.Forward(x), Up) + UpBias
-            Span<float> d127 = Activations.Slice(92224 * B, 16384 * B); // (B, 64, 256) grad of Project(norm2.Forward(x), Up) + UpBias
+            Span<float> t55 = Activations.Slice(59456 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
+            Span<float> d127 = Activations.Slice(75840 * B, 16384 * B); // (B, 64, 256) grad of MatMul(norm2.Forward(x), Up) + UpBias
             Span<float> d_blocks_0_UpBias = Parameters.Gradients.Slice(32864, 256); // (256) grad of blocks.0.UpBias
             Span<float> blocks_0_Up = Parameters.Values.Slice(16480, 16384); // (64, 256) blocks.0.Up
             Span<float> d129 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
@@ -1408,10 +1079,10 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of blocks.0.DownBias: ReduceTo → (64)
             Kernels.SumRows(d123, 64 * B, 64, d_blocks_0_DownBias, accumulate: false);
 
-            // grad of Gelu(Project(norm2.Forward(x), Up) + UpBias): (B, 64, 64) · (256, 64)ᵀ → (B, 64, 256)
+            // grad of Gelu(MatMul(norm2.Forward(x), Up) + UpBias): (B, 64, 64) · (256, 64)ᵀ → (B, 64, 256)
             Gemm.Sgemm(false, true, 64 * B, 256, 64, d123, 64, blocks_0_Down, 64, d125, 256);
 
-            // grad of blocks.0.Down: ProjectWeightGrad → (256, 64)
+            // grad of blocks.0.Down: (B, 64, 256)ᵀ · (B, 64, 64) → (256, 64)
             Gemm.Sgemm(true, false, 256, 64, 64 * B, t56, 256, d123, 64, d_blocks_0_Down, 64);
 
             // Fused loop over (B, 64, 256):
@@ -1456,7 +1127,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of norm2.Forward(x): (B, 64, 256) · (64, 256)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 256, d127, 256, blocks_0_Up, 256, d129, 64);
 
-            // grad of blocks.0.Up: ProjectWeightGrad → (64, 256)
+            // grad of blocks.0.Up: (B, 64, 64)ᵀ · (B, 64, 256) → (64, 256)
             Gemm.Sgemm(true, false, 64, 256, 64 * B, t53, 64, d127, 256, d_blocks_0_Up, 256);
         }
 
@@ -1468,7 +1139,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Span<float> t52 = Activations.Slice(55360 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_norm2_weight = Parameters.Values.Slice(66336, 64); // (64) blocks.0.norm2.weight
             Span<float> d129 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
-            Span<float> d131 = Activations.Slice(63552 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d131 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_0_norm2_weight = Parameters.Gradients.Slice(66336, 64); // (64) grad of blocks.0.norm2.weight
             Span<float> d_blocks_0_norm2_bias = Parameters.Gradients.Slice(66400, 64); // (64) grad of blocks.0.norm2.bias
 
@@ -1485,8 +1156,8 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0 (Block).</summary>
         void Blocks0Backward2(int B)
         {
-            Span<float> d123 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) grad of (x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> d131 = Activations.Slice(63552 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d123 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d131 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
             Span<float> d134 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
 
             // Fused loop over (B, 64, 64):
@@ -1533,29 +1204,29 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Span<float> d_blocks_0_attention_out_bias = Parameters.Gradients.Slice(66272, 64); // (64) grad of blocks.0.attention.out_bias
             Span<float> blocks_0_attention_out_weight = Parameters.Values.Slice(62176, 4096); // (64, 64) blocks.0.attention.out_weight
             Span<float> d136 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> t49 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t49 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> t49_probabilities = Activations.Slice(34880 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_0_attention_out_weight = Parameters.Gradients.Slice(62176, 4096); // (64, 64) grad of blocks.0.attention.out_weight
-            Span<float> t48 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t48 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> d138 = Activations.Slice(55360 * B, 16384 * B); // (B, 4, 64, 64) backward of attention.Forward(norm1.Forward(x))
-            Span<float> t46 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d139 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> t44 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d140 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> d141 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> t46 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d139 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> t44 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d140 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> d141 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_0_attention_value_bias = Parameters.Gradients.Slice(62112, 64); // (64) grad of blocks.0.attention.value_bias
             Span<float> blocks_0_attention_value_weight = Parameters.Values.Slice(58016, 4096); // (64, 64) blocks.0.attention.value_weight
-            Span<float> d143 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d143 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> t42 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
             Span<float> t42_probabilities = Activations.Slice(10304 * B, 128 * B); // (B, 64, 2) softmax of tokens.Forward(ids) + Position
             Span<float> d_blocks_0_attention_value_weight = Parameters.Gradients.Slice(58016, 4096); // (64, 64) grad of blocks.0.attention.value_weight
             Span<float> d_blocks_0_attention_key_bias = Parameters.Gradients.Slice(57952, 64); // (64) grad of blocks.0.attention.key_bias
             Span<float> blocks_0_attention_key_weight = Parameters.Values.Slice(53856, 4096); // (64, 64) blocks.0.attention.key_weight
-            Span<float> d146 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d146 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> d_blocks_0_attention_key_weight = Parameters.Gradients.Slice(53856, 4096); // (64, 64) grad of blocks.0.attention.key_weight
             Span<float> d_blocks_0_attention_query_bias = Parameters.Gradients.Slice(53792, 64); // (64) grad of blocks.0.attention.query_bias
             Span<float> blocks_0_attention_query_weight = Parameters.Values.Slice(49696, 4096); // (64, 64) blocks.0.attention.query_weight
-            Span<float> d149 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d149 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> d_blocks_0_attention_query_weight = Parameters.Gradients.Slice(49696, 4096); // (64, 64) grad of blocks.0.attention.query_weight
 
             // grad of blocks.0.attention.out_bias: ReduceTo → (64)
@@ -1564,7 +1235,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 64, d134, 64, blocks_0_attention_out_weight, 64, d136, 64);
 
-            // grad of blocks.0.attention.out_weight: ProjectWeightGrad → (64, 64)
+            // grad of blocks.0.attention.out_weight: (B, 64, 64)ᵀ · (B, 64, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, 64 * B, t49, 64, d134, 64, d_blocks_0_attention_out_weight, 64);
 
             // backward of attention.Forward(norm1.Forward(x)): AttentionGradScores → (B, 4, 64, 64)
@@ -1585,7 +1256,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of norm1.Forward(x): (B, 64, 64) · (64, 64)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 64, d141, 64, blocks_0_attention_value_weight, 64, d143, 64);
 
-            // grad of blocks.0.attention.value_weight: ProjectWeightGrad → (64, 64)
+            // grad of blocks.0.attention.value_weight: (B, 64, 64)ᵀ · (B, 64, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, 64 * B, t42, 64, d141, 64, d_blocks_0_attention_value_weight, 64);
 
             // grad of blocks.0.attention.key_bias: ReduceTo → (64)
@@ -1594,7 +1265,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of norm1.Forward(x): (B, 64, 64) · (64, 64)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 64, d140, 64, blocks_0_attention_key_weight, 64, d146, 64);
 
-            // grad of blocks.0.attention.key_weight: ProjectWeightGrad → (64, 64)
+            // grad of blocks.0.attention.key_weight: (B, 64, 64)ᵀ · (B, 64, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, 64 * B, t42, 64, d140, 64, d_blocks_0_attention_key_weight, 64);
 
             // grad of blocks.0.attention.query_bias: ReduceTo → (64)
@@ -1603,17 +1274,17 @@ partial class CharTransformer : global::ModelGen.ModelBase
             // grad of norm1.Forward(x): (B, 64, 64) · (64, 64)ᵀ → (B, 64, 64)
             Gemm.Sgemm(false, true, 64 * B, 64, 64, d139, 64, blocks_0_attention_query_weight, 64, d149, 64);
 
-            // grad of blocks.0.attention.query_weight: ProjectWeightGrad → (64, 64)
+            // grad of blocks.0.attention.query_weight: (B, 64, 64)ᵀ · (B, 64, 64) → (64, 64)
             Gemm.Sgemm(true, false, 64, 64, 64 * B, t42, 64, d139, 64, d_blocks_0_attention_query_weight, 64);
         }
 
         /// <summary>Backward pass of blocks.0.norm1 (LayerNorm 64).</summary>
         void Blocks0Norm1Backward(int B)
         {
-            Span<float> d143 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d146 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d149 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d152 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d143 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d146 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d149 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d152 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> t42 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
             Span<float> t42_probabilities = Activations.Slice(10304 * B, 128 * B); // (B, 64, 2) softmax of tokens.Forward(ids) + Position
             Span<float> t41 = Activations.Slice(14400 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position

@@ -55,10 +55,10 @@ internal static partial class Layers
                 var shape = c.ShapeOf(x);
                 if (shape.Rank != 3 || !shape.IsBatched || shape[2] != d)
                     throw c.ShapeError($"input shape {shape} does not fit: MultiHeadAttention expects (B, T, {d})");
-                int Project(string p) => c.Op("Add", c.Op("Project", x, c.Parameter(p + "_weight")), c.Parameter(p + "_bias"));
+                int Project(string p) => c.Op("Add", c.Op("MatMul", x, c.Parameter(p + "_weight")), c.Parameter(p + "_bias"));
                 int q = Project("query"), k = Project("key"), v = Project("value");
                 int a = c.Op("Attention", new[] { q, k, v }, n => n.Ints = new[] { heads, causal ? 1 : 0 });
-                return c.Op("Add", c.Op("Project", a, c.Parameter("out_weight")), c.Parameter("out_bias"));
+                return c.Op("Add", c.Op("MatMul", a, c.Parameter("out_weight")), c.Parameter("out_bias"));
             },
             a => $"MultiHeadAttention {a.Size("dim")}, {a.Size("heads")} heads{(a.Flag("causal") ? ", causal" : "")}"));
 
@@ -68,7 +68,7 @@ internal static partial class Layers
             c =>
             {
                 int x = SequenceInput(c, "LSTM");
-                int xw = c.Op("Add", c.Op("Add", c.Op("Project", x, c.Parameter("weight_ih")), c.Parameter("bias_ih")), c.Parameter("bias_hh"));
+                int xw = c.Op("Add", c.Op("Add", c.Op("MatMul", x, c.Parameter("weight_ih")), c.Parameter("bias_ih")), c.Parameter("bias_hh"));
                 return c.Op("Lstm", xw, c.Parameter("weight_hh"));
             },
             a => $"LSTM {a.Size("inputSize")} → {a.Size("hiddenSize")}"));
@@ -77,7 +77,7 @@ internal static partial class Layers
             c =>
             {
                 int x = SequenceInput(c, "GRU");
-                int xw = c.Op("Add", c.Op("Project", x, c.Parameter("weight_ih")), c.Parameter("bias_ih"));
+                int xw = c.Op("Add", c.Op("MatMul", x, c.Parameter("weight_ih")), c.Parameter("bias_ih"));
                 return c.Op("Gru", xw, c.Parameter("weight_hh"), c.Parameter("bias_hh"));
             },
             a => $"GRU {a.Size("inputSize")} → {a.Size("hiddenSize")}"));

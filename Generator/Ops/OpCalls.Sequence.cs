@@ -5,7 +5,6 @@ internal static partial class OpCalls
 {
     static partial void Sequence()
     {
-        Call("Project", c => c.Op("Project", c.T(0), c.T(1)));
         Call("Gelu", c => c.Op("Gelu", c.T(0)));
         Call("Embedding", c => c.Op("Embedding", c.T(0), c.T(1)));
         Call("LayerNorm", c =>

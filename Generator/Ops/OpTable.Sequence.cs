@@ -18,31 +18,6 @@ internal static partial class OpTable
         // GeluGrad(x, dy) = dy·(Φ(x) + x·φ(x)), in terms of the input x
         Row(new("GeluGrad", OpKind.Elementwise, 2, SameAsFirst) { Scalar = "Kernels.GeluGrad({0}, {1})", Vector = "Kernels.GeluGrad({0}, {1})" });
 
-        // ---- Project(x (…, k), weight (k, n)) → (…, n): a matrix product over the last dimension of a sequence whose
-        // weight gradient sums over every leading dimension (core MatMul differentiates rank-2 left operands only) ----
-        Row(new("Project", OpKind.Kernel, 2, ProjectRule)
-        {
-            Backward = (g, n, dy) => new[]
-            {
-                g.Op("MatMul", new[] { dy, n.Inputs[1] }, x => x.TransB = true),
-                g.Op("ProjectWeightGrad", new[] { n.Inputs[0], dy }, x => x.Like = In(g, n, 1)),
-            },
-            Emit = (c, n) =>
-            {
-                Shape x = c.ShapeOf(n.Inputs[0]), w = c.ShapeOf(n.Inputs[1]);
-                c.Line($"Gemm.Sgemm(false, false, {x.ProductExpr(0, x.Rank - 1)}, {w[1]}, {w[0]}, {c.Buf(n.Inputs[0])}, {w[0]}, {c.Buf(n.Inputs[1])}, {w[1]}, {c.Buf(n.Id)}, {w[1]});");
-            },
-        });
-        // ProjectWeightGrad(x, dy) → (k, n) = xᵀ·dy over all rows
-        Row(new("ProjectWeightGrad", OpKind.Kernel, 2, LikeRule)
-        {
-            Emit = (c, n) =>
-            {
-                Shape x = c.ShapeOf(n.Inputs[0]), w = c.ShapeOf(n.Id);
-                c.Line($"Gemm.Sgemm(true, false, {w[0]}, {w[1]}, {x.ProductExpr(0, x.Rank - 1)}, {c.Buf(n.Inputs[0])}, {w[0]}, {c.Buf(n.Inputs[1])}, {w[1]}, {c.Buf(n.Id)}, {w[1]});");
-            },
-        });
-
         // ---- Embedding(ids, weight): ids (…) as floats, weight (count, dim) → (…, dim) ----
         Row(new("Embedding", OpKind.Kernel, 2, EmbeddingRule)
         {
@@ -252,18 +227,6 @@ internal static partial class OpTable
     static string Btd(Shape s) => $"{s.DimExpr(0)}, {s[1]}, {s[2]}";
 
     static Shape ScoresShape(Shape x, int heads) => Shape.Batched(heads, x[1], x[1]);
-
-    static Shape? ProjectRule(Node n, Shape[] s, out string? e)
-    {
-        e = null;
-        Shape x = s[0], w = s[1];
-        if (x.Rank < 2 || w.Rank != 2 || w.IsBatched || x[x.Rank - 1] != w[0])
-        {
-            e = $"shapes {x} and {w} do not chain: need (…, k) and (k, n)";
-            return null;
-        }
-        return new Shape(x.Dims.Take(x.Rank - 1).Concat(new[] { w[1] }).ToArray());
-    }
 
     static Shape? EmbeddingRule(Node n, Shape[] s, out string? e)
     {

@@ -15,7 +15,7 @@ public partial class EmbedNormGeluModel
     [Parameter(3, Init = Init.HeUniform)] public partial Tensor HeadBias { get; }
 
     [Forward]
-    public Tensor Forward([Shape(5)] Tensor ids) => Project(norm.Forward(Gelu(embed.Forward(ids) * 2f)), Head) + HeadBias;
+    public Tensor Forward([Shape(5)] Tensor ids) => MatMul(norm.Forward(Gelu(embed.Forward(ids) * 2f)), Head) + HeadBias;
 
     [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);
 }
@@ -28,7 +28,7 @@ public partial class AttentionModel
     [Parameter(9, 5, Init = Init.XavierUniform)] public partial Tensor Head { get; }
 
     [Forward]
-    public Tensor Forward([Shape(4, 9)] Tensor x) => Project(x + attention.Forward(x), Head);
+    public Tensor Forward([Shape(4, 9)] Tensor x) => MatMul(x + attention.Forward(x), Head);
 
     [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);
 }
@@ -51,8 +51,8 @@ public partial class TinyTransformerModel
     {
         var x = embed.Forward(ids) + Position;
         x = x + attention.Forward(norm1.Forward(x));
-        x = x + Project(Gelu(Project(norm2.Forward(x), Up)), Down);
-        return Project(x, Head);
+        x = x + MatMul(Gelu(MatMul(norm2.Forward(x), Up)), Down);
+        return MatMul(x, Head);
     }
 
     [Loss] public Tensor Loss(Tensor logits, Tensor target) => SequenceCrossEntropy(logits, target);
@@ -66,7 +66,7 @@ public partial class LstmModel
     [Parameter(7, 3, Init = Init.XavierUniform)] public partial Tensor Head { get; }
 
     [Forward]
-    public Tensor Forward([Shape(4, 9)] Tensor x) => Project(lstm.Forward(x), Head);
+    public Tensor Forward([Shape(4, 9)] Tensor x) => MatMul(lstm.Forward(x), Head);
 
     [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);
 }
@@ -79,7 +79,7 @@ public partial class GruModel
     [Parameter(7, 3, Init = Init.XavierUniform)] public partial Tensor Head { get; }
 
     [Forward]
-    public Tensor Forward([Shape(5, 9)] Tensor x) => Project(Tanh(gru.Forward(x)), Head);
+    public Tensor Forward([Shape(5, 9)] Tensor x) => MatMul(Tanh(gru.Forward(x)), Head);
 
     [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);
 }

@@ -46,7 +46,7 @@ public sealed class GRU : IModule
     public Tensor BiasHh { get; private set; }
 
     /// <summary>(B, T, in) → (B, T, H).</summary>
-    public Tensor Forward(Tensor x) => Ops.GruRecurrence(Ops.Project(x, WeightIh) + BiasIh, WeightHh, BiasHh);
+    public Tensor Forward(Tensor x) => Ops.GruRecurrence(Ops.MatMul(x, WeightIh) + BiasIh, WeightHh, BiasHh);
 
     /// <summary>Points the parameters at <c>{prefix}.weight_ih</c>, <c>weight_hh</c>, <c>bias_ih</c>, <c>bias_hh</c>.</summary>
     public void Bind(ParameterStore store, string prefix)

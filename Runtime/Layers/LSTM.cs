@@ -46,7 +46,7 @@ public sealed class LSTM : IModule
     public Tensor BiasHh { get; private set; }
 
     /// <summary>(B, T, in) → (B, T, H).</summary>
-    public Tensor Forward(Tensor x) => Ops.LstmRecurrence(Ops.Project(x, WeightIh) + BiasIh + BiasHh, WeightHh);
+    public Tensor Forward(Tensor x) => Ops.LstmRecurrence(Ops.MatMul(x, WeightIh) + BiasIh + BiasHh, WeightHh);
 
     /// <summary>Points the parameters at <c>{prefix}.weight_ih</c>, <c>weight_hh</c>, <c>bias_ih</c>, <c>bias_hh</c>.</summary>
     public void Bind(ParameterStore store, string prefix)

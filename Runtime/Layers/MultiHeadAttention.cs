@@ -52,11 +52,11 @@ public sealed class MultiHeadAttention : IModule
     /// <summary>Self-attention: (B, T, dim) → (B, T, dim).</summary>
     public Tensor Forward(Tensor x)
     {
-        var q = Ops.Project(x, _weights[0]) + _biases[0];
-        var k = Ops.Project(x, _weights[1]) + _biases[1];
-        var v = Ops.Project(x, _weights[2]) + _biases[2];
+        var q = Ops.MatMul(x, _weights[0]) + _biases[0];
+        var k = Ops.MatMul(x, _weights[1]) + _biases[1];
+        var v = Ops.MatMul(x, _weights[2]) + _biases[2];
         var a = Ops.ScaledDotProductAttention(q, k, v, Heads, Causal);
-        return Ops.Project(a, _weights[3]) + _biases[3];
+        return Ops.MatMul(a, _weights[3]) + _biases[3];
     }
 
     /// <summary>Points the eight parameters at <c>{prefix}.{query|key|value|out}_{weight|bias}</c> of <paramref name="store"/>.</summary>

@@ -20,7 +20,7 @@ public partial class CharLstm
     [Parameter(96, Init = Init.Zeros)] public partial Tensor HeadBias { get; }
 
     [Forward]
-    public Tensor Forward([Shape(64)] Tensor ids) => Project(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias;
+    public Tensor Forward([Shape(64)] Tensor ids) => MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias;
 
     [Loss]
     public Tensor Loss(Tensor logits, Tensor target) => SequenceCrossEntropy(logits, target);

@@ -27,7 +27,7 @@ public partial class Block
     public Tensor Forward(Tensor x)
     {
         x = x + attention.Forward(norm1.Forward(x));
-        return x + Project(Gelu(Project(norm2.Forward(x), Up) + UpBias), Down) + DownBias;
+        return x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down) + DownBias;
     }
 }
 
@@ -55,7 +55,7 @@ public partial class CharTransformer
     {
         var x = tokens.Forward(ids) + Position;
         for (int i = 0; i < blocks.Length; i++) x = blocks[i].Forward(x);
-        return Project(final.Forward(x), Head) + HeadBias;
+        return MatMul(final.Forward(x), Head) + HeadBias;
     }
 
     [Loss]
