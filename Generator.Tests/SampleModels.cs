@@ -9,6 +9,9 @@ public static class SampleModels
     /// <summary>Exactly the Fashion-MNIST sample of the repository.</summary>
     public static string FashionMlp => File.ReadAllText(Path.Combine(GeneratorHarness.RepositoryRoot, "Samples", "FashionMnist", "FashionMlp.cs"));
 
+    /// <summary>Exactly the Fashion-MNIST CNN sample of the repository.</summary>
+    public static string FashionCnn => File.ReadAllText(Path.Combine(GeneratorHarness.RepositoryRoot, "Samples", "FashionMnist", "FashionCnn.cs"));
+
     /// <summary>Theano style: raw [Parameter] tensors, MatMul, operators and Tanh.</summary>
     public const string ParameterMlp = """
         using ModelGen;
@@ -134,6 +137,7 @@ public static class SampleModels
         new object[] { "ResidualNet" },
         new object[] { "HousePrices" },
         new object[] { "OpsZoo" },
+        new object[] { "FashionCnn" },
     };
 
     public static string Get(string name) => name switch
@@ -143,6 +147,7 @@ public static class SampleModels
         "ResidualNet" => ResidualNet,
         "HousePrices" => HousePrices,
         "OpsZoo" => OpsZoo,
+        "FashionCnn" => FashionCnn,
         _ => throw new KeyNotFoundException(name),
     };
 }
