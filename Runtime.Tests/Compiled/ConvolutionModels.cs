@@ -5,16 +5,22 @@ using static ModelGen.Ops;
 // with a parameter before it, so that each backward rule is exercised through a parameter gradient.
 namespace ModelGen.Runtime.Tests.Compiled;
 
-/// <summary>Conv2d with stride 2 and padding 1, ReLU, max pooling with padding, Flatten, Linear.</summary>
+/// <summary>
+/// Conv2d with stride 2 and padding 1, a stride-1 convolution whose input gradient runs col2im, ReLU, max pooling
+/// with padding, Flatten, Linear.
+/// </summary>
 [Model]
 public partial class SmallCnnModel
 {
     readonly Conv2d conv = new(3, 5, 3, stride: 2, padding: 1);
+    readonly Conv2d mid = new(5, 5, 3, padding: 1);
     readonly MaxPool2d pool = new(3, stride: 2, padding: 1);
     readonly Linear output = new(5 * 3 * 2, 4);
 
-    // (3, 9, 7) → conv (5, 5, 4) → pool (5, 3, 2) → 30 → 4
-    [Forward] public Tensor Forward([Shape(3, 9, 7)] Tensor x) => output.Forward(Flatten(pool.Forward(Relu(conv.Forward(x)))));
+    // (3, 9, 7) → conv (5, 5, 4) → mid (5, 5, 4) → pool (5, 3, 2) → 30 → 4
+    [Forward]
+    public Tensor Forward([Shape(3, 9, 7)] Tensor x) =>
+        output.Forward(Flatten(pool.Forward(Relu(mid.Forward(Relu(conv.Forward(x)))))));
 
     [Loss] public Tensor Loss(Tensor logits, Labels labels) => SoftmaxCrossEntropy(logits, labels);
 }
