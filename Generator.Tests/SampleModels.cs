@@ -129,6 +129,29 @@ public static class SampleModels
         }
         """;
 
+    /// <summary>Normalization family: BatchNorm1d, Dropout and LeakyReLU in a classifier trained with label smoothing.</summary>
+    public const string NormMlp = """
+        using ModelGen;
+        using static ModelGen.Ops;
+
+        namespace Samples;
+
+        [Model]
+        public partial class NormMlp
+        {
+            readonly Linear hidden = new(784, 128, bias: false);
+            readonly BatchNorm1d norm = new(128);
+            readonly Dropout drop = new(0.2);
+            readonly Linear output = new(128, 10);
+
+            [Forward]
+            public Tensor Forward([Shape(784)] Tensor image) => output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)))));
+
+            [Loss]
+            public Tensor Loss(Tensor logits, Labels labels) => CrossEntropy(logits, labels, labelSmoothing: 0.1);
+        }
+        """;
+
     /// <summary>Name and source of every golden model.</summary>
     public static IEnumerable<object[]> All => new[]
     {
@@ -137,6 +160,7 @@ public static class SampleModels
         new object[] { "ResidualNet" },
         new object[] { "HousePrices" },
         new object[] { "OpsZoo" },
+        new object[] { "NormMlp" },
         new object[] { "FashionCnn" },
     };
 
@@ -147,6 +171,7 @@ public static class SampleModels
         "ResidualNet" => ResidualNet,
         "HousePrices" => HousePrices,
         "OpsZoo" => OpsZoo,
+        "NormMlp" => NormMlp,
         "FashionCnn" => FashionCnn,
         _ => throw new KeyNotFoundException(name),
     };

@@ -41,6 +41,12 @@ public sealed class ParameterAttribute : Attribute
 
     /// <summary>How the parameter is initialized; <see cref="Init.HeUniform"/> unless set.</summary>
     public Init Init { get; set; } = Init.HeUniform;
+
+    /// <summary>The standard deviation of <see cref="Init.Normal"/>; 0.02 unless set. Ignored by other initializers.</summary>
+    public double Std { get; set; } = Initializers.DefaultStd;
+
+    /// <summary>The bound b of <see cref="Init.Uniform"/>'s U(-b, b); 0.05 unless set. Ignored by other initializers.</summary>
+    public double Bound { get; set; } = Initializers.DefaultBound;
 }
 
 /// <summary>
@@ -72,4 +78,18 @@ public enum Init
     XavierUniform,
     /// <summary>Xavier (Glorot) normal: N(0, 2 / (fanIn + fanOut)).</summary>
     XavierNormal,
+    /// <summary>
+    /// Normal: N(0, std²) with std = <see cref="ParameterAttribute.Std"/> (default 0.02, GPT-2's and BERT's choice);
+    /// at run time <see cref="ParameterInfo.Scale"/> (default 0.02).
+    /// </summary>
+    Normal,
+    /// <summary>
+    /// Uniform: U(-b, b) with b = <see cref="ParameterAttribute.Bound"/> (default 0.05, Keras' RandomUniform);
+    /// at run time <see cref="ParameterInfo.Scale"/> (default 0.05).
+    /// </summary>
+    Uniform,
+    /// <summary>LeCun normal: N(0, 1 / fanIn), untruncated.</summary>
+    LeCunNormal,
+    /// <summary>LeCun uniform: U(-b, b) with b = sqrt(3 / fanIn).</summary>
+    LeCunUniform,
 }

@@ -101,14 +101,13 @@ partial class FashionCnn : global::ModelGen.ModelBase
             LossForward(B);
             LossBackward(B);
             OutputBackward(B);
-            BodyBackward(B);
             HiddenBackward(B);
-            BodyBackward2(B);
+            BodyBackward(B);
             Pool2Backward(B);
-            BodyBackward3(B);
+            BodyBackward2(B);
             Conv2Backward(B);
             Pool1Backward(B);
-            BodyBackward4(B);
+            BodyBackward3(B);
             Conv1Backward(B);
             if (!output.IsEmpty) Activations.Slice(22864 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
@@ -322,12 +321,17 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Gemm.Sgemm(true, false, 128, 10, B, t18, 128, d24, 10, d_output_weight, 10);
         }
 
-        /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward(int B)
+        /// <summary>Backward pass of hidden (Linear 3136 → 128).</summary>
+        void HiddenBackward(int B)
         {
             Span<float> t18 = Activations.Slice(22736 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
             Span<float> d26 = Activations.Slice(22912 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(Flatten(x)))
             Span<float> d28 = Activations.Slice(23040 * B, 128 * B); // (B, 128) grad of hidden.Forward(Flatten(x))
+            Span<float> d_hidden_bias = Parameters.Gradients.Slice(420224, 128); // (128) grad of hidden.bias
+            Span<float> hidden_weight = Parameters.Values.Slice(18816, 401408); // (3136, 128) hidden.weight
+            Span<float> d30 = Activations.Slice(63504 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
+            Span<float> t15 = Activations.Slice(19600 * B, 3136 * B); // (B, 3136) Flatten(x)
+            Span<float> d_hidden_weight = Parameters.Gradients.Slice(18816, 401408); // (3136, 128) grad of hidden.weight
 
             // Fused loop over (B, 128):
             //   v28 = ReluGrad(t18, d26)
@@ -364,17 +368,6 @@ partial class FashionCnn : global::ModelGen.ModelBase
                     Unsafe.Add(ref y28, i) = v28;
                 }
             }
-        }
-
-        /// <summary>Backward pass of hidden (Linear 3136 → 128).</summary>
-        void HiddenBackward(int B)
-        {
-            Span<float> d28 = Activations.Slice(23040 * B, 128 * B); // (B, 128) grad of hidden.Forward(Flatten(x))
-            Span<float> d_hidden_bias = Parameters.Gradients.Slice(420224, 128); // (128) grad of hidden.bias
-            Span<float> hidden_weight = Parameters.Values.Slice(18816, 401408); // (3136, 128) hidden.weight
-            Span<float> d30 = Activations.Slice(63504 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
-            Span<float> t15 = Activations.Slice(19600 * B, 3136 * B); // (B, 3136) Flatten(x)
-            Span<float> d_hidden_weight = Parameters.Gradients.Slice(18816, 401408); // (3136, 128) grad of hidden.weight
 
             // grad of hidden.bias: ReduceTo → (128)
             Kernels.SumRows(d28, B, 128, d_hidden_bias, accumulate: false);
@@ -387,7 +380,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward2(int B)
+        void BodyBackward(int B)
         {
             Span<float> d30 = Activations.Slice(63504 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
             Span<float> d32 = Activations.Slice(19600 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
@@ -409,7 +402,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward3(int B)
+        void BodyBackward2(int B)
         {
             Span<float> t13 = Activations.Slice(50960 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
             Span<float> d33 = Activations.Slice(63504 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
@@ -489,7 +482,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward4(int B)
+        void BodyBackward3(int B)
         {
             Span<float> t10 = Activations.Slice(25872 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
             Span<float> d38 = Activations.Slice(50960 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))

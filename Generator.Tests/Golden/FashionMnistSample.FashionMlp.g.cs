@@ -79,7 +79,6 @@ partial class FashionMlp : global::ModelGen.ModelBase
             LossForward(B);
             LossBackward(B);
             OutputBackward(B);
-            BodyBackward(B);
             HiddenBackward(B);
             if (!output.IsEmpty) Activations.Slice(912 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
@@ -153,12 +152,15 @@ partial class FashionMlp : global::ModelGen.ModelBase
             Gemm.Sgemm(true, false, 128, 10, B, t7, 128, d13, 10, d_output_weight, 10);
         }
 
-        /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward(int B)
+        /// <summary>Backward pass of hidden (Linear 784 → 128).</summary>
+        void HiddenBackward(int B)
         {
             Span<float> t7 = Activations.Slice(784 * B, 128 * B); // (B, 128) Relu(hidden.Forward(image))
             Span<float> d15 = Activations.Slice(960 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(image))
             Span<float> d17 = Activations.Slice(1088 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
+            Span<float> d_hidden_bias = Parameters.Gradients.Slice(100352, 128); // (128) grad of hidden.bias
+            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
+            Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of hidden.weight
 
             // Fused loop over (B, 128):
             //   v17 = ReluGrad(t7, d15)
@@ -195,15 +197,6 @@ partial class FashionMlp : global::ModelGen.ModelBase
                     Unsafe.Add(ref y17, i) = v17;
                 }
             }
-        }
-
-        /// <summary>Backward pass of hidden (Linear 784 → 128).</summary>
-        void HiddenBackward(int B)
-        {
-            Span<float> d17 = Activations.Slice(1088 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
-            Span<float> d_hidden_bias = Parameters.Gradients.Slice(100352, 128); // (128) grad of hidden.bias
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
-            Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of hidden.weight
 
             // grad of hidden.bias: ReduceTo → (128)
             Kernels.SumRows(d17, B, 128, d_hidden_bias, accumulate: false);

@@ -77,7 +77,6 @@ partial class HousePrices : global::ModelGen.ModelBase
             LossForward(B);
             LossBackward(B);
             OutputBackward(B);
-            BodyBackward(B);
             HiddenBackward(B);
             if (!output.IsEmpty) Activations.Slice(64 * B, B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
@@ -149,12 +148,15 @@ partial class HousePrices : global::ModelGen.ModelBase
             Gemm.Sgemm(true, false, 32, 1, B, t7, 32, d13, 1, d_output_weight, 1);
         }
 
-        /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward(int B)
+        /// <summary>Backward pass of hidden (Linear 13 → 32).</summary>
+        void HiddenBackward(int B)
         {
             Span<float> t7 = Activations.Slice(32 * B, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
             Span<float> d16 = Activations.Slice(96 * B, 32 * B); // (B, 32) grad of Sigmoid(hidden.Forward(features))
             Span<float> d18 = Activations.Slice(128 * B, 32 * B); // (B, 32) grad of hidden.Forward(features)
+            Span<float> d_hidden_bias = Parameters.Gradients.Slice(416, 32); // (32) grad of hidden.bias
+            Span<float> features = Activations.Slice(0, 13 * B); // (B, 13) input features
+            Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 416); // (13, 32) grad of hidden.weight
 
             // Fused loop over (B, 32):
             //   v18 = SigmoidGrad(t7, d16)
@@ -191,15 +193,6 @@ partial class HousePrices : global::ModelGen.ModelBase
                     Unsafe.Add(ref y18, i) = v18;
                 }
             }
-        }
-
-        /// <summary>Backward pass of hidden (Linear 13 → 32).</summary>
-        void HiddenBackward(int B)
-        {
-            Span<float> d18 = Activations.Slice(128 * B, 32 * B); // (B, 32) grad of hidden.Forward(features)
-            Span<float> d_hidden_bias = Parameters.Gradients.Slice(416, 32); // (32) grad of hidden.bias
-            Span<float> features = Activations.Slice(0, 13 * B); // (B, 13) input features
-            Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 416); // (13, 32) grad of hidden.weight
 
             // grad of hidden.bias: ReduceTo → (32)
             Kernels.SumRows(d18, B, 32, d_hidden_bias, accumulate: false);

@@ -459,30 +459,6 @@ partial class OpsZoo : global::ModelGen.ModelBase
                 ref float x1 = ref MemoryMarshal.GetReference(t27);
                 ref float y32 = ref MemoryMarshal.GetReference(t32);
                 int n = 1, i = 0;
-                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                {
-                    var s30_Vector512 = Vector512.Create(0.01f);
-                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                    {
-                        var a29 = Vector512.LoadUnsafe(ref x0, (nuint)(i));
-                        var a27 = Vector512.LoadUnsafe(ref x1, (nuint)(i));
-                        var v31 = s30_Vector512 * a29;
-                        var v32 = a27 + v31;
-                        v32.StoreUnsafe(ref y32, (nuint)(i));
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                {
-                    var s30_Vector256 = Vector256.Create(0.01f);
-                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-                    {
-                        var a29 = Vector256.LoadUnsafe(ref x0, (nuint)(i));
-                        var a27 = Vector256.LoadUnsafe(ref x1, (nuint)(i));
-                        var v31 = s30_Vector256 * a29;
-                        var v32 = a27 + v31;
-                        v32.StoreUnsafe(ref y32, (nuint)(i));
-                    }
-                }
                 for (; i < n; i++)
                 {
                     float a29 = Unsafe.Add(ref x0, i);
@@ -497,7 +473,6 @@ partial class OpsZoo : global::ModelGen.ModelBase
         /// <summary>Backward pass of the loss.</summary>
         void LossBackward(int B)
         {
-            Span<float> d35 = Activations.Slice(_fixed, 1); // scalar grad of Sum(Square(prediction))
             Span<float> d36 = Activations.Slice(16 * B, 8 * B); // (B, 8) grad of Square(prediction)
             Span<float> d40 = Activations.Slice(240 * B, 8 * B); // (B, 8) grad of Square(prediction - target)
             Span<float> t23 = Activations.Slice(208 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
@@ -516,40 +491,8 @@ partial class OpsZoo : global::ModelGen.ModelBase
             Span<float> d60 = Activations.Slice(304 * B, 8 * B); // (B, 8) backward of Sigmoid(h) / (s + 1)
             Span<float> d63 = Activations.Slice(320 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
 
-            // Fused loop over scalar:
-            //   v35 = Mul(1f, 0.01f)
-            {
-                ref float y35 = ref MemoryMarshal.GetReference(d35);
-                int n = 1, i = 0;
-                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                {
-                    var s33_Vector512 = Vector512.Create(1f);
-                    var s30_Vector512 = Vector512.Create(0.01f);
-                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                    {
-                        var v35 = s33_Vector512 * s30_Vector512;
-                        v35.StoreUnsafe(ref y35, (nuint)(i));
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                {
-                    var s33_Vector256 = Vector256.Create(1f);
-                    var s30_Vector256 = Vector256.Create(0.01f);
-                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-                    {
-                        var v35 = s33_Vector256 * s30_Vector256;
-                        v35.StoreUnsafe(ref y35, (nuint)(i));
-                    }
-                }
-                for (; i < n; i++)
-                {
-                    float v35 = 1f * 0.01f;
-                    Unsafe.Add(ref y35, i) = v35;
-                }
-            }
-
             // grad of Square(prediction): BroadcastAll → (B, 8)
-            d36.Fill(d35[0]);
+            d36.Fill(0.01f);
 
             // grad of Square(prediction - target): BroadcastAll → (B, 8)
             d40.Fill(1f / (8 * B));

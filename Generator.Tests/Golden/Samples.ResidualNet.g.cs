@@ -101,13 +101,15 @@ partial class ResidualNet : global::ModelGen.ModelBase
             LossForward(B);
             LossBackward(B);
             HeadBackward(B);
-            Blocks2Backward(B);
             Blocks2LinearBackward(B);
-            Blocks1Backward(B);
+            Blocks2Backward(B);
+            Blocks2LinearBackward2(B);
             Blocks1LinearBackward(B);
-            Blocks0Backward(B);
+            Blocks1Backward(B);
+            Blocks1LinearBackward2(B);
             Blocks0LinearBackward(B);
-            BodyBackward(B);
+            Blocks0Backward(B);
+            Blocks0LinearBackward2(B);
             InputBackward(B);
             if (!output.IsEmpty) Activations.Slice(1232 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
@@ -388,15 +390,13 @@ partial class ResidualNet : global::ModelGen.ModelBase
             Gemm.Sgemm(true, false, 64, 10, B, t31, 64, d37, 10, d_head_weight, 10);
         }
 
-        /// <summary>Backward pass of blocks.2 (Block).</summary>
-        void Blocks2Backward(int B)
+        /// <summary>Backward pass of blocks.2.linear (Linear 64 → 64).</summary>
+        void Blocks2LinearBackward(int B)
         {
             Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_2_Scale = Parameters.Values.Slice(58688, 64); // (64) blocks.2.Scale
             Span<float> t29 = Activations.Slice(1104 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
             Span<float> d44 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
-            Span<float> d42 = Activations.Slice(1344 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
-            Span<float> d_blocks_2_Scale = Parameters.Gradients.Slice(58688, 64); // (64) grad of blocks.2.Scale
 
             // Fused loop over (B, 64):
             //   v41 = Mul(d39, blocks_2_Scale)
@@ -445,6 +445,15 @@ partial class ResidualNet : global::ModelGen.ModelBase
                     }
                 }
             }
+        }
+
+        /// <summary>Backward pass of blocks.2 (Block).</summary>
+        void Blocks2Backward(int B)
+        {
+            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t29 = Activations.Slice(1104 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> d42 = Activations.Slice(1344 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d_blocks_2_Scale = Parameters.Gradients.Slice(58688, 64); // (64) grad of blocks.2.Scale
 
             // Fused loop over (B, 64):
             //   v42 = Mul(d39, t29)
@@ -487,7 +496,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of blocks.2.linear (Linear 64 → 64).</summary>
-        void Blocks2LinearBackward(int B)
+        void Blocks2LinearBackward2(int B)
         {
             Span<float> d44 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
             Span<float> d_blocks_2_linear_bias = Parameters.Gradients.Slice(62848, 64); // (64) grad of blocks.2.linear.bias
@@ -506,8 +515,8 @@ partial class ResidualNet : global::ModelGen.ModelBase
             Gemm.Sgemm(true, false, 64, 64, B, t26, 64, d44, 64, d_blocks_2_linear_weight, 64);
         }
 
-        /// <summary>Backward pass of blocks.1 (Block).</summary>
-        void Blocks1Backward(int B)
+        /// <summary>Backward pass of blocks.1.linear (Linear 64 → 64).</summary>
+        void Blocks1LinearBackward(int B)
         {
             Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> d46 = Activations.Slice(1104 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
@@ -516,7 +525,6 @@ partial class ResidualNet : global::ModelGen.ModelBase
             Span<float> d48 = Activations.Slice(1040 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> d50 = Activations.Slice(1168 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
             Span<float> d52 = Activations.Slice(1344 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
-            Span<float> d_blocks_1_Scale = Parameters.Gradients.Slice(54464, 64); // (64) grad of blocks.1.Scale
 
             // Fused loop over (B, 64):
             //   v48 = Add(d39, d46)
@@ -585,13 +593,20 @@ partial class ResidualNet : global::ModelGen.ModelBase
                     }
                 }
             }
+        }
+
+        /// <summary>Backward pass of blocks.1 (Block).</summary>
+        void Blocks1Backward(int B)
+        {
+            Span<float> d50 = Activations.Slice(1168 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d_blocks_1_Scale = Parameters.Gradients.Slice(54464, 64); // (64) grad of blocks.1.Scale
 
             // grad of blocks.1.Scale: ReduceTo → (64)
             Kernels.SumRows(d50, B, 64, d_blocks_1_Scale, accumulate: false);
         }
 
         /// <summary>Backward pass of blocks.1.linear (Linear 64 → 64).</summary>
-        void Blocks1LinearBackward(int B)
+        void Blocks1LinearBackward2(int B)
         {
             Span<float> d52 = Activations.Slice(1344 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
             Span<float> d_blocks_1_linear_bias = Parameters.Gradients.Slice(58624, 64); // (64) grad of blocks.1.linear.bias
@@ -610,8 +625,8 @@ partial class ResidualNet : global::ModelGen.ModelBase
             Gemm.Sgemm(true, false, 64, 64, B, t21, 64, d52, 64, d_blocks_1_linear_weight, 64);
         }
 
-        /// <summary>Backward pass of blocks.0 (Block).</summary>
-        void Blocks0Backward(int B)
+        /// <summary>Backward pass of blocks.0.linear (Linear 64 → 64).</summary>
+        void Blocks0LinearBackward(int B)
         {
             Span<float> d48 = Activations.Slice(1040 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> d54 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
@@ -620,7 +635,6 @@ partial class ResidualNet : global::ModelGen.ModelBase
             Span<float> d56 = Activations.Slice(912 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> d58 = Activations.Slice(1104 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
             Span<float> d60 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
-            Span<float> d_blocks_0_Scale = Parameters.Gradients.Slice(50240, 64); // (64) grad of blocks.0.Scale
 
             // Fused loop over (B, 64):
             //   v56 = Add(d48, d54)
@@ -689,13 +703,20 @@ partial class ResidualNet : global::ModelGen.ModelBase
                     }
                 }
             }
+        }
+
+        /// <summary>Backward pass of blocks.0 (Block).</summary>
+        void Blocks0Backward(int B)
+        {
+            Span<float> d58 = Activations.Slice(1104 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d_blocks_0_Scale = Parameters.Gradients.Slice(50240, 64); // (64) grad of blocks.0.Scale
 
             // grad of blocks.0.Scale: ReduceTo → (64)
             Kernels.SumRows(d58, B, 64, d_blocks_0_Scale, accumulate: false);
         }
 
         /// <summary>Backward pass of blocks.0.linear (Linear 64 → 64).</summary>
-        void Blocks0LinearBackward(int B)
+        void Blocks0LinearBackward2(int B)
         {
             Span<float> d60 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
             Span<float> d_blocks_0_linear_bias = Parameters.Gradients.Slice(54400, 64); // (64) grad of blocks.0.linear.bias
@@ -714,13 +735,16 @@ partial class ResidualNet : global::ModelGen.ModelBase
             Gemm.Sgemm(true, false, 64, 64, B, t16, 64, d60, 64, d_blocks_0_linear_weight, 64);
         }
 
-        /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward(int B)
+        /// <summary>Backward pass of input (Linear 784 → 64).</summary>
+        void InputBackward(int B)
         {
             Span<float> d56 = Activations.Slice(912 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> d62 = Activations.Slice(848 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
             Span<float> t16 = Activations.Slice(784 * B, 64 * B); // (B, 64) Relu(input.Forward(image))
             Span<float> d65 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of input.Forward(image)
+            Span<float> d_input_bias = Parameters.Gradients.Slice(50176, 64); // (64) grad of input.bias
+            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
+            Span<float> d_input_weight = Parameters.Gradients.Slice(0, 50176); // (784, 64) grad of input.weight
 
             // Fused loop over (B, 64):
             //   v64 = Add(d56, d62)
@@ -765,15 +789,6 @@ partial class ResidualNet : global::ModelGen.ModelBase
                     Unsafe.Add(ref y65, i) = v65;
                 }
             }
-        }
-
-        /// <summary>Backward pass of input (Linear 784 → 64).</summary>
-        void InputBackward(int B)
-        {
-            Span<float> d65 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of input.Forward(image)
-            Span<float> d_input_bias = Parameters.Gradients.Slice(50176, 64); // (64) grad of input.bias
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
-            Span<float> d_input_weight = Parameters.Gradients.Slice(0, 50176); // (784, 64) grad of input.weight
 
             // grad of input.bias: ReduceTo → (64)
             Kernels.SumRows(d65, B, 64, d_input_bias, accumulate: false);

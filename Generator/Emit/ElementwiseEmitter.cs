@@ -73,21 +73,22 @@ internal static class ElementwiseEmitter
                 o.Hoisted = "col" + o.Node;
                 w.Line($"float {o.Hoisted} = Unsafe.Add(ref {o.Ref}, r);");
             }
-            Loops(w, g, unit, operands, outputs, "cols", "c", full: "row + c", row: "c");
+            Loops(w, g, unit, operands, outputs, "cols", "c", full: "row + c", row: "c", vectorLength: shape[shape.Rank - 1]);
             w.Close();
         }
         else
         {
             w.Line($"int n = {shape.CountExpr()}, i = 0;");
-            Loops(w, g, unit, operands, outputs, "n", "i", full: "i", row: "i");
+            Loops(w, g, unit, operands, outputs, "n", "i", full: "i", row: "i", vectorLength: shape.IsBatched ? int.MaxValue : shape.FixedCount);
         }
         w.Close();
     }
 
     static void Loops(CodeWriter w, Graph g, Unit unit, Dictionary<int, Operand> operands, List<(int Node, string Ref)> outputs,
-        string count, string index, string full, string row)
+        string count, string index, string full, string row, int vectorLength)
     {
-        bool vectorizable = unit.Nodes.All(id => OpTable.Get(g[id].Op).Vector != null);
+        // A loop shorter than one Vector256 (a scalar, a few columns) gets only the scalar loop.
+        bool vectorizable = vectorLength >= 8 && unit.Nodes.All(id => OpTable.Get(g[id].Op).Vector != null);
         if (vectorizable)
         {
             w.Open("if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)");

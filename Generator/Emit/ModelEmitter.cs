@@ -100,7 +100,8 @@ internal static class ModelEmitter
         var inits = new Dictionary<string, string>();
         void Walk(InstanceSpec instance)
         {
-            foreach (var p in instance.Parameters) inits[instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name] = p.Init;
+            foreach (var p in instance.Parameters)
+                inits[instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name] = "Init." + p.Init + (p.Scale is double scale ? ", " + scale.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "");
             foreach (var f in instance.Fields) foreach (var item in f.Items) Walk(item);
         }
         Walk(spec.Root!);
@@ -114,7 +115,7 @@ internal static class ModelEmitter
         w.Line("{");
         w.Indent();
         foreach (var p in parameters)
-            w.Line($"new({Names.Quote(p.Name)}, {Names.IntArray(p.Shape)}, {p.Offset}, Init.{inits[p.Name]}{(p.Trainable ? "" : ", trainable: false")}),");
+            w.Line($"new({Names.Quote(p.Name)}, {Names.IntArray(p.Shape)}, {p.Offset}, {inits[p.Name]}{(p.Trainable ? "" : ", trainable: false")}),");
         w.Outdent();
         w.Line("},");
         w.Line($"inputShape: {Names.IntArray(input)},");

@@ -35,7 +35,11 @@ internal static class Names
     }
 
     /// <summary>"new[] { 784, 128 }" (the batch dimension is left out by callers).</summary>
-    public static string IntArray(System.Collections.Generic.IEnumerable<int> values) => "new[] { " + string.Join(", ", values) + " }";
+    public static string IntArray(System.Collections.Generic.IEnumerable<int> values)
+    {
+        string items = string.Join(", ", values);
+        return items.Length == 0 ? "Array.Empty<int>()" : "new[] { " + items + " }";
+    }
 
     /// <summary>A per-sample offset or length as C#: "0", "B", "128 * B".</summary>
     public static string PerSample(int floats) => floats == 0 ? "0" : floats == 1 ? "B" : floats + " * B";

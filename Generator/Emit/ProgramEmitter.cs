@@ -119,11 +119,21 @@ internal static class ProgramEmitter
     {
         var steps = new List<Step>();
         var used = new Dictionary<string, int>(StringComparer.Ordinal);
+        // An activation fused into a layer's GEMM epilogue runs in that layer's forward method, so the gradient of
+        // the activation (which reads the GEMM's output) goes to that layer's backward method: one pair per layer.
+        var epilogueScope = new Dictionary<int, string>();
+        foreach (var unit in units)
+            if (unit.Kind == UnitKind.Gemm && unit.Activation != "None") epilogueScope[unit.Last] = g[unit.Nodes[0]].Scope;
         foreach (var unit in units)
         {
             var first = g[unit.Nodes[0]];
             string scope = first.Scope;
             bool backward = first.IsBackward;
+            if (backward && unit.Kind == UnitKind.Elementwise)
+            {
+                foreach (int id in unit.Nodes)
+                    if (g[id].Op is "ReluGrad" or "TanhGrad" or "SigmoidGrad" && epilogueScope.TryGetValue(g[id].Inputs[0], out var layer)) scope = layer;
+            }
             var last = steps.Count > 0 ? steps[steps.Count - 1] : null;
             if (last == null || last.Scope != scope || last.Backward != backward)
             {

@@ -46,6 +46,8 @@ internal sealed class GraphBuilder : GradientBuilder
         attributes?.Invoke(probe);
         var shape = def.Shape(probe, shapes, out var error);
         if (shape == null) throw new CompileError("MG0002", op, error ?? "shapes do not fit");
+        if (def.Fold != null && inputs.All(i => Graph[i].Op == "Const"))
+            return Const(def.Fold(inputs.Select(i => Graph[i].Value).ToArray()));
         if (def.Kind == OpKind.Elementwise && def.Arity == 2)
         {
             for (int i = 0; i < 2; i++)

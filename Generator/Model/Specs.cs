@@ -76,7 +76,11 @@ public sealed record FieldSpec(string Name, bool IsArray, EquatableArray<Instanc
 /// A parameter tensor of an instance: [Parameter] property or a built-in layer's weight; not trainable for
 /// state that is saved with the model but not optimized (BatchNorm's running statistics).
 /// </summary>
-public sealed record ParamSpec(string Name, EquatableArray<int> Shape, string Init, bool Trainable = true);
+public sealed record ParamSpec(string Name, EquatableArray<int> Shape, string Init, bool Trainable = true)
+{
+    /// <summary>The standard deviation (Init.Normal) or bound (Init.Uniform) when set; null for the runtime's default.</summary>
+    public double? Scale { get; init; }
+}
 
 /// <summary>A module or model class's methods, shared by all its instances.</summary>
 public sealed record TypeSpec(string TypeKey, MethodSpec? Forward);

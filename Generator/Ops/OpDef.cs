@@ -47,6 +47,12 @@ internal sealed class OpDef
     /// <summary>Elementwise SIMD template: {0}, {1} are vectors; V stands for Vector512 or Vector256.</summary>
     public string? Vector { get; init; }
 
+    /// <summary>
+    /// Evaluates the op on constants (scalars known at build time), so that e.g. the gradient factor 1 · 0.01 is
+    /// one literal rather than a loop; null for ops that are never folded.
+    /// </summary>
+    public Func<double[], double>? Fold { get; init; }
+
     /// <summary>How the backward pass of this op is built; null for ops that are never differentiated.</summary>
     public BackwardRule? Backward { get; init; }
 

@@ -45,17 +45,17 @@ internal static partial class OpTable
         Row(new("Const", OpKind.Source, 0, Keep));
 
         // ---- elementwise, binary with broadcasting ----
-        Row(new("Add", OpKind.Elementwise, 2, BroadcastRule) { Scalar = "{0} + {1}", Vector = "{0} + {1}",
+        Row(new("Add", OpKind.Elementwise, 2, BroadcastRule) { Fold = v => v[0] + v[1], Scalar = "{0} + {1}", Vector = "{0} + {1}",
             Backward = (g, n, dy) => new[] { g.ReduceTo(dy, In(g, n, 0)), g.ReduceTo(dy, In(g, n, 1)) } });
-        Row(new("Sub", OpKind.Elementwise, 2, BroadcastRule) { Scalar = "{0} - {1}", Vector = "{0} - {1}",
+        Row(new("Sub", OpKind.Elementwise, 2, BroadcastRule) { Fold = v => v[0] - v[1], Scalar = "{0} - {1}", Vector = "{0} - {1}",
             Backward = (g, n, dy) => new[] { g.ReduceTo(dy, In(g, n, 0)), g.ReduceTo(g.Op("Neg", new[] { dy }), In(g, n, 1)) } });
-        Row(new("Mul", OpKind.Elementwise, 2, BroadcastRule) { Scalar = "{0} * {1}", Vector = "{0} * {1}",
+        Row(new("Mul", OpKind.Elementwise, 2, BroadcastRule) { Fold = v => v[0] * v[1], Scalar = "{0} * {1}", Vector = "{0} * {1}",
             Backward = (g, n, dy) => new[]
             {
                 g.ReduceTo(g.Op("Mul", new[] { dy, n.Inputs[1] }), In(g, n, 0)),
                 g.ReduceTo(g.Op("Mul", new[] { dy, n.Inputs[0] }), In(g, n, 1)),
             } });
-        Row(new("Div", OpKind.Elementwise, 2, BroadcastRule) { Scalar = "{0} / {1}", Vector = "{0} / {1}",
+        Row(new("Div", OpKind.Elementwise, 2, BroadcastRule) { Fold = v => v[0] / v[1], Scalar = "{0} / {1}", Vector = "{0} / {1}",
             // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b
             Backward = (g, n, dy) => new[]
             {
@@ -64,21 +64,21 @@ internal static partial class OpTable
             } });
 
         // ---- elementwise, unary ----
-        Row(new("Neg", OpKind.Elementwise, 1, Same) { Scalar = "-{0}", Vector = "-{0}",
+        Row(new("Neg", OpKind.Elementwise, 1, Same) { Fold = v => -v[0], Scalar = "-{0}", Vector = "-{0}",
             Backward = (g, n, dy) => new[] { g.Op("Neg", new[] { dy }) } });
         Row(new("Copy", OpKind.Elementwise, 1, Same) { Scalar = "{0}", Vector = "{0}",
             Backward = (g, n, dy) => new[] { dy } });
-        Row(new("Relu", OpKind.Elementwise, 1, Same) { Scalar = "MathF.Max({0}, 0f)", Vector = "V.Max({0}, V<float>.Zero)",
+        Row(new("Relu", OpKind.Elementwise, 1, Same) { Fold = v => Math.Max(v[0], 0), Scalar = "MathF.Max({0}, 0f)", Vector = "V.Max({0}, V<float>.Zero)",
             Backward = (g, n, dy) => new[] { g.Op("ReluGrad", new[] { n.Id, dy }) } });
-        Row(new("Tanh", OpKind.Elementwise, 1, Same) { Scalar = "VMath.Tanh({0})", Vector = "VMath.Tanh({0})",
+        Row(new("Tanh", OpKind.Elementwise, 1, Same) { Fold = v => Math.Tanh(v[0]), Scalar = "VMath.Tanh({0})", Vector = "VMath.Tanh({0})",
             Backward = (g, n, dy) => new[] { g.Op("TanhGrad", new[] { n.Id, dy }) } });
-        Row(new("Sigmoid", OpKind.Elementwise, 1, Same) { Scalar = "VMath.Sigmoid({0})", Vector = "VMath.Sigmoid({0})",
+        Row(new("Sigmoid", OpKind.Elementwise, 1, Same) { Fold = v => 1 / (1 + Math.Exp(-v[0])), Scalar = "VMath.Sigmoid({0})", Vector = "VMath.Sigmoid({0})",
             Backward = (g, n, dy) => new[] { g.Op("SigmoidGrad", new[] { n.Id, dy }) } });
-        Row(new("Exp", OpKind.Elementwise, 1, Same) { Scalar = "MathF.Exp({0})", Vector = "V.Exp({0})",
+        Row(new("Exp", OpKind.Elementwise, 1, Same) { Fold = v => Math.Exp(v[0]), Scalar = "MathF.Exp({0})", Vector = "V.Exp({0})",
             Backward = (g, n, dy) => new[] { g.Op("Mul", new[] { dy, n.Id }) } });
-        Row(new("Log", OpKind.Elementwise, 1, Same) { Scalar = "MathF.Log({0})", Vector = "V.Log({0})",
+        Row(new("Log", OpKind.Elementwise, 1, Same) { Fold = v => Math.Log(v[0]), Scalar = "MathF.Log({0})", Vector = "V.Log({0})",
             Backward = (g, n, dy) => new[] { g.Op("Div", new[] { dy, n.Inputs[0] }) } });
-        Row(new("Square", OpKind.Elementwise, 1, Same) { Scalar = "{0} * {0}", Vector = "{0} * {0}",
+        Row(new("Square", OpKind.Elementwise, 1, Same) { Fold = v => v[0] * v[0], Scalar = "{0} * {0}", Vector = "{0} * {0}",
             Backward = (g, n, dy) => new[] { g.Op("Mul", new[] { g.Op("Mul", new[] { dy, n.Inputs[0] }), g.Const(2) }) } });
 
         // ---- elementwise gradients of activations, in terms of the activation's output y ----
@@ -95,7 +95,7 @@ internal static partial class OpTable
             Backward = (g, n, dy) =>
             {
                 if (n.TransA || n.TransB) throw new InvalidOperationException("transposed MatMul is not differentiated");
-                var a = In(g, n, 0);
+                // dA = dY·Bᵀ (batched like A); dB = Aᵀ·dY with A and dY viewed as (rows, k) and (rows, n).
                 int da = g.Op("MatMul", new[] { dy, n.Inputs[1] }, x => x.TransB = true);
                 int db = g.Op("MatMul", new[] { n.Inputs[0], dy }, x => x.TransA = true);
                 return new[] { da, db };
@@ -237,24 +237,37 @@ internal static partial class OpTable
 
     static Shape? BroadcastRule(Node n, Shape[] s, out string? e) => Ir.Shape.Broadcast(s[0], s[1], out e);
 
+    /// <summary>
+    /// (…, m, k)·(k, n) → (…, m, n); with TransB the right operand is stored (n, k). With TransA both operands are
+    /// viewed as matrices over their leading dimensions, (rows, m) and (rows, n), and the product is (m, n): the
+    /// weight gradient Aᵀ·dY of a batched product.
+    /// </summary>
     static Shape? MatMulRule(Node n, Shape[] s, out string? e)
     {
         e = null;
         Shape a = s[0], b = s[1];
+        if (n.TransA)
+        {
+            if (a.Rank < 2 || b.Rank < 2 || !a.Dims.Take(a.Rank - 1).SequenceEqual(b.Dims.Take(b.Rank - 1)))
+            {
+                e = $"shapes {a} and {b}: a transposed product needs the same leading dimensions";
+                return null;
+            }
+            return new Shape(a[a.Rank - 1], b[b.Rank - 1]);
+        }
         if (a.Rank < 2 || b.Rank != 2)
         {
             e = $"shapes {a} and {b}: the left operand needs rank 2 or more and the right operand rank 2";
             return null;
         }
-        if (n.TransA && a.Rank != 2) { e = $"transposed operand {a} must have rank 2"; return null; }
-        int k1 = n.TransA ? a[0] : a[a.Rank - 1];
+        int k1 = a[a.Rank - 1];
         int k2 = n.TransB ? b[1] : b[0];
         if (k1 != k2)
         {
             e = $"shapes {a} and {b} do not chain: the inner dimensions {Dim(k1)} and {Dim(k2)} differ";
             return null;
         }
-        var dims = n.TransA ? new List<int> { a[1] } : a.Dims.Take(a.Rank - 1).ToList();
+        var dims = a.Dims.Take(a.Rank - 1).ToList();
         dims.Add(n.TransB ? b[0] : b[1]);
         return new Shape(dims.ToArray());
     }
@@ -307,8 +320,8 @@ internal static partial class OpTable
     {
         Shape a = c.ShapeOf(n.Inputs[0]), b = c.ShapeOf(n.Inputs[1]), y = c.ShapeOf(n.Id);
         string m = y.ProductExpr(0, y.Rank - 1), cols = y.DimExpr(y.Rank - 1);
-        string k = n.TransA ? a.DimExpr(0) : a.DimExpr(a.Rank - 1);
-        string lda = a.DimExpr(a.Rank - 1), ldb = b.DimExpr(1);
+        string k = n.TransA ? a.ProductExpr(0, a.Rank - 1) : a.DimExpr(a.Rank - 1);
+        string lda = a.DimExpr(a.Rank - 1), ldb = b.DimExpr(b.Rank - 1);
         var (bias, act) = c.Epilogue(n);
         string epilogue = bias >= 0 ? $", bias: {c.Buf(bias)}" : "";
         if (act != "None") epilogue += $", activation: Activation.{act}";

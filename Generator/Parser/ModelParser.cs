@@ -161,7 +161,7 @@ internal sealed class ModelParser
                             continue;
                         }
                         var shape = ParameterShape(property, attr);
-                        if (shape != null) parameters.Add(new ParamSpec(property.Name, shape.Value, ParameterInit(attr)));
+                        if (shape != null) parameters.Add(new ParamSpec(property.Name, shape.Value, ParameterInit(attr)) { Scale = ParameterScale(attr) });
                         break;
                     }
                 case IPropertySymbol property when !property.IsStatic && IsLayerType(property.Type, out _):
@@ -353,7 +353,19 @@ internal sealed class ModelParser
         return "HeUniform";
     }
 
-    internal static readonly string[] InitNames = { "Zeros", "Ones", "HeUniform", "HeNormal", "XavierUniform", "XavierNormal" };
+    /// <summary>The names of ModelGen.Init's members by value (the generated code names them).</summary>
+    internal static readonly string[] InitNames =
+        { "Zeros", "Ones", "HeUniform", "HeNormal", "XavierUniform", "XavierNormal", "Normal", "Uniform", "LeCunNormal", "LeCunUniform" };
+
+    /// <summary>The scale of a Normal (Std) or Uniform (Bound) initializer when the attribute sets it.</summary>
+    static double? ParameterScale(AttributeData attr)
+    {
+        string init = ParameterInit(attr);
+        string? key = init == "Normal" ? "Std" : init == "Uniform" ? "Bound" : null;
+        foreach (var named in attr.NamedArguments)
+            if (named.Key == key && named.Value.Value is double d) return d;
+        return null;
+    }
 
     // ---------------- methods ----------------
 

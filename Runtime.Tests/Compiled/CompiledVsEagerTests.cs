@@ -31,6 +31,7 @@ public class CompiledVsEagerTests
         new("Softmax", () => new SoftmaxModel(seed: 6), (m, x) => ((SoftmaxModel)m).Forward(x), (m, y, t, l) => ((SoftmaxModel)m).Loss(y, t)),
         new("Reduction", () => new ReductionModel(seed: 7), (m, x) => ((ReductionModel)m).Forward(x), (m, y, t, l) => ((ReductionModel)m).Loss(y, t)),
         new("Residual", () => new ResidualModel(seed: 8), (m, x) => ((ResidualModel)m).Forward(x), (m, y, t, l) => ((ResidualModel)m).Loss(y, l)),
+        new("SequenceLinear", () => new SequenceLinearModel(seed: 9), (m, x) => ((SequenceLinearModel)m).Forward(x), (m, y, t, l) => ((SequenceLinearModel)m).Loss(y, l)),
     };
 
     public static IEnumerable<object[]> Names() => Cases.Select(c => new object[] { c.Name });

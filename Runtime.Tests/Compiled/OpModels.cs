@@ -124,3 +124,16 @@ public partial class ResidualModel
 
     [Loss] public Tensor Loss(Tensor logits, Labels labels) => SoftmaxCrossEntropy(logits, labels);
 }
+
+/// <summary>A layer applied to every position of a (B, 5, 7) input: the batched MatMul and its weight gradient.</summary>
+[Model]
+public partial class SequenceLinearModel
+{
+    readonly Linear embed = new(7, 6);
+    readonly Linear output = new(6, 3);
+
+    [Forward]
+    public Tensor Forward([Shape(5, 7)] Tensor x) => output.Forward(Mean(Tanh(embed.Forward(x)), 1));
+
+    [Loss] public Tensor Loss(Tensor logits, Labels labels) => SoftmaxCrossEntropy(logits, labels);
+}

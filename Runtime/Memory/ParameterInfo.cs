@@ -21,6 +21,17 @@ public sealed class ParameterInfo
         Init = init;
     }
 
+    /// <summary>
+    /// Describes a parameter whose initializer takes a scale: the standard deviation of <see cref="Init.Normal"/> or
+    /// the bound of <see cref="Init.Uniform"/> (other initializers ignore it).
+    /// </summary>
+    public ParameterInfo(string name, int[] shape, int offset, Init init, double scale) : this(name, shape, offset, init)
+    {
+        if (!(scale >= 0) || double.IsInfinity(scale))
+            throw new ArgumentOutOfRangeException(nameof(scale), $"The initializer scale of '{name}' must be finite and non-negative, not {scale}.");
+        Scale = scale;
+    }
+
     /// <summary>The path name, such as <c>hidden.weight</c> or <c>blocks.2.fc1.bias</c>.</summary>
     public string Name { get; }
 
@@ -41,6 +52,12 @@ public sealed class ParameterInfo
     /// trained parameter in the arena, so optimizers work on the prefix <see cref="ParameterStore.TrainableLength"/>.
     /// </summary>
     public bool Trainable { get; }
+
+    /// <summary>
+    /// The initializer's scale when given: the standard deviation of <see cref="Init.Normal"/> (0.02 when null) or the
+    /// bound of <see cref="Init.Uniform"/> (0.05 when null). Other initializers ignore it.
+    /// </summary>
+    public double? Scale { get; }
 
     /// <summary>
     /// Fan-in: for a matrix (in, out) its first dimension; for a convolution weight (out, in/groups, k, …) the second

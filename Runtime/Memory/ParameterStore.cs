@@ -143,6 +143,12 @@ public sealed class Parameter
 /// <summary>The parameter initializers, seeded and deterministic.</summary>
 public static class Initializers
 {
+    /// <summary>The standard deviation of <see cref="Init.Normal"/> when none is given: 0.02.</summary>
+    public const double DefaultStd = 0.02;
+
+    /// <summary>The bound of <see cref="Init.Uniform"/> when none is given: 0.05.</summary>
+    public const double DefaultBound = 0.05;
+
     /// <summary>Fills <paramref name="data"/> with <paramref name="info"/>'s initializer.</summary>
     public static void Fill(Span<float> data, ParameterInfo info, Random rng)
     {
@@ -154,6 +160,10 @@ public static class Initializers
             case Init.HeNormal: Normal(data, Math.Sqrt(2.0 / info.FanIn), rng); break;
             case Init.XavierUniform: Uniform(data, Math.Sqrt(6.0 / (info.FanIn + info.FanOut)), rng); break;
             case Init.XavierNormal: Normal(data, Math.Sqrt(2.0 / (info.FanIn + info.FanOut)), rng); break;
+            case Init.Normal: Normal(data, info.Scale ?? DefaultStd, rng); break;
+            case Init.Uniform: Uniform(data, info.Scale ?? DefaultBound, rng); break;
+            case Init.LeCunNormal: Normal(data, Math.Sqrt(1.0 / info.FanIn), rng); break;
+            case Init.LeCunUniform: Uniform(data, Math.Sqrt(3.0 / info.FanIn), rng); break;
             default: throw new ArgumentOutOfRangeException(nameof(info), $"Unknown initializer {info.Init} for '{info.Name}'.");
         }
     }

@@ -1,8 +1,3 @@
-using System;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-
 namespace ModelGen;
 
 /// <summary>
@@ -24,11 +19,7 @@ public sealed class AdamW : Optimizer
     public AdamW(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 0.01f)
         : base(learningRate)
     {
-        if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), $"beta1 must be in [0, 1), not {beta1}.");
-        if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), $"beta2 must be in [0, 1), not {beta2}.");
-        if (!(epsilon >= 0) || float.IsInfinity(epsilon)) throw new ArgumentOutOfRangeException(nameof(epsilon), $"epsilon must be finite and non-negative, not {epsilon}.");
-        if (!(weightDecay >= 0) || float.IsInfinity(weightDecay))
-            throw new ArgumentOutOfRangeException(nameof(weightDecay), $"Weight decay must be finite and non-negative, not {weightDecay}.");
+        AdamCore.Validate(beta1, beta2, epsilon, weightDecay);
         Beta1 = beta1;
         Beta2 = beta2;
         Epsilon = epsilon;
@@ -48,75 +39,6 @@ public sealed class AdamW : Optimizer
     public float WeightDecay { get; }
 
     /// <inheritdoc/>
-    public override void Step(ParameterStore parameters)
-    {
-        Bind(parameters);
-        Span<float> p = parameters.Values;
-        if (_m == null)
-        {
-            _m = new float[p.Length];
-            _v = new float[p.Length];
-        }
-        int t = StepCount + 1;
-        double lr = CurrentLearningRate;
-        float decay = (float)(1.0 - lr * WeightDecay);
-        float stepSize = (float)(lr / (1.0 - Math.Pow(Beta1, t)));
-        float invSqrtBc2 = (float)(1.0 / Math.Sqrt(1.0 - Math.Pow(Beta2, t)));
-        Update(p, parameters.Gradients, _m, _v!, decay, Beta1, Beta2, stepSize, invSqrtBc2, Epsilon);
-        StepCount = t;
-    }
-
-    static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
-        float decay, float b1, float b2, float stepSize, float invSqrtBc2, float eps)
-    {
-        int n = p.Length;
-        float c1 = 1 - b1, c2 = 1 - b2;
-        ref float pr = ref MemoryMarshal.GetReference(p);
-        ref float gr = ref MemoryMarshal.GetReference(g);
-        ref float mr = ref MemoryMarshal.GetReference(m);
-        ref float vr = ref MemoryMarshal.GetReference(v);
-        int i = 0;
-        if (UseVector512)
-        {
-            var vdecay = Vector512.Create(decay); var vb1 = Vector512.Create(b1); var vb2 = Vector512.Create(b2);
-            var vc1 = Vector512.Create(c1); var vc2 = Vector512.Create(c2); var vstep = Vector512.Create(stepSize);
-            var vinv = Vector512.Create(invSqrtBc2); var veps = Vector512.Create(eps);
-            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-            {
-                var gv = Vector512.LoadUnsafe(ref gr, (nuint)i);
-                var mv = vb1 * Vector512.LoadUnsafe(ref mr, (nuint)i) + vc1 * gv;
-                var vv = vb2 * Vector512.LoadUnsafe(ref vr, (nuint)i) + vc2 * (gv * gv);
-                mv.StoreUnsafe(ref mr, (nuint)i);
-                vv.StoreUnsafe(ref vr, (nuint)i);
-                var pv = Vector512.LoadUnsafe(ref pr, (nuint)i) * vdecay;
-                (pv - vstep * mv / (Vector512.Sqrt(vv) * vinv + veps)).StoreUnsafe(ref pr, (nuint)i);
-            }
-        }
-        if (UseVector256)
-        {
-            var vdecay = Vector256.Create(decay); var vb1 = Vector256.Create(b1); var vb2 = Vector256.Create(b2);
-            var vc1 = Vector256.Create(c1); var vc2 = Vector256.Create(c2); var vstep = Vector256.Create(stepSize);
-            var vinv = Vector256.Create(invSqrtBc2); var veps = Vector256.Create(eps);
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                var gv = Vector256.LoadUnsafe(ref gr, (nuint)i);
-                var mv = vb1 * Vector256.LoadUnsafe(ref mr, (nuint)i) + vc1 * gv;
-                var vv = vb2 * Vector256.LoadUnsafe(ref vr, (nuint)i) + vc2 * (gv * gv);
-                mv.StoreUnsafe(ref mr, (nuint)i);
-                vv.StoreUnsafe(ref vr, (nuint)i);
-                var pv = Vector256.LoadUnsafe(ref pr, (nuint)i) * vdecay;
-                (pv - vstep * mv / (Vector256.Sqrt(vv) * vinv + veps)).StoreUnsafe(ref pr, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            float gv = Unsafe.Add(ref gr, i);
-            float mv = b1 * Unsafe.Add(ref mr, i) + c1 * gv;
-            float vv = b2 * Unsafe.Add(ref vr, i) + c2 * (gv * gv);
-            Unsafe.Add(ref mr, i) = mv;
-            Unsafe.Add(ref vr, i) = vv;
-            float pv = Unsafe.Add(ref pr, i) * decay;
-            Unsafe.Add(ref pr, i) = pv - stepSize * mv / (MathF.Sqrt(vv) * invSqrtBc2 + eps);
-        }
-    }
+    protected override void Update(ParameterStore parameters) =>
+        AdamCore.Step<DecoupledDecay>(parameters, ref _m, ref _v, StepCount + 1, CurrentLearningRate, Beta1, Beta2, Epsilon, WeightDecay);
 }

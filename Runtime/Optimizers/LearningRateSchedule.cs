@@ -49,3 +49,128 @@ public sealed class CosineDecay : LearningRateSchedule
         return (float)(MinFactor + (1 - MinFactor) * 0.5 * (1 + Math.Cos(Math.PI * progress)));
     }
 }
+
+/// <summary>
+/// Multiplies the factor by <see cref="Gamma"/> every <see cref="StepSize"/> steps (PyTorch's StepLR, counted in
+/// optimizer steps): <c>Factor(t) = γ^floor(t / stepSize)</c>.
+/// </summary>
+public sealed class StepDecay : LearningRateSchedule
+{
+    /// <summary>Decays by <paramref name="gamma"/> every <paramref name="stepSize"/> steps.</summary>
+    public StepDecay(int stepSize, float gamma = 0.1f)
+    {
+        if (stepSize < 1) throw new ArgumentOutOfRangeException(nameof(stepSize), $"The step size must be at least 1, not {stepSize}.");
+        Schedules.CheckGamma(gamma);
+        StepSize = stepSize;
+        Gamma = gamma;
+    }
+
+    /// <summary>The number of steps between decays.</summary>
+    public int StepSize { get; }
+
+    /// <summary>The multiplicative decay.</summary>
+    public float Gamma { get; }
+
+    /// <inheritdoc/>
+    public override float Factor(int step) => Schedules.Power(Gamma, Math.Max(step, 0) / StepSize);
+}
+
+/// <summary>Multiplies the factor by <see cref="Gamma"/> every step (PyTorch's ExponentialLR): <c>Factor(t) = γ^t</c>.</summary>
+public sealed class ExponentialDecay : LearningRateSchedule
+{
+    /// <summary>Decays by <paramref name="gamma"/> every step.</summary>
+    public ExponentialDecay(float gamma)
+    {
+        Schedules.CheckGamma(gamma);
+        Gamma = gamma;
+    }
+
+    /// <summary>The multiplicative decay per step.</summary>
+    public float Gamma { get; }
+
+    /// <inheritdoc/>
+    public override float Factor(int step) => Schedules.Power(Gamma, Math.Max(step, 0));
+}
+
+/// <summary>
+/// Multiplies the factor by <see cref="Gamma"/> at each milestone (PyTorch's MultiStepLR, counted in optimizer steps):
+/// <c>Factor(t) = γ^(number of milestones ≤ t)</c>. A milestone listed twice decays twice, as in PyTorch.
+/// </summary>
+public sealed class MultiStepDecay : LearningRateSchedule
+{
+    readonly int[] _milestones;
+
+    /// <summary>Decays by <paramref name="gamma"/> at each of <paramref name="milestones"/> (steps, any order).</summary>
+    public MultiStepDecay(int[] milestones, float gamma = 0.1f)
+    {
+        ArgumentNullException.ThrowIfNull(milestones);
+        foreach (int m in milestones)
+            if (m < 0) throw new ArgumentOutOfRangeException(nameof(milestones), $"Milestones are steps, at least 0, not {m}.");
+        Schedules.CheckGamma(gamma);
+        _milestones = (int[])milestones.Clone();
+        Array.Sort(_milestones);
+        Gamma = gamma;
+    }
+
+    /// <summary>The milestones, sorted.</summary>
+    public ReadOnlySpan<int> Milestones => _milestones;
+
+    /// <summary>The multiplicative decay at each milestone.</summary>
+    public float Gamma { get; }
+
+    /// <inheritdoc/>
+    public override float Factor(int step)
+    {
+        // bisect_right: the number of milestones <= step.
+        int lo = 0, hi = _milestones.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_milestones[mid] <= step) lo = mid + 1;
+            else hi = mid;
+        }
+        return Schedules.Power(Gamma, lo);
+    }
+}
+
+/// <summary>
+/// A linear warm-up: over the first <see cref="WarmupSteps"/> steps the factor rises linearly from
+/// <c>1/warmupSteps</c> (step 0) to 1 (step <c>warmupSteps - 1</c>); after that it is <see cref="Then"/>'s factor with
+/// the step shifted, <c>Then.Factor(t - warmupSteps)</c>, or 1 when there is none. So
+/// <c>new LinearWarmup(100, new CosineDecay(900))</c> warms up for 100 steps and anneals over the next 900.
+/// </summary>
+public sealed class LinearWarmup : LearningRateSchedule
+{
+    /// <summary>Warms up over <paramref name="warmupSteps"/> steps, then follows <paramref name="then"/> (constant 1 when null).</summary>
+    public LinearWarmup(int warmupSteps, LearningRateSchedule? then = null)
+    {
+        if (warmupSteps < 1) throw new ArgumentOutOfRangeException(nameof(warmupSteps), $"Warm-up takes at least 1 step, not {warmupSteps}.");
+        WarmupSteps = warmupSteps;
+        Then = then;
+    }
+
+    /// <summary>The number of warm-up steps.</summary>
+    public int WarmupSteps { get; }
+
+    /// <summary>The schedule after the warm-up (its step 0 is step <see cref="WarmupSteps"/>), or null for a constant 1.</summary>
+    public LearningRateSchedule? Then { get; }
+
+    /// <inheritdoc/>
+    public override float Factor(int step)
+    {
+        if (step < WarmupSteps) return (Math.Max(step, 0) + 1f) / WarmupSteps;
+        return Then == null ? 1f : Then.Factor(step - WarmupSteps);
+    }
+}
+
+static class Schedules
+{
+    internal static void CheckGamma(float gamma)
+    {
+        // As in PyTorch, a factor above 1 (growth) is allowed.
+        if (!(gamma > 0) || float.IsInfinity(gamma))
+            throw new ArgumentOutOfRangeException(nameof(gamma), $"The decay factor must be positive and finite, not {gamma}.");
+    }
+
+    internal static float Power(float gamma, int exponent) => (float)Math.Pow(gamma, exponent);
+}

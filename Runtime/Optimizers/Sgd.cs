@@ -42,18 +42,16 @@ public sealed class Sgd : Optimizer
     public float WeightDecay { get; }
 
     /// <inheritdoc/>
-    public override void Step(ParameterStore parameters)
+    protected override void Update(ParameterStore parameters)
     {
-        Bind(parameters);
-        Span<float> p = parameters.Values;
-        ReadOnlySpan<float> g = parameters.Gradients;
+        Span<float> p = parameters.TrainableValues;
+        ReadOnlySpan<float> g = parameters.TrainableGradients;
         if (Momentum != 0 && _momentumBuffer == null) _momentumBuffer = new float[p.Length];
         // A zeroed buffer makes the first step buf = momentum·0 + g = g exactly, PyTorch's first-step rule.
-        Update(p, g, _momentumBuffer, CurrentLearningRate, Momentum, Nesterov, WeightDecay);
-        StepCount++;
+        Kernel(p, g, _momentumBuffer, CurrentLearningRate, Momentum, Nesterov, WeightDecay);
     }
 
-    static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> buf, float lr, float momentum, bool nesterov, float wd)
+    static void Kernel(Span<float> p, ReadOnlySpan<float> g, Span<float> buf, float lr, float momentum, bool nesterov, float wd)
     {
         int n = p.Length;
         bool hasMomentum = momentum != 0;

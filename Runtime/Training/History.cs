@@ -87,6 +87,9 @@ public sealed class Evaluation
         ConfusionMatrix = confusionMatrix;
     }
 
+    internal Evaluation(int count, double loss, ClassificationMetrics metrics) : this(count, loss, metrics.Accuracy, metrics.ConfusionMatrix) =>
+        Metrics = metrics;
+
     /// <summary>The number of samples evaluated.</summary>
     public int Count { get; }
 
@@ -101,6 +104,32 @@ public sealed class Evaluation
 
     /// <summary>Classification: counts indexed [true label, predicted class]; null for regression.</summary>
     public int[,]? ConfusionMatrix { get; }
+
+    /// <summary>
+    /// Classification: every metric of the confusion matrix (per-class precision, recall, F1, macro averages) and top-k
+    /// accuracy for k up to <see cref="ClassificationMetrics.DefaultMaxTopK"/>; null for regression.
+    /// </summary>
+    public ClassificationMetrics? Metrics { get; }
+
+    /// <summary>
+    /// Classification: the fraction of samples whose label is among the <paramref name="k"/> highest outputs (k from 1
+    /// to 5, or any k at least the class count); see <see cref="ClassificationMetrics.TopKAccuracy"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model is not a classifier.</exception>
+    public double TopKAccuracy(int k) => Metrics?.TopKAccuracy(k)
+        ?? throw new InvalidOperationException("Top-k accuracy needs a classifier (a model trained on labels).");
+
+    /// <summary>Classification: per-class precision (0 for a class never predicted); null for regression.</summary>
+    public IReadOnlyList<double>? Precision => Metrics?.Precision;
+
+    /// <summary>Classification: per-class recall (0 for a class with no samples); null for regression.</summary>
+    public IReadOnlyList<double>? Recall => Metrics?.Recall;
+
+    /// <summary>Classification: per-class F1; null for regression.</summary>
+    public IReadOnlyList<double>? F1 => Metrics?.F1;
+
+    /// <summary>Classification: the mean F1 over the classes that occur among labels or predictions; null for regression.</summary>
+    public double? MacroF1 => Metrics?.MacroF1;
 
     /// <inheritdoc/>
     public override string ToString() => Accuracy is double a

@@ -28,6 +28,19 @@ public abstract class ModelBase
     /// <summary>The parameters, in one arena, with their gradients.</summary>
     public ParameterStore Parameters { get; }
 
+    /// <summary>
+    /// The eager mode of this model's layers (training or evaluation, and the seed and step of eager dropout). It only
+    /// affects calling the model's own [Forward] method directly; Fit, Evaluate and Predict run the compiled program,
+    /// which trains in its training step and infers with running statistics and no dropout whatever this says.
+    /// </summary>
+    public ExecutionMode Mode => ExecutionMode.Of(Parameters);
+
+    /// <summary>Eager training mode (the default), as PyTorch's <c>model.train()</c>: dropout drops, batch normalization uses and updates batch statistics.</summary>
+    public void Train() => Mode.Training = true;
+
+    /// <summary>Eager evaluation mode, as PyTorch's <c>model.eval()</c>: dropout is the identity, batch normalization uses running statistics.</summary>
+    public void Eval() => Mode.Training = false;
+
     /// <summary>Creates the generated program for batches of up to <paramref name="maxBatch"/> samples.</summary>
     public abstract CompiledProgram CreateProgram(int maxBatch);
 
@@ -122,8 +135,9 @@ public abstract class ModelBase
 
     /// <summary>
     /// Runs the model over <paramref name="data"/> without training and returns the mean loss (softmax cross-entropy of
-    /// the outputs against the labels for a classifier, mean squared error for a regression model), the accuracy and a
-    /// confusion matrix (classifier), and the sample count.
+    /// the outputs against the labels for a classifier, mean squared error for a regression model), the accuracy, a
+    /// confusion matrix and <see cref="ClassificationMetrics"/> (top-k accuracy for k up to 5, per-class precision,
+    /// recall and F1, macro F1) for a classifier, and the sample count.
     /// </summary>
     public Evaluation Evaluate(Dataset data, int batchSize = 256)
     {
@@ -131,14 +145,17 @@ public abstract class ModelBase
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"The batch size must be at least 1, not {batchSize}.");
         CheckDataset(data, nameof(data));
         int count = data.Count;
-        if (count == 0) return new Evaluation(0, double.NaN, Description.Target == TargetKind.Labels ? double.NaN : null, null);
+        if (count == 0)
+            return Description.Target == TargetKind.Labels
+                ? new Evaluation(0, double.NaN, new ClassificationMetrics(new int[OutputLength, OutputLength]))
+                : new Evaluation(0, double.NaN, null, null);
         var program = EvalProgram(Math.Min(batchSize, count));
         int batch = program.MaxBatch, inLength = InputLength, outLength = OutputLength;
         var output = _evalOutput!;
         bool classify = Description.Target == TargetKind.Labels;
         var confusion = classify ? new int[outLength, outLength] : null;
+        var rankCounts = classify ? new long[Math.Min(ClassificationMetrics.DefaultMaxTopK, outLength)] : null;
         double lossSum = 0;
-        long correct = 0;
         for (int start = 0; start < count; start += batch)
         {
             int n = Math.Min(batch, count - start);
@@ -150,10 +167,8 @@ public abstract class ModelBase
                 for (int r = 0; r < n; r++)
                 {
                     var row = outputs.Slice(r * outLength, outLength);
-                    lossSum += CrossEntropy(row, labels[r]);
-                    int predicted = ArgMax(row);
-                    confusion![labels[r], predicted]++;
-                    if (predicted == labels[r]) correct++;
+                    lossSum += RowCrossEntropy(row, labels[r]);
+                    ClassificationMetrics.Accumulate(row, labels[r], confusion!, rankCounts!);
                 }
             }
             else
@@ -167,7 +182,7 @@ public abstract class ModelBase
             }
         }
         return classify
-            ? new Evaluation(count, lossSum / count, (double)correct / count, confusion)
+            ? new Evaluation(count, lossSum / count, ClassificationMetrics.FromCounts(confusion!, rankCounts!))
             : new Evaluation(count, lossSum / ((double)count * outLength), null, null);
     }
 
@@ -299,7 +314,7 @@ public abstract class ModelBase
     }
 
     /// <summary><c>-log softmax(logits)[label]</c> by a stable log-sum-exp, in double.</summary>
-    internal static double CrossEntropy(ReadOnlySpan<float> logits, int label)
+    internal static double RowCrossEntropy(ReadOnlySpan<float> logits, int label)
     {
         float max = logits[0];
         for (int i = 1; i < logits.Length; i++) if (logits[i] > max) max = logits[i];

@@ -1,0 +1,156 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace ModelGen;
+
+/// <summary>
+/// RMSprop with PyTorch's semantics (<c>torch.optim.RMSprop</c>): <c>g += wd·p</c>; <c>s = α·s + (1-α)·g²</c>;
+/// centered: <c>a = α·a + (1-α)·g</c> and <c>d = sqrt(s - a²) + ε</c>, else <c>d = sqrt(s) + ε</c>; with momentum
+/// <c>buf = μ·buf + g/d; p -= lr·buf</c>, else <c>p -= lr·g/d</c>. All state starts at zero.
+/// </summary>
+public sealed class RMSprop : Optimizer
+{
+    float[]? _square;
+    float[]? _gradAverage;
+    float[]? _momentumBuffer;
+
+    /// <summary>Creates the optimizer (PyTorch's defaults, except the learning rate, which must be given).</summary>
+    /// <param name="learningRate">The step size (PyTorch's default is 0.01).</param>
+    /// <param name="alpha">The smoothing constant of the squared-gradient average, in [0, 1).</param>
+    /// <param name="epsilon">Added to the denominator (after the square root) for stability.</param>
+    /// <param name="weightDecay">The L2 penalty added to the gradient: <c>g += weightDecay·p</c>.</param>
+    /// <param name="momentum">The momentum factor in [0, 1); 0 turns momentum off.</param>
+    /// <param name="centered">Whether to normalize by the estimated variance (subtracting the squared mean gradient).</param>
+    public RMSprop(float learningRate, float alpha = 0.99f, float epsilon = 1e-8f, float weightDecay = 0, float momentum = 0, bool centered = false)
+        : base(learningRate)
+    {
+        if (!(alpha >= 0 && alpha < 1)) throw new ArgumentOutOfRangeException(nameof(alpha), $"alpha must be in [0, 1), not {alpha}.");
+        if (!(epsilon >= 0) || float.IsInfinity(epsilon)) throw new ArgumentOutOfRangeException(nameof(epsilon), $"epsilon must be finite and non-negative, not {epsilon}.");
+        if (!(weightDecay >= 0) || float.IsInfinity(weightDecay))
+            throw new ArgumentOutOfRangeException(nameof(weightDecay), $"Weight decay must be finite and non-negative, not {weightDecay}.");
+        if (!(momentum >= 0 && momentum < 1))
+            throw new ArgumentOutOfRangeException(nameof(momentum), $"Momentum must be in [0, 1), not {momentum}.");
+        Alpha = alpha;
+        Epsilon = epsilon;
+        WeightDecay = weightDecay;
+        Momentum = momentum;
+        Centered = centered;
+    }
+
+    /// <summary>The smoothing constant of the averages.</summary>
+    public float Alpha { get; }
+
+    /// <summary>The denominator term.</summary>
+    public float Epsilon { get; }
+
+    /// <summary>The L2 weight decay added to the gradient.</summary>
+    public float WeightDecay { get; }
+
+    /// <summary>The momentum factor.</summary>
+    public float Momentum { get; }
+
+    /// <summary>Whether the update is normalized by the centered second moment.</summary>
+    public bool Centered { get; }
+
+    /// <inheritdoc/>
+    protected override void Update(ParameterStore parameters)
+    {
+        Span<float> p = parameters.TrainableValues;
+        _square ??= new float[p.Length];
+        if (Centered) _gradAverage ??= new float[p.Length];
+        if (Momentum != 0) _momentumBuffer ??= new float[p.Length];
+        Kernel(p, parameters.TrainableGradients, _square, _gradAverage, _momentumBuffer, CurrentLearningRate, Alpha, Epsilon, WeightDecay, Momentum, Centered);
+    }
+
+    static void Kernel(Span<float> p, ReadOnlySpan<float> g, Span<float> sq, Span<float> avg, Span<float> buf,
+        float lr, float alpha, float eps, float wd, float momentum, bool centered)
+    {
+        int n = p.Length;
+        bool hasMomentum = momentum != 0;
+        float c = 1 - alpha;
+        ref float pr = ref MemoryMarshal.GetReference(p);
+        ref float gr = ref MemoryMarshal.GetReference(g);
+        ref float sr = ref MemoryMarshal.GetReference(sq);
+        ref float ar = ref MemoryMarshal.GetReference(avg);
+        ref float br = ref MemoryMarshal.GetReference(buf);
+        int i = 0;
+        if (Optimizer.UseVector512)
+        {
+            var vlr = Vector512.Create(lr); var va = Vector512.Create(alpha); var vc = Vector512.Create(c);
+            var veps = Vector512.Create(eps); var vwd = Vector512.Create(wd); var vm = Vector512.Create(momentum);
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var pv = Vector512.LoadUnsafe(ref pr, (nuint)i);
+                var gv = Vector512.LoadUnsafe(ref gr, (nuint)i) + vwd * pv;
+                var sv = va * Vector512.LoadUnsafe(ref sr, (nuint)i) + vc * (gv * gv);
+                sv.StoreUnsafe(ref sr, (nuint)i);
+                Vector512<float> d;
+                if (centered)
+                {
+                    var av = va * Vector512.LoadUnsafe(ref ar, (nuint)i) + vc * gv;
+                    av.StoreUnsafe(ref ar, (nuint)i);
+                    d = Vector512.Sqrt(sv - av * av) + veps;
+                }
+                else d = Vector512.Sqrt(sv) + veps;
+                var u = gv / d;
+                if (hasMomentum)
+                {
+                    u = vm * Vector512.LoadUnsafe(ref br, (nuint)i) + u;
+                    u.StoreUnsafe(ref br, (nuint)i);
+                }
+                (pv - vlr * u).StoreUnsafe(ref pr, (nuint)i);
+            }
+        }
+        if (Optimizer.UseVector256)
+        {
+            var vlr = Vector256.Create(lr); var va = Vector256.Create(alpha); var vc = Vector256.Create(c);
+            var veps = Vector256.Create(eps); var vwd = Vector256.Create(wd); var vm = Vector256.Create(momentum);
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var pv = Vector256.LoadUnsafe(ref pr, (nuint)i);
+                var gv = Vector256.LoadUnsafe(ref gr, (nuint)i) + vwd * pv;
+                var sv = va * Vector256.LoadUnsafe(ref sr, (nuint)i) + vc * (gv * gv);
+                sv.StoreUnsafe(ref sr, (nuint)i);
+                Vector256<float> d;
+                if (centered)
+                {
+                    var av = va * Vector256.LoadUnsafe(ref ar, (nuint)i) + vc * gv;
+                    av.StoreUnsafe(ref ar, (nuint)i);
+                    d = Vector256.Sqrt(sv - av * av) + veps;
+                }
+                else d = Vector256.Sqrt(sv) + veps;
+                var u = gv / d;
+                if (hasMomentum)
+                {
+                    u = vm * Vector256.LoadUnsafe(ref br, (nuint)i) + u;
+                    u.StoreUnsafe(ref br, (nuint)i);
+                }
+                (pv - vlr * u).StoreUnsafe(ref pr, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float pv = Unsafe.Add(ref pr, i);
+            float gv = Unsafe.Add(ref gr, i) + wd * pv;
+            float sv = alpha * Unsafe.Add(ref sr, i) + c * (gv * gv);
+            Unsafe.Add(ref sr, i) = sv;
+            float d;
+            if (centered)
+            {
+                float av = alpha * Unsafe.Add(ref ar, i) + c * gv;
+                Unsafe.Add(ref ar, i) = av;
+                d = MathF.Sqrt(sv - av * av) + eps;
+            }
+            else d = MathF.Sqrt(sv) + eps;
+            float u = gv / d;
+            if (hasMomentum)
+            {
+                u = momentum * Unsafe.Add(ref br, i) + u;
+                Unsafe.Add(ref br, i) = u;
+            }
+            Unsafe.Add(ref pr, i) = pv - lr * u;
+        }
+    }
+}
