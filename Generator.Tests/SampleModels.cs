@@ -9,6 +9,9 @@ public static class SampleModels
     /// <summary>Exactly the Fashion-MNIST sample of the repository.</summary>
     public static string FashionMlp => File.ReadAllText(Path.Combine(GeneratorHarness.RepositoryRoot, "Samples", "FashionMnist", "FashionMlp.cs"));
 
+    /// <summary>Exactly the Fashion-MNIST CNN sample of the repository.</summary>
+    public static string FashionCnn => File.ReadAllText(Path.Combine(GeneratorHarness.RepositoryRoot, "Samples", "FashionMnist", "FashionCnn.cs"));
+
     /// <summary>Theano style: raw [Parameter] tensors, MatMul, operators and Tanh.</summary>
     public const string ParameterMlp = """
         using ModelGen;
@@ -160,6 +163,7 @@ public static class SampleModels
         new object[] { "NormMlp" },
         new object[] { "CharTransformer" },
         new object[] { "CharLstm" },
+        new object[] { "FashionCnn" },
     };
 
     public static string Get(string name) => name switch
@@ -172,6 +176,7 @@ public static class SampleModels
         "NormMlp" => NormMlp,
         "CharTransformer" => SequenceSamples.CharTransformer,
         "CharLstm" => SequenceSamples.CharLstm,
+        "FashionCnn" => FashionCnn,
         _ => throw new KeyNotFoundException(name),
     };
 }

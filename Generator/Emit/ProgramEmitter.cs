@@ -172,7 +172,10 @@ internal static class ProgramEmitter
             var n = g[id];
             w.Line($"Span<float> {names.Name(id)} = {names.Slice(id)}; // {n.Shape} {Names.Comment(Describe(g, n))}");
             if (plan.AuxSlots.ContainsKey(id))
-                w.Line($"Span<float> {names.Name(id)}_probabilities = {names.AuxSlice(id)}; // {n.Aux} softmax of {Names.Comment(g[n.Inputs[0]].Label)}");
+            {
+                var def = OpTable.Get(n.Op);
+                w.Line($"Span<float> {names.Name(id)}_{def.AuxName} = {names.AuxSlice(id)}; // {n.Aux} {Names.Comment(string.Format(def.AuxComment, g[n.Inputs[0]].Label))}");
+            }
         }
         if (labels) w.Line("ReadOnlySpan<int> labels = _labels.AsSpan(0, B);");
 
@@ -246,7 +249,7 @@ internal static class ProgramEmitter
 
         public string Buf(int node) => Unit.Kind == UnitKind.Gemm && Unit.Nodes.Contains(node) ? _names.Name(Unit.Last) : _names.Name(node);
 
-        public string Aux(int node) => _names.Name(node) + "_probabilities";
+        public string Aux(int node) => _names.Name(node) + "_" + OpTable.Get(_g[node].Op).AuxName;
 
         public string Scalar(int node) => _g[node].Op == "Const" ? Names.Float(_g[node].Value) : _names.Name(node) + "[0]";
 

@@ -58,6 +58,12 @@ internal sealed class OpDef
 
     /// <summary>How a kernel op is emitted.</summary>
     public KernelEmitter? Emit { get; init; }
+
+    /// <summary>The suffix of the variable that holds a node's Aux buffer ("probabilities": <c>t7_probabilities</c>).</summary>
+    public string AuxName { get; init; } = "probabilities";
+
+    /// <summary>The shape comment of the Aux buffer; {0} is the label of the node's first input.</summary>
+    public string AuxComment { get; init; } = "softmax of {0}";
 }
 
 /// <summary>What kernel emitters can ask of the emitter: buffer names, shapes and a place to write code.</summary>

@@ -80,10 +80,21 @@ internal sealed class MemoryPlan
         var batched = new Arena();
         var fixedArena = new Arena();
         var frees = new List<(int Dies, int Node)>();
+        var auxFrees = new List<(int Dies, int Node)>();
         void Place(int node, int born)
         {
-            if (plan.Slots.ContainsKey(node)) return;
             var n = g[node];
+            if (plan.Slots.ContainsKey(node))
+            {
+                // A value with a fixed home (a parameter's gradient) may still need an Aux buffer: a workspace of the
+                // kernel that computes it, free again after that unit.
+                if (n.Aux is { } own && !plan.AuxSlots.ContainsKey(node) && born >= 0)
+                {
+                    plan.AuxSlots[node] = new Slot(own.IsBatched ? Region.Batched : Region.Fixed, (own.IsBatched ? batched : fixedArena).Take(RoundUp(own.FixedCount)), own.FixedCount);
+                    auxFrees.Add((born, node));
+                }
+                return;
+            }
             if (n.Op is "Const" or "Labels") return;
             bool isBatched = n.Shape.IsBatched;
             var arena = isBatched ? batched : fixedArena;
@@ -104,6 +115,13 @@ internal sealed class MemoryPlan
                 if (plan.AuxSlots.TryGetValue(node, out var aux))
                     (aux.Region == Region.Batched ? batched : fixedArena).Free(aux.Offset, RoundUp(aux.Length));
                 frees.RemoveAt(k);
+            }
+            for (int k = auxFrees.Count - 1; k >= 0; k--)
+            {
+                if (auxFrees[k].Dies >= before) continue;
+                var aux = plan.AuxSlots[auxFrees[k].Node];
+                (aux.Region == Region.Batched ? batched : fixedArena).Free(aux.Offset, RoundUp(aux.Length));
+                auxFrees.RemoveAt(k);
             }
         }
 

@@ -59,11 +59,14 @@ public sealed class ParameterInfo
     /// </summary>
     public double? Scale { get; }
 
-    /// <summary>Fan-in: the first dimension for rank &gt;= 2 (times the receptive field), else the length.</summary>
-    public int FanIn => Shape.Length >= 2 ? Shape[0] * Receptive : Length;
+    /// <summary>
+    /// Fan-in: for a matrix (in, out) its first dimension; for a convolution weight (out, in/groups, k, …) the second
+    /// dimension times the receptive field (PyTorch's convention); else the length.
+    /// </summary>
+    public int FanIn => Shape.Length == 2 ? Shape[0] : Shape.Length > 2 ? Shape[1] * Receptive : Length;
 
-    /// <summary>Fan-out: the second dimension for rank &gt;= 2 (times the receptive field), else the length.</summary>
-    public int FanOut => Shape.Length >= 2 ? Shape[1] * Receptive : Length;
+    /// <summary>Fan-out: for a matrix (in, out) its second dimension; for a convolution weight the first times the receptive field; else the length.</summary>
+    public int FanOut => Shape.Length == 2 ? Shape[1] : Shape.Length > 2 ? Shape[0] * Receptive : Length;
 
     int Receptive
     {

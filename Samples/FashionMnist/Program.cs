@@ -5,13 +5,15 @@ using System.IO;
 using FashionMnistSample;
 using ModelGen;
 
-// Trains the FashionMlp (784-128-10, ReLU) on Fashion-MNIST with code the ModelGen generator emitted,
-// saves a checkpoint, reloads it into a fresh model and predicts a few test images.
+// Trains the FashionMlp (784-128-10, ReLU) or, with --model cnn, the FashionCnn (two conv/ReLU/max-pool blocks,
+// then 3136-128-10) on Fashion-MNIST with code the ModelGen generator emitted, saves a checkpoint, reloads it into
+// a fresh model and predicts a few test images.
 //
-//   dotnet run -c Release --project Samples/FashionMnist [-- --epochs 5 --batch 64 --lr 0.001 --seed 1 --checkpoint fashion.safetensors]
+//   dotnet run -c Release --project Samples/FashionMnist [-- --model mlp|cnn --epochs 5 --batch 64 --lr 0.002 --seed 1 --checkpoint fashion.safetensors]
 //   dotnet run -c Release --project Samples/FashionMnist -- --predict fashion.safetensors   (reload and predict only)
 
 int epochs = 5, batch = 64, seed = 1;
+string modelName = "mlp";
 float lr = 2e-3f;
 string checkpoint = "fashion.safetensors";
 string? predictOnly = null;
@@ -20,6 +22,7 @@ for (int i = 0; i < args.Length; i++)
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
     switch (args[i])
     {
+        case "--model": modelName = Next(); break;
         case "--epochs": epochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--batch": batch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--lr": lr = float.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -27,15 +30,25 @@ for (int i = 0; i < args.Length; i++)
         case "--checkpoint": checkpoint = Next(); break;
         case "--predict": predictOnly = Next(); break;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Options: --epochs N --batch N --lr X --seed N --checkpoint PATH --predict PATH");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Options: --model mlp|cnn --epochs N --batch N --lr X --seed N --checkpoint PATH --predict PATH");
             return 2;
     }
 }
 
+if (modelName is not ("mlp" or "cnn"))
+{
+    Console.Error.WriteLine($"Unknown model '{modelName}'. Options: --model mlp (default) or --model cnn");
+    return 2;
+}
+bool cnn = modelName == "cnn";
+// The MLP reads flat 784-pixel rows; the CNN reads (1, 28, 28) images.
+ModelBase NewModel(int modelSeed) => cnn ? new FashionCnn(modelSeed) : new FashionMlp(modelSeed);
+int[] imageShape = cnn ? new[] { 1, 28, 28 } : new[] { 784 };
+
 DatasetPair data;
 try
 {
-    data = FashionMnist.Load();
+    data = cnn ? FashionMnist.LoadImages() : FashionMnist.Load();
 }
 catch (FileNotFoundException e)
 {
@@ -50,10 +63,10 @@ Console.WriteLine($"Fashion-MNIST: {data.Train.Count:N0} training and {data.Test
 
 if (predictOnly == null)
 {
-    var model = new FashionMlp(seed);
+    var model = NewModel(seed);
     // AdamW (weight decay 0.01) with the learning rate annealed along a cosine over the whole run.
     var optimizer = new AdamW(lr) { Schedule = new CosineDecay(CosineDecay.StepsFor(data.Train.Count, batch, epochs)) };
-    Console.WriteLine($"FashionMlp: {model.Parameters.ScalarCount:N0} parameters. Training {epochs} epochs, batch {batch}, AdamW(lr {lr}, cosine decay).");
+    Console.WriteLine($"{model.GetType().Name}: {model.Parameters.ScalarCount:N0} parameters. Training {epochs} epochs, batch {batch}, AdamW(lr {lr}, cosine decay).");
     var clock = Stopwatch.StartNew();
     model.Fit(data.Train, epochs, batchSize: batch, optimizer: optimizer, validation: data.Test, seed: seed);
     var result = model.Evaluate(data.Test);
@@ -64,13 +77,13 @@ if (predictOnly == null)
 }
 
 // A fresh model with other initial weights, restored from the checkpoint.
-var restored = new FashionMlp(seed: 12345);
+var restored = NewModel(12345);
 restored.Load(predictOnly);
 var check = restored.Evaluate(data.Test);
 Console.WriteLine($"Reloaded {predictOnly}: test accuracy {check.Accuracy:F4}.");
 for (int i = 0; i < 5; i++)
 {
-    var image = new Tensor(data.Test.Sample(i), 784);
+    var image = new Tensor(data.Test.Sample(i), imageShape);
     int predicted = restored.Predict(image).ArgMax();
     int actual = data.Test.Labels![i];
     Console.WriteLine($"  test image {i}: predicted {FashionMnist.ClassNames[predicted],-12} actual {FashionMnist.ClassNames[actual]}");
