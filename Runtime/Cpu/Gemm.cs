@@ -21,6 +21,12 @@ public static unsafe class Gemm
     const int NC = 2048;        // columns of op(B) packed at once (a multiple of every NR): KC × NC floats = 2 MiB, in L3
     const int MaxNR = 32;
 
+    /// <summary>
+    /// Products with at most this many rows and an untransposed B (batch-1 inference) skip packing: streaming B once
+    /// straight from its rows costs less than packing it, which a product this thin would never repay.
+    /// </summary>
+    const int SmallRows = 4;
+
     /// <summary>Products with fewer multiply-adds than this stay on the calling thread.</summary>
     const long ParallelThreshold = 1L << 17;
 
@@ -68,7 +74,7 @@ public static unsafe class Gemm
         {
             var args = new Args
             {
-                A = pa, B = pb, C = pc, Bias = bias.IsEmpty ? null : pbias,
+                A = pa, B = pb, BLength = b.Length, C = pc, Bias = bias.IsEmpty ? null : pbias,
                 Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
                 TransA = transA, TransB = transB, Accumulate = accumulate, Activation = activation,
                 Level = KernelLevel(CpuFeatures.Active, n),
@@ -76,6 +82,11 @@ public static unsafe class Gemm
             if (k == 0)
             {
                 EpilogueOnly(&args);
+                return;
+            }
+            if (m <= SmallRows && !transB && CpuFeatures.Active == SimdLevel.Avx512)
+            {
+                SmallM512(&args);
                 return;
             }
 
@@ -111,6 +122,7 @@ public static unsafe class Gemm
     {
         public float* A, B, C, Bias;
         public int Lda, Ldb, Ldc, M, N, K;
+        public long BLength;
         public bool TransA, TransB, Accumulate;
         public Activation Activation;
         public SimdLevel Level;
@@ -142,6 +154,93 @@ public static unsafe class Gemm
             Run(g, 0, g->M, start, end);
         else
             Run(g, start, end, 0, g->N);
+    }
+
+    /// <summary>
+    /// C = op(A)·B for a few rows with B untransposed and unpacked: per row of C, blocks of 128 columns in 8 zmm
+    /// accumulators (then 16, then scalar), each depth step one broadcast of A and 8 loads of a row of B.
+    /// </summary>
+    static void SmallM512(Args* g)
+    {
+        int n = g->N, k = g->K;
+        long lda = g->Lda, ldb = g->Ldb, ldc = g->Ldc;
+        long aRow = g->TransA ? 1 : lda, aDepth = g->TransA ? lda : 1;
+        float* acc = stackalloc float[16];
+        for (int i = 0; i < g->M; i++)
+        {
+            float* a = g->A + i * aRow;
+            float* c = g->C + i * ldc;
+            int j = 0;
+            for (; j + 128 <= n; j += 128)
+                SmallBlock128(a, aDepth, g->B + j, ldb, k, c + j, g->Bias != null ? g->Bias + j : null, g->Accumulate, g->Activation);
+            for (; j + 16 <= n; j += 16)
+            {
+                Vector512<float> sum = default;
+                float* b = g->B + j;
+                for (int p = 0; p < k; p++, b += ldb)
+                    sum = Vector512.FusedMultiplyAdd(Vector512.Create(a[p * aDepth]), Vector512.Load(b), sum);
+                if (g->Accumulate)
+                    sum += Vector512.Load(c + j);
+                if (g->Bias != null)
+                    sum += Vector512.Load(g->Bias + j);
+                Apply512(c + j, sum, g->Activation);
+            }
+            if (j < n)
+            {
+                // Fewer than 16 columns left: full-width loads of B while they stay inside B (the extra lanes are
+                // discarded), scalar for the last rows; two chains to halve the FMA latency.
+                int cols = n - j;
+                Vector512<float> even = default, odd = default;
+                float* b = g->B + j;
+                long end = g->BLength - 16 - j;   // rows p with p·ldb <= end can be loaded 16 wide
+                int vecRows = end < 0 ? 0 : (int)Math.Min(k, end / ldb + 1);
+                int p = 0;
+                for (; p + 1 < vecRows; p += 2, b += 2 * ldb)
+                {
+                    even = Vector512.FusedMultiplyAdd(Vector512.Create(a[p * aDepth]), Vector512.Load(b), even);
+                    odd = Vector512.FusedMultiplyAdd(Vector512.Create(a[(p + 1) * aDepth]), Vector512.Load(b + ldb), odd);
+                }
+                (even + odd).Store(acc);
+                for (; p < k; p++, b += ldb)
+                {
+                    float x = a[p * aDepth];
+                    for (int q = 0; q < cols; q++)
+                        acc[q] += x * b[q];
+                }
+                for (int q = 0; q < cols; q++)
+                {
+                    float v = acc[q];
+                    if (g->Accumulate)
+                        v += c[j + q];
+                    if (g->Bias != null)
+                        v += g->Bias[j + q];
+                    c[j + q] = ApplyScalar(v, g->Activation);
+                }
+            }
+        }
+    }
+
+    /// <summary>One row of C, 128 columns: Σ_p a[p·aDepth] · b[p·ldb .. +128], then the epilogue.</summary>
+    static void SmallBlock128(float* a, long aDepth, float* b, long ldb, int k, float* c, float* bias, bool accumulate, Activation act)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        for (int p = 0; p < k; p++, b += ldb)
+        {
+            Vector512<float> x = Vector512.Create(a[p * aDepth]);
+            c0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b), c0);
+            c1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 16), c1);
+            c2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 32), c2);
+            c3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 48), c3);
+            c4 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 64), c4);
+            c5 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 80), c5);
+            c6 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 96), c6);
+            c7 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 112), c7);
+        }
+        Store512(c, c0, accumulate); Store512(c + 16, c1, accumulate); Store512(c + 32, c2, accumulate); Store512(c + 48, c3, accumulate);
+        Store512(c + 64, c4, accumulate); Store512(c + 80, c5, accumulate); Store512(c + 96, c6, accumulate); Store512(c + 112, c7, accumulate);
+        if (bias != null || act != Activation.None)
+            for (int q = 0; q < 128; q += 16)
+                Apply512(c + q, Vector512.Load(c + q) + (bias != null ? Vector512.Load(bias + q) : Vector512<float>.Zero), act);
     }
 
     /// <summary>C with k = 0: the product is zero, so C = activation(bias), or C unchanged when accumulating.</summary>
