@@ -18,6 +18,8 @@ public sealed class GemmTests
         (6, 32, 256), (12, 700, 64), (5, 1000, 40), (3, 4100, 2), (97, 95, 300),
         // Thin products (the unpacked few-row path): batch-1 inference shapes and tails of 16 and scalar columns.
         (1, 128, 784), (1, 10, 128), (2, 150, 33), (4, 273, 17),
+        // Large enough for the shared-panel parallel path (several depth blocks; more columns than one panel).
+        (391, 100, 520), (200, 2100, 40),
     };
 
     public static IEnumerable<object[]> Cases()

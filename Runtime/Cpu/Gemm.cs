@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using System.Threading;
 
 namespace ModelGen.Cpu;
 
@@ -26,6 +27,13 @@ public static unsafe class Gemm
     /// straight from its rows costs less than packing it, which a product this thin would never repay.
     /// </summary>
     const int SmallRows = 4;
+
+    /// <summary>
+    /// Products with at least this many multiply-adds (and 2·MC rows) share one packed op(B) panel between the threads,
+    /// which then take MC-row blocks of op(A) from a ticket: nothing is packed twice, and a thread the machine delays
+    /// costs one block, not half the product.
+    /// </summary>
+    const long SharedThreshold = 1L << 24;
 
     /// <summary>Products with fewer multiply-adds than this stay on the calling thread.</summary>
     const long ParallelThreshold = 1L << 17;
@@ -91,6 +99,8 @@ public static unsafe class Gemm
             }
 
             int threads = CpuFeatures.Threads;
+            if (threads > 1 && (long)m * n * k >= SharedThreshold && m >= 2 * MC && TryRunShared(&args, threads))
+                return;
             if (threads > 1 && (long)m * n * k >= ParallelThreshold)
             {
                 int nr = NrOf(args.Level);
@@ -128,6 +138,9 @@ public static unsafe class Gemm
         public SimdLevel Level;
         public bool SplitN;
         public int Chunks;
+        // The shared-panel path: the current block of op(B) and its packed copy.
+        public int Jc, Nc, Pc, Kc, PackChunks;
+        public float* SharedB;
     }
 
     /// <summary>
@@ -295,9 +308,8 @@ public static unsafe class Gemm
     /// <summary>The five BLIS loops over the block rows [m0, m1) × columns [n0, n1) of C.</summary>
     static void Run(Args* g, int m0, int m1, int n0, int n1)
     {
-        SimdLevel level = g->Level;
-        int nr = NrOf(level);
-        int k = g->K, ldc = g->Ldc;
+        int nr = NrOf(g->Level);
+        int k = g->K;
         float* packA = PackABuffer();
         float* packB = PackBBuffer();
         float* edge = stackalloc float[MR * MaxNR];
@@ -308,38 +320,122 @@ public static unsafe class Gemm
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                bool load = pc > 0 || g->Accumulate;
-                bool last = pc + kc == k;
-                Activation act = last ? g->Activation : Activation.None;
                 PackB(g, pc, kc, jc, nc, nr, packB);
                 for (int ic = m0; ic < m1; ic += MC)
+                    Block(g, ic, Math.Min(MC, m1 - ic), m1, jc, nc, pc, kc, packB, packA, edge);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows [ic, ic + mc) of C against one packed panel of op(B) (columns jc .. jc+nc, depth pc .. pc+kc): packs that
+    /// block of op(A), then runs the micro-kernel over every tile (the epilogue after the last depth block).
+    /// </summary>
+    static void Block(Args* g, int ic, int mc, int rowEnd, int jc, int nc, int pc, int kc, float* packB, float* packA, float* edge)
+    {
+        SimdLevel level = g->Level;
+        int nr = NrOf(level);
+        int ldc = g->Ldc;
+        bool load = pc > 0 || g->Accumulate;
+        bool last = pc + kc == g->K;
+        Activation act = last ? g->Activation : Activation.None;
+        PackA(g, ic, mc, rowEnd, pc, kc, packA);
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int nrEff = Math.Min(nr, nc - jr);
+            float* bSliver = packB + (long)jr * kc;
+            float* biasTile = last && g->Bias != null ? g->Bias + jc + jr : null;
+            for (int ir = 0; ir < mc; ir += MR)
+            {
+                int mrEff = Math.Min(MR, mc - ir);
+                float* aSliver = packA + (long)ir * kc;
+                float* cTile = g->C + (long)(ic + ir) * ldc + jc + jr;
+                if (mrEff == MR && nrEff == nr)
                 {
-                    int mc = Math.Min(MC, m1 - ic);
-                    PackA(g, ic, mc, m1, pc, kc, packA);
-                    for (int jr = 0; jr < nc; jr += nr)
-                    {
-                        int nrEff = Math.Min(nr, nc - jr);
-                        float* bSliver = packB + (long)jr * kc;
-                        float* biasTile = last && g->Bias != null ? g->Bias + jc + jr : null;
-                        for (int ir = 0; ir < mc; ir += MR)
-                        {
-                            int mrEff = Math.Min(MR, mc - ir);
-                            float* aSliver = packA + (long)ir * kc;
-                            float* cTile = g->C + (long)(ic + ir) * ldc + jc + jr;
-                            if (mrEff == MR && nrEff == nr)
-                            {
-                                MicroKernel(level, kc, aSliver, bSliver, cTile, ldc, load, biasTile, act);
-                            }
-                            else
-                            {
-                                MicroKernel(level, kc, aSliver, bSliver, edge, nr, false, null, Activation.None);
-                                MergeEdge(edge, nr, cTile, ldc, mrEff, nrEff, load, biasTile, act);
-                            }
-                        }
-                    }
+                    MicroKernel(level, kc, aSliver, bSliver, cTile, ldc, load, biasTile, act);
+                }
+                else
+                {
+                    MicroKernel(level, kc, aSliver, bSliver, edge, nr, false, null, Activation.None);
+                    MergeEdge(edge, nr, cTile, ldc, mrEff, nrEff, load, biasTile, act);
                 }
             }
         }
+    }
+
+    static readonly object s_sharedLock = new();
+    static float[]? s_sharedB;
+    static float* s_sharedBPtr;
+
+    /// <summary>
+    /// The shared-panel parallel product: per (jc, pc) block, the threads pack op(B) together into one buffer, then
+    /// claim MC-row blocks of C. False when another thread holds the shared panel or the pool (the caller then takes
+    /// the per-thread path).
+    /// </summary>
+    static bool TryRunShared(Args* g, int threads)
+    {
+        if (!Monitor.TryEnter(s_sharedLock))
+            return false;
+        try
+        {
+            if (s_sharedB == null)
+            {
+                s_sharedB = GC.AllocateArray<float>(KC * NC + 16, pinned: true);
+                s_sharedBPtr = AlignedPointer(s_sharedB);
+            }
+            g->SharedB = s_sharedBPtr;
+            int nr = NrOf(g->Level);
+            int blocks = (g->M + MC - 1) / MC;
+            bool first = true;
+            for (int jc = 0; jc < g->N; jc += NC)
+            {
+                g->Jc = jc;
+                g->Nc = Math.Min(NC, g->N - jc);
+                int slivers = (g->Nc + nr - 1) / nr;
+                g->PackChunks = Math.Min(threads, slivers);
+                for (int pc = 0; pc < g->K; pc += KC)
+                {
+                    g->Pc = pc;
+                    g->Kc = Math.Min(KC, g->K - pc);
+                    if (!WorkerPool.TryRun(&PackSharedChunk, (nint)g, g->PackChunks, threads))
+                    {
+                        if (first)
+                            return false;   // nothing written yet: the caller can still take another path
+                        PackB(g, pc, g->Kc, jc, g->Nc, nr, g->SharedB);
+                    }
+                    first = false;
+                    if (!WorkerPool.TryRun(&SharedBlock, (nint)g, blocks, threads))
+                        for (int b = 0; b < blocks; b++)
+                            SharedBlock((nint)g, b);
+                }
+            }
+            return true;
+        }
+        finally
+        {
+            Monitor.Exit(s_sharedLock);
+        }
+    }
+
+    /// <summary>Packs a balanced range of whole NR slivers of the current op(B) panel into the shared buffer.</summary>
+    static void PackSharedChunk(nint context, int index)
+    {
+        var g = (Args*)context;
+        int nr = NrOf(g->Level);
+        int slivers = (g->Nc + nr - 1) / nr;
+        int start = (int)((long)slivers * index / g->PackChunks) * nr;
+        int end = Math.Min(g->Nc, (int)((long)slivers * (index + 1) / g->PackChunks) * nr);
+        if (start < end)
+            PackB(g, g->Pc, g->Kc, g->Jc + start, end - start, nr, g->SharedB + (long)start * g->Kc);
+    }
+
+    /// <summary>MC-row block <paramref name="index"/> of C against the shared panel.</summary>
+    static void SharedBlock(nint context, int index)
+    {
+        var g = (Args*)context;
+        float* edge = stackalloc float[MR * MaxNR];
+        int ic = index * MC;
+        Block(g, ic, Math.Min(MC, g->M - ic), g->M, g->Jc, g->Nc, g->Pc, g->Kc, g->SharedB, PackABuffer(), edge);
     }
 
     /// <summary>Packs op(A)[rows ic .. ic+mc, depth pc .. pc+kc] as MR-row slivers, element (i, p) at [p·MR + i]; rows at or past rowEnd are zero.</summary>
