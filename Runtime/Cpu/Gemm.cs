@@ -35,6 +35,9 @@ public static unsafe class Gemm
     /// </summary>
     const long SharedThreshold = 1L << 24;
 
+    /// <summary>Column panels at most this wide use op(A) unpacked (see <see cref="Block"/>).</summary>
+    const int DirectAColumns = 128;
+
     /// <summary>Products with fewer multiply-adds than this stay on the calling thread.</summary>
     const long ParallelThreshold = 1L << 17;
 
@@ -339,7 +342,16 @@ public static unsafe class Gemm
         bool load = pc > 0 || g->Accumulate;
         bool last = pc + kc == g->K;
         Activation act = last ? g->Activation : Activation.None;
-        PackA(g, ic, mc, rowEnd, pc, kc, packA);
+        // Few column slivers reuse each packed row block of op(A) only a few times, too few to repay packing it: the
+        // AVX-512 kernel then reads op(A) where it is stored (either storage order) and only a partial last MR-row
+        // sliver is packed.
+        bool direct = level == SimdLevel.Avx512 && nc <= DirectAColumns;
+        int fullRows = direct ? mc / MR * MR : 0;
+        long rowStride = g->TransA ? 1 : g->Lda, depthStride = g->TransA ? g->Lda : 1;
+        if (!direct)
+            PackA(g, ic, mc, rowEnd, pc, kc, packA);
+        else if (fullRows < mc)
+            PackA(g, ic + fullRows, mc - fullRows, rowEnd, pc, kc, packA + (long)fullRows * kc);
         for (int jr = 0; jr < nc; jr += nr)
         {
             int nrEff = Math.Min(nr, nc - jr);
@@ -350,7 +362,16 @@ public static unsafe class Gemm
                 int mrEff = Math.Min(MR, mc - ir);
                 float* aSliver = packA + (long)ir * kc;
                 float* cTile = g->C + (long)(ic + ir) * ldc + jc + jr;
-                if (mrEff == MR && nrEff == nr)
+                if (ir < fullRows && nrEff == nr)
+                {
+                    Kernel6x32Direct(kc, g->A + (ic + ir) * rowStride + pc * depthStride, rowStride, depthStride, bSliver, cTile, ldc, load, biasTile, act);
+                }
+                else if (ir < fullRows)
+                {
+                    Kernel6x32Direct(kc, g->A + (ic + ir) * rowStride + pc * depthStride, rowStride, depthStride, bSliver, edge, nr, false, null, Activation.None);
+                    MergeEdge(edge, nr, cTile, ldc, mrEff, nrEff, load, biasTile, act);
+                }
+                else if (mrEff == MR && nrEff == nr)
                 {
                     MicroKernel(level, kc, aSliver, bSliver, cTile, ldc, load, biasTile, act);
                 }
@@ -636,6 +657,51 @@ public static unsafe class Gemm
             x = Vector512.Create(a[5]);
             c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
             a += MR;
+            b += 32;
+        }
+        long ld = ldc;
+        float* c0 = c;
+        Store512(c, c00, load); Store512(c + 16, c01, load);
+        c += ld;
+        Store512(c, c10, load); Store512(c + 16, c11, load);
+        c += ld;
+        Store512(c, c20, load); Store512(c + 16, c21, load);
+        c += ld;
+        Store512(c, c30, load); Store512(c + 16, c31, load);
+        c += ld;
+        Store512(c, c40, load); Store512(c + 16, c41, load);
+        c += ld;
+        Store512(c, c50, load); Store512(c + 16, c51, load);
+        if (bias != null || act != Activation.None)
+            Epilogue512(c0, ldc, bias, act);
+    }
+
+    /// <summary>
+    /// <see cref="Kernel6x32"/> reading op(A) unpacked: element (i, p) of the sliver at a[i·rowStride + p·depthStride]
+    /// (rowStride = lda, depthStride = 1 for A; 1 and lda for Aᵀ).
+    /// </summary>
+    static void Kernel6x32Direct(int kc, float* a, long rowStride, long depthStride, float* b, float* c, int ldc, bool load, float* bias, Activation act)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        long o1 = rowStride, o2 = 2 * rowStride, o3 = 3 * rowStride, o4 = 4 * rowStride, o5 = 5 * rowStride;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            Vector512<float> x = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[o1]);
+            c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[o2]);
+            c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[o3]);
+            c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[o4]);
+            c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[o5]);
+            c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            a += depthStride;
             b += 32;
         }
         long ld = ldc;

@@ -62,8 +62,57 @@ public sealed class AdamW : Optimizer
         float decay = (float)(1.0 - lr * WeightDecay);
         float stepSize = (float)(lr / (1.0 - Math.Pow(Beta1, t)));
         float invSqrtBc2 = (float)(1.0 / Math.Sqrt(1.0 - Math.Pow(Beta2, t)));
-        Update(p, parameters.Gradients, _m, _v!, decay, Beta1, Beta2, stepSize, invSqrtBc2, Epsilon);
+        UpdateParallel(p, parameters.Gradients, _m, _v!, decay, Beta1, Beta2, stepSize, invSqrtBc2, Epsilon);
         StepCount = t;
+    }
+
+    /// <summary>Arenas at least this long are updated in chunks on the CPU worker pool (the update is memory- and divide-bound).</summary>
+    const int ParallelLength = 1 << 15;
+
+    unsafe struct Chunked
+    {
+        public float* P, G, M, V;
+        public int N, Chunks;
+        public float Decay, B1, B2, StepSize, InvSqrtBc2, Eps;
+    }
+
+    /// <summary>
+    /// The update split into chunks of whole 64-float blocks on <see cref="Cpu.WorkerPool"/>; every element gets the
+    /// same arithmetic as on one thread, so the result is bit for bit the same.
+    /// </summary>
+    static unsafe void UpdateParallel(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
+        float decay, float b1, float b2, float stepSize, float invSqrtBc2, float eps)
+    {
+        int threads = Cpu.CpuFeatures.Threads;
+        if (threads > 1 && p.Length >= ParallelLength)
+        {
+            fixed (float* pp = p)
+            fixed (float* pg = g)
+            fixed (float* pm = m)
+            fixed (float* pv = v)
+            {
+                var args = new Chunked
+                {
+                    P = pp, G = pg, M = pm, V = pv, N = p.Length, Chunks = threads,
+                    Decay = decay, B1 = b1, B2 = b2, StepSize = stepSize, InvSqrtBc2 = invSqrtBc2, Eps = eps,
+                };
+                if (Cpu.WorkerPool.TryRun(&UpdateChunk, (nint)(&args), threads, threads))
+                    return;
+            }
+        }
+        Update(p, g, m, v, decay, b1, b2, stepSize, invSqrtBc2, eps);
+    }
+
+    static unsafe void UpdateChunk(nint context, int index)
+    {
+        var a = (Chunked*)context;
+        int per = ((a->N + a->Chunks - 1) / a->Chunks + 63) & ~63;
+        int start = Math.Min(a->N, index * per), end = Math.Min(a->N, start + per);
+        if (start >= end)
+            return;
+        int len = end - start;
+        Update(new Span<float>(a->P + start, len), new ReadOnlySpan<float>(a->G + start, len), new Span<float>(a->M + start, len),
+            new Span<float>(a->V + start, len), a->Decay, a->B1, a->B2, a->StepSize, a->InvSqrtBc2, a->Eps);
     }
 
     static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
