@@ -112,7 +112,15 @@ public static unsafe class Gemm
                 // N repeats the packing of op(A) (m·k values), splitting M that of op(B) (k·n). Split N when that
                 // repeats less, provided there are enough column tiles to go round.
                 args.SplitN = nTiles >= threads && (m <= n || mTiles < threads);
-                args.Chunks = Math.Min(threads, args.SplitN ? nTiles : mTiles);
+                // More chunks than threads where that repeats little or no packing, so that a thread the machine
+                // delays holds up one small chunk (the others take the rest from the ticket): column chunks narrow
+                // enough to read op(A) unpacked, or row chunks of at least 96 rows (each packs op(B) once more).
+                int chunks = threads;
+                if (args.SplitN && args.Level == SimdLevel.Avx512 && n <= DirectAColumns * 4 * threads)
+                    chunks = 4 * threads;
+                else if (!args.SplitN)
+                    chunks = Math.Clamp(m / MC, threads, 4 * threads);
+                args.Chunks = Math.Min(chunks, args.SplitN ? nTiles : mTiles);
                 if (args.Chunks > 1 && WorkerPool.TryRun(&RunChunk, (nint)(&args), args.Chunks, threads))
                     return;
             }
