@@ -19,7 +19,7 @@ public sealed class GemmTests
         // Thin products (the unpacked few-row path): batch-1 inference shapes and tails of 16 and scalar columns.
         (1, 128, 784), (1, 10, 128), (2, 150, 33), (4, 273, 17),
         // Large enough for the shared-panel parallel path (several depth blocks; more columns than one panel).
-        (391, 100, 520), (200, 2100, 40),
+        (391, 530, 300), (390, 2100, 24),
     };
 
     public static IEnumerable<object[]> Cases()

@@ -29,11 +29,15 @@ public static unsafe class Gemm
     const int SmallRows = 4;
 
     /// <summary>
-    /// Products with at least this many multiply-adds (and 2·MC rows) share one packed op(B) panel between the threads,
+    /// Products with at least this many multiply-adds (and enough rows for 4 items per thread, and columns too many
+    /// to read op(A) unpacked) share one packed op(B) panel between the threads,
     /// which then take MC-row blocks of op(A) from a ticket: nothing is packed twice, and a thread the machine delays
     /// costs one block, not half the product.
     /// </summary>
     const long SharedThreshold = 1L << 24;
+
+    /// <summary>Rows of C per item of the shared-panel path (a multiple of MR): small enough for an even share per thread.</summary>
+    const int SharedMC = 48;
 
     /// <summary>Column panels at most this wide use op(A) unpacked (see <see cref="Block"/>).</summary>
     const int DirectAColumns = 128;
@@ -102,7 +106,8 @@ public static unsafe class Gemm
             }
 
             int threads = CpuFeatures.Threads;
-            if (threads > 1 && (long)m * n * k >= SharedThreshold && m >= 2 * MC && TryRunShared(&args, threads))
+            if (threads > 1 && (long)m * n * k >= SharedThreshold && m >= 4 * threads * SharedMC && n > 4 * DirectAColumns
+                && TryRunShared(&args, threads))
                 return;
             if (threads > 1 && (long)m * n * k >= ParallelThreshold)
             {
@@ -414,7 +419,7 @@ public static unsafe class Gemm
             }
             g->SharedB = s_sharedBPtr;
             int nr = NrOf(g->Level);
-            int blocks = (g->M + MC - 1) / MC;
+            int blocks = (g->M + SharedMC - 1) / SharedMC;
             bool first = true;
             for (int jc = 0; jc < g->N; jc += NC)
             {
@@ -463,8 +468,8 @@ public static unsafe class Gemm
     {
         var g = (Args*)context;
         float* edge = stackalloc float[MR * MaxNR];
-        int ic = index * MC;
-        Block(g, ic, Math.Min(MC, g->M - ic), g->M, g->Jc, g->Nc, g->Pc, g->Kc, g->SharedB, PackABuffer(), edge);
+        int ic = index * SharedMC;
+        Block(g, ic, Math.Min(SharedMC, g->M - ic), g->M, g->Jc, g->Nc, g->Pc, g->Kc, g->SharedB, PackABuffer(), edge);
     }
 
     /// <summary>Packs op(A)[rows ic .. ic+mc, depth pc .. pc+kc] as MR-row slivers, element (i, p) at [p·MR + i]; rows at or past rowEnd are zero.</summary>
