@@ -40,7 +40,7 @@ public static class Compare
     public static int Run(string[] args)
     {
         bool quick = args.Contains("--quick");
-        bool peer = !args.Contains("--no-peer");
+        bool usePeer = !args.Contains("--no-peer");
         int threads = 2;
         int ti = Array.IndexOf(args, "--threads");
         if (ti >= 0 && (ti + 1 >= args.Length || !int.TryParse(args[ti + 1], out threads) || threads < 1))
@@ -48,7 +48,8 @@ public static class Compare
             Console.Error.WriteLine("--threads takes a positive integer.");
             return 2;
         }
-        var settings = new Settings(quick, peer, threads);
+        var settings = new Settings(quick, usePeer, threads);
+        var peaks = new List<double>();
         var total = Stopwatch.StartNew();
         CpuFeatures.Threads = threads;
 
@@ -58,23 +59,41 @@ public static class Compare
         Console.WriteLine($"# modelgen compare{(quick ? " --quick" : "")}: {Environment.ProcessorCount} cores, {threads} threads, SIMD {CpuFeatures.Level}, " +
                           $".NET {Environment.Version}, data {(dataDir != null ? "Fashion-MNIST " + dataDir : "synthetic 60000x784")}");
 
-        // The limit first, on an idle machine: one FMA thread per core.
-        double peak = Median(Enumerable.Range(0, settings.Windows).Select(_ => FmaPeak.Measure(Environment.ProcessorCount, settings.FmaIterations)));
-        var results = new List<Result>
-        {
-            MlpTrain(train, settings),
-            new("fashion_cnn_train_b64", null, "samples/s", false, CnnMissingReason()),
-        };
-        results.AddRange(MlpInfer(train, settings));
-        double gemm = Sgemm1024(settings);
-        results.Add(new Result("sgemm_1024", gemm, "GFLOP/s", false));
-
-        var peerValues = new Dictionary<string, double>(StringComparer.Ordinal);
         var peerNotes = new List<string>();
-        if (peer)
-            RunPeer(settings, dataDir, peerValues, peerNotes);
-        else
+        using var peer = settings.Peer ? Peer.Start(settings, dataDir, peerNotes) : null;
+        if (!settings.Peer)
             peerNotes.Add("# peer: skipped (--no-peer); ModelGen figures only");
+
+        // Each workload: a warm-up, then windows that alternate ModelGen and the peer, so that both see the same
+        // machine; the FMA limit is measured in a window beside each GEMM window.
+        var results = new List<Result>();
+        var peerValues = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var w in Workloads(train, settings))
+        {
+            if (w.Run == null)
+            {
+                results.Add(new Result(w.Name, null, w.Unit, w.LowerIsBetter, w.Missing));
+                continue;
+            }
+            var mine = new double[settings.Windows];
+            var theirs = new List<double>();
+            for (int i = 0; i < settings.Windows; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                for (int c = 0; c < w.PerWindow; c++) w.Run();
+                mine[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (peer?.Time(w.Name, w.PerWindow) is double t)
+                    theirs.Add(t);
+                if (w.Name == "sgemm_1024")
+                    peaks.Add(FmaPeak.Measure(Environment.ProcessorCount, settings.FmaIterations));
+            }
+            results.Add(new Result(w.Name, w.Value(Median(mine)), w.Unit, w.LowerIsBetter));
+            if (theirs.Count == settings.Windows)
+                peerValues[w.Name] = w.Value(Median(theirs));
+        }
+        double peak = Median(peaks);
+        double gemm = results.First(r => r.Name == "sgemm_1024").Value ?? 0;
+        peer?.Notes(peerNotes);
 
         foreach (var note in peerNotes)
             Console.WriteLine(note);
@@ -129,11 +148,26 @@ public static class Compare
             ? "ModelGen has no Conv2d layer yet (ModelGen.Conv2d is absent from the runtime), so the samples have no CNN to compare"
             : "ModelGen.Conv2d exists but the benchmark's CNN model is not added yet: add the samples' CNN as a [Model] in Benchmarks/Models and a workload in Compare.cs and torch_peer.py";
 
+    /// <summary>A workload: its ModelGen body (null with a reason when ModelGen cannot run it), calls per window, and
+    /// the conversion of a window's seconds into the reported value.</summary>
+    sealed record Workload(string Name, string Unit, bool LowerIsBetter, int PerWindow, Action? Run, Func<double, double> Value,
+        string? Missing = null);
+
+    static IEnumerable<Workload> Workloads(Dataset train, Settings s)
+    {
+        yield return MlpTrain(train, s);
+        // The hook for the samples' CNN: a [Model] in Benchmarks/Models, a workload here, and one in torch_peer.py.
+        yield return new Workload("fashion_cnn_train_b64", "samples/s", false, 0, null, _ => 0, CnnMissingReason());
+        foreach (var w in MlpInfer(train, s))
+            yield return w;
+        yield return Sgemm1024(s);
+    }
+
     /// <summary>
     /// Training throughput of the MLP at batch 64: shuffled batches copied in by <see cref="BatchLoader"/>, the compiled
     /// TrainStep and AdamW (the loop of <c>Fit</c>, without its metrics); samples/s of fixed step windows.
     /// </summary>
-    static Result MlpTrain(Dataset train, Settings s)
+    static Workload MlpTrain(Dataset train, Settings s)
     {
         const int batch = 64;
         var model = new BenchMlp(seed: 1);
@@ -155,12 +189,11 @@ public static class Compare
             optimizer.Step(model.Parameters);
         }
         for (int i = 0; i < s.WarmupSteps; i++) Step();
-        double seconds = MedianWindow(Step, s.Windows, s.TrainSteps);
-        return new Result("fashion_mlp_train_b64", s.TrainSteps * batch / seconds, "samples/s", false);
+        return new Workload("fashion_mlp_train_b64", "samples/s", false, s.TrainSteps, Step, t => s.TrainSteps * batch / t);
     }
 
-    /// <summary>Inference of the MLP: median latency of one sample, and throughput at batch 256.</summary>
-    static IEnumerable<Result> MlpInfer(Dataset data, Settings s)
+    /// <summary>Inference of the MLP: latency of one sample, and throughput at batch 256.</summary>
+    static IEnumerable<Workload> MlpInfer(Dataset data, Settings s)
     {
         var model = new BenchMlp(seed: 1);
         var program = model.CreateProgram(256);
@@ -170,15 +203,13 @@ public static class Compare
         void One() => program.Infer(x1.Span, 1, y.AsSpan(0, 10));
         void Batch() => program.Infer(x256.Span, 256, y);
         for (int i = 0; i < 2000; i++) One();
-        double one = MedianWindow(One, s.Windows, s.Infer1Calls) / s.Infer1Calls;
         for (int i = 0; i < 20; i++) Batch();
-        double many = MedianWindow(Batch, s.Windows, s.Infer256Calls) / s.Infer256Calls;
-        yield return new Result("mlp_infer_b1_latency", one * 1e6, "us", true);
-        yield return new Result("mlp_infer_b256", 256 / many, "samples/s", false);
+        yield return new Workload("mlp_infer_b1_latency", "us", true, s.Infer1Calls, One, t => t / s.Infer1Calls * 1e6);
+        yield return new Workload("mlp_infer_b256", "samples/s", false, s.Infer256Calls, Batch, t => s.Infer256Calls * 256 / t);
     }
 
     /// <summary>C = A·B at 1024³ with <see cref="Gemm.Sgemm"/>; GFLOP/s.</summary>
-    static double Sgemm1024(Settings s)
+    static Workload Sgemm1024(Settings s)
     {
         const int n = 1024;
         var rng = new Random(42);
@@ -188,105 +219,159 @@ public static class Compare
         for (int i = 0; i < a.Length; i++) { a[i] = rng.NextSingle() * 2 - 1; b[i] = rng.NextSingle() * 2 - 1; }
         void Run() => Gemm.Sgemm(false, false, n, n, n, a, n, b, n, c, n);
         for (int i = 0; i < 3; i++) Run();
-        double seconds = MedianWindow(Run, s.Windows, s.GemmCalls) / s.GemmCalls;
-        return 2.0 * n * n * n / seconds / 1e9;
-    }
-
-    /// <summary>The median over <paramref name="windows"/> windows of the seconds <paramref name="perWindow"/> calls take.</summary>
-    static double MedianWindow(Action action, int windows, int perWindow)
-    {
-        var times = new double[windows];
-        for (int w = 0; w < windows; w++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < perWindow; i++) action();
-            times[w] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        }
-        return Median(times);
+        return new Workload("sgemm_1024", "GFLOP/s", false, s.GemmCalls, Run, t => 2.0 * n * n * n * s.GemmCalls / t / 1e9);
     }
 
     static double Median(IEnumerable<double> values)
     {
         var sorted = values.OrderBy(v => v).ToArray();
+        if (sorted.Length == 0) return double.NaN;
         int m = sorted.Length / 2;
         return sorted.Length % 2 == 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
     }
 
-    /// <summary>Runs the PyTorch peer and collects its <c>peer name value unit</c> lines; notes say what happened.</summary>
-    static void RunPeer(Settings s, string? dataDir, Dictionary<string, double> values, List<string> notes)
+    /// <summary>
+    /// The PyTorch process: started once, it loads the data and warms up, then times windows on request
+    /// (<c>workload calls</c> → <c>t seconds</c>). Any failure ends it and the run goes on with ModelGen's figures.
+    /// </summary>
+    sealed class Peer : IDisposable
     {
-        string script = Path.Combine(AppContext.BaseDirectory, "peer", "torch_peer.py");
-        if (!File.Exists(Python))
-        {
-            notes.Add($"# peer: PyTorch not available ({Python} is missing; run scripts/bench.sh to install python3-torch); ModelGen figures only");
-            return;
-        }
-        if (!File.Exists(script))
-        {
-            notes.Add($"# peer: {script} is missing; ModelGen figures only");
-            return;
-        }
-        var psi = new ProcessStartInfo(Python)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[]
-        {
-            script, "--threads", s.Threads.ToString(Inv), "--data-dir", dataDir ?? "", "--windows", s.Windows.ToString(Inv),
-            "--train-steps", s.TrainSteps.ToString(Inv), "--warmup-steps", s.WarmupSteps.ToString(Inv),
-            "--infer1-calls", s.Infer1Calls.ToString(Inv), "--infer256-calls", s.Infer256Calls.ToString(Inv),
-            "--gemm-calls", s.GemmCalls.ToString(Inv),
-        })
-            psi.ArgumentList.Add(arg);
-        psi.Environment["OMP_NUM_THREADS"] = s.Threads.ToString(Inv);
-        psi.Environment["OPENBLAS_NUM_THREADS"] = s.Threads.ToString(Inv);
-        bool openBlas = Directory.Exists(OpenBlasOpenMp);
-        if (openBlas)
-            psi.Environment["LD_LIBRARY_PATH"] = OpenBlasOpenMp;
-        else
-            notes.Add($"# peer: warning: {OpenBlasOpenMp} is missing (install libopenblas0-openmp); Debian's torch then uses the slow reference BLAS");
+        readonly Process _process;
+        readonly List<string> _notes = new();
+        readonly System.Threading.Tasks.Task<string> _stderr;
+        bool _failed;
 
-        string stdout, stderr;
-        int exit;
-        try
+        Peer(Process process)
         {
-            using var process = Process.Start(psi)!;
-            var errTask = process.StandardError.ReadToEndAsync();
-            stdout = process.StandardOutput.ReadToEnd();
-            if (!process.WaitForExit(240_000))
+            _process = process;
+            _stderr = process.StandardError.ReadToEndAsync();
+        }
+
+        public static Peer? Start(Settings s, string? dataDir, List<string> notes)
+        {
+            string script = Path.Combine(AppContext.BaseDirectory, "peer", "torch_peer.py");
+            if (!File.Exists(Python))
             {
-                process.Kill(entireProcessTree: true);
-                notes.Add("# peer: PyTorch run timed out after 240 s; ModelGen figures only");
-                return;
+                notes.Add($"# peer: PyTorch not available ({Python} is missing; run scripts/bench.sh to install python3-torch); ModelGen figures only");
+                return null;
             }
-            stderr = errTask.Result;
-            exit = process.ExitCode;
-        }
-        catch (Exception e)
-        {
-            notes.Add($"# peer: could not start {Python}: {e.Message}; ModelGen figures only");
-            return;
+            if (!File.Exists(script))
+            {
+                notes.Add($"# peer: {script} is missing; ModelGen figures only");
+                return null;
+            }
+            var psi = new ProcessStartInfo(Python)
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var arg in new[] { script, "--threads", s.Threads.ToString(Inv), "--data-dir", dataDir ?? "", "--warmup-steps", s.WarmupSteps.ToString(Inv) })
+                psi.ArgumentList.Add(arg);
+            psi.Environment["OMP_NUM_THREADS"] = s.Threads.ToString(Inv);
+            psi.Environment["OPENBLAS_NUM_THREADS"] = s.Threads.ToString(Inv);
+            if (Directory.Exists(OpenBlasOpenMp))
+                psi.Environment["LD_LIBRARY_PATH"] = OpenBlasOpenMp;
+            else
+                notes.Add($"# peer: warning: {OpenBlasOpenMp} is missing (install libopenblas0-openmp); Debian's torch then uses the slow reference BLAS");
+            Peer peer;
+            try
+            {
+                peer = new Peer(Process.Start(psi)!);
+            }
+            catch (Exception e)
+            {
+                notes.Add($"# peer: could not start {Python}: {e.Message}; ModelGen figures only");
+                return null;
+            }
+            while (true)
+            {
+                string? line = peer.ReadLine();
+                if (line == null)
+                {
+                    peer.Notes(notes);
+                    peer.Dispose();
+                    return null;
+                }
+                if (line == "ready")
+                    return peer;
+            }
         }
 
-        foreach (var raw in stdout.Split('\n'))
+        /// <summary>Reads the next line, collecting info and error lines; null when the process has ended or failed.</summary>
+        string? ReadLine()
         {
-            var parts = raw.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length == 0) continue;
-            if (parts[0] == "peer" && parts.Length >= 3 && double.TryParse(parts[2], NumberStyles.Float, Inv, out double v))
-                values[parts[1]] = v;
-            else if (parts[0] == "peer_info")
-                notes.Add("# peer: " + string.Join(' ', parts.Skip(1)));
-            else if (parts[0] == "peer_error")
-                notes.Add("# peer: error: " + string.Join(' ', parts.Skip(1)));
+            if (_failed) return null;
+            while (true)
+            {
+                string? raw = _process.StandardOutput.ReadLine();
+                if (raw == null)
+                {
+                    Fail();
+                    return null;
+                }
+                var line = raw.Trim();
+                if (line.StartsWith("peer_info ", StringComparison.Ordinal))
+                    _notes.Add("# peer: " + line.Substring(10));
+                else if (line.StartsWith("peer_error ", StringComparison.Ordinal))
+                    _notes.Add("# peer: error: " + line.Substring(11));
+                else
+                    return line;
+            }
         }
-        if (exit != 0)
+
+        void Fail()
         {
+            if (_failed) return;
+            _failed = true;
+            string stderr = _process.WaitForExit(10_000) ? _stderr.Result : "";
             string why = stderr.Contains("No module named 'torch'", StringComparison.Ordinal)
                 ? "PyTorch is not installed (apt-get install python3-torch, or run scripts/bench.sh)"
-                : $"exit code {exit}: {LastLine(stderr)}";
-            notes.Add($"# peer: PyTorch run failed ({why}); {(values.Count == 0 ? "ModelGen figures only" : "partial peer figures")}");
+                : _process.HasExited ? $"exit code {_process.ExitCode}: {LastLine(stderr)}" : "no answer";
+            _notes.Add($"# peer: PyTorch run failed ({why}); the peer column is n/a from there on");
+        }
+
+        /// <summary>Seconds the peer takes for <paramref name="calls"/> calls of <paramref name="workload"/>, or null.</summary>
+        public double? Time(string workload, int calls)
+        {
+            if (_failed) return null;
+            try
+            {
+                _process.StandardInput.WriteLine($"{workload} {calls}");
+                _process.StandardInput.Flush();
+            }
+            catch (IOException)
+            {
+                Fail();
+                return null;
+            }
+            string? line = ReadLine();
+            if (line != null && line.StartsWith("t ", StringComparison.Ordinal)
+                && double.TryParse(line.AsSpan(2), NumberStyles.Float, Inv, out double seconds))
+                return seconds;
+            Fail();
+            return null;
+        }
+
+        public void Notes(List<string> notes) => notes.AddRange(_notes);
+
+        public void Dispose()
+        {
+            try
+            {
+                if (!_process.HasExited)
+                {
+                    _process.StandardInput.WriteLine("quit");
+                    _process.StandardInput.Flush();
+                    if (!_process.WaitForExit(5000))
+                        _process.Kill(entireProcessTree: true);
+                }
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException)
+            {
+            }
+            _process.Dispose();
         }
     }
 

@@ -1,19 +1,17 @@
 #!/usr/bin/python3
 """The PyTorch side of `dotnet run -c Release --project Benchmarks -- compare`.
 
-Runs the same workloads as Benchmarks/Compare.cs (same model, batch sizes, data, optimizer, loss, window counts)
-and prints one machine-readable line per result:
-
-    peer <name> <value> <unit>
-
-plus `peer_info key=value ...` lines describing the setup and `peer_error <text>` when something fails. Launched by
+Runs the same workloads as Benchmarks/Compare.cs
+(same model, batch sizes, data, optimizer, loss): it prints `peer_info key=value ...` lines describing the setup,
+warms every workload up, prints `ready`, then serves timed windows: for each stdin line `<workload> <calls>` it runs
+the workload that many times and prints `t <seconds>`. The C# side alternates these windows with its own. On a
+failure it prints `peer_error <text>`. Launched by
 the C# program with OMP_NUM_THREADS=2 and LD_LIBRARY_PATH pointing at Debian's openblas-openmp (without it,
 Debian's torch uses the reference BLAS); also sets torch.set_num_threads.
 """
 import argparse
 import gzip
 import os
-import statistics
 import sys
 import time
 
@@ -58,28 +56,12 @@ def mlp():
     return nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
-def timed_windows(fn, windows, per_window):
-    """Runs fn per_window times per window; returns the seconds of each window."""
-    times = []
-    for _ in range(windows):
-        start = time.perf_counter()
-        for _ in range(per_window):
-            fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--samples", type=int, default=60000)
-    parser.add_argument("--windows", type=int, default=7)
-    parser.add_argument("--train-steps", type=int, default=200)
     parser.add_argument("--warmup-steps", type=int, default=50)
-    parser.add_argument("--infer1-calls", type=int, default=2000)
-    parser.add_argument("--infer256-calls", type=int, default=50)
-    parser.add_argument("--gemm-calls", type=int, default=5)
     args = parser.parse_args()
 
     import torch
@@ -123,34 +105,50 @@ def main():
         loss.backward()
         opt.step()
 
+    # Inference (no autograd) with a separate copy of the model, so training windows do not change it.
+    infer_model = mlp().eval()
+    x1 = x[:1].clone()
+    x256 = x[:256].clone()
+
+    def infer1():
+        with torch.inference_mode():
+            infer_model(x1)
+
+    def infer256():
+        with torch.inference_mode():
+            infer_model(x256)
+
+    size = 1024
+    ga = torch.rand(size, size) * 2 - 1
+    gb = torch.rand(size, size) * 2 - 1
+    gc = torch.empty(size, size)
+
+    def sgemm():
+        torch.mm(ga, gb, out=gc)
+
+    workloads = {"fashion_mlp_train_b64": train_step, "mlp_infer_b1_latency": infer1, "mlp_infer_b256": infer256,
+                 "sgemm_1024": sgemm}
     for _ in range(args.warmup_steps):
         train_step()
-    times = timed_windows(train_step, args.windows, args.train_steps)
-    emit("peer", "fashion_mlp_train_b64", f"{args.train_steps * batch / statistics.median(times):.1f}", "samples/s")
+    for _ in range(200):
+        infer1()
+    for _ in range(10):
+        infer256()
+    for _ in range(3):
+        sgemm()
 
-    # Inference: batch-1 latency and batch-256 throughput, no autograd.
-    model.eval()
-    with torch.inference_mode():
-        x1 = x[:1].clone()
-        for _ in range(200):
-            model(x1)
-        times = timed_windows(lambda: model(x1), args.windows, args.infer1_calls)
-        emit("peer", "mlp_infer_b1_latency", f"{statistics.median(times) / args.infer1_calls * 1e6:.2f}", "us")
-        x256 = x[:256].clone()
-        for _ in range(10):
-            model(x256)
-        times = timed_windows(lambda: model(x256), args.windows, args.infer256_calls)
-        emit("peer", "mlp_infer_b256", f"{args.infer256_calls * 256 / statistics.median(times):.1f}", "samples/s")
-
-        # SGEMM 1024^3 into a preallocated output.
-        size = 1024
-        a = torch.rand(size, size) * 2 - 1
-        b = torch.rand(size, size) * 2 - 1
-        c = torch.empty(size, size)
-        for _ in range(3):
-            torch.mm(a, b, out=c)
-        times = timed_windows(lambda: torch.mm(a, b, out=c), args.windows, args.gemm_calls)
-        emit("peer", "sgemm_1024", f"{2.0 * size ** 3 * args.gemm_calls / statistics.median(times) / 1e9:.1f}", "GFLOP/s")
+    # Serve timed windows: the C# side sends "<workload> <calls>" and alternates these windows with its own, so
+    # both sides see the same machine (this matters where other processes share the cores).
+    emit("ready")
+    for line in sys.stdin:
+        parts = line.split()
+        if not parts or parts[0] == "quit":
+            break
+        fn, calls = workloads[parts[0]], int(parts[1])
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        emit("t", f"{time.perf_counter() - start:.9f}")
 
 
 if __name__ == "__main__":
