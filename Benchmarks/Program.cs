@@ -15,6 +15,8 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "compare")
             return Compare.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "profile")
+            return StepProfile.Run(args[1..]);
         if (args.Length > 0 && args[0] == "gemm")
             return GemmProbe.Run(args[1..]);
         if (args.Length > 0 && args[0] == "peak")
