@@ -78,7 +78,8 @@ def main():
         blas = ",".join(sorted(os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p) for p in libs)) or "none"
     except OSError:
         pass
-    emit("peer_info", f"torch={torch.__version__}", f"threads={torch.get_num_threads()}", f"blas={blas}")
+    emit("peer_info", f"torch={torch.__version__}", f"threads={torch.get_num_threads()}", f"blas={blas}",
+         f"omp_wait_policy={os.environ.get('OMP_WAIT_POLICY', 'default')}")
 
     x, y, kind = load_data(args.data_dir, args.samples)
     n = x.shape[0]
