@@ -77,7 +77,8 @@ public sealed class AdamW : Optimizer
     }
 
     /// <summary>
-    /// The update split into chunks of whole 64-float blocks on <see cref="Cpu.WorkerPool"/>; every element gets the
+    /// The update split into 4 chunks per thread (whole 64-float blocks; a delayed thread holds up one small chunk) on
+    /// <see cref="Cpu.WorkerPool"/>; every element gets the
     /// same arithmetic as on one thread, so the result is bit for bit the same.
     /// </summary>
     static unsafe void UpdateParallel(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
@@ -93,10 +94,10 @@ public sealed class AdamW : Optimizer
             {
                 var args = new Chunked
                 {
-                    P = pp, G = pg, M = pm, V = pv, N = p.Length, Chunks = threads,
+                    P = pp, G = pg, M = pm, V = pv, N = p.Length, Chunks = 4 * threads,
                     Decay = decay, B1 = b1, B2 = b2, StepSize = stepSize, InvSqrtBc2 = invSqrtBc2, Eps = eps,
                 };
-                if (Cpu.WorkerPool.TryRun(&UpdateChunk, (nint)(&args), threads, threads))
+                if (Cpu.WorkerPool.TryRun(&UpdateChunk, (nint)(&args), args.Chunks, threads))
                     return;
             }
         }
