@@ -45,6 +45,18 @@ public class GemmBenchmarks
     [Benchmark]
     public void Square1024() => Gemm.Sgemm(false, false, 1024, 1024, 1024, _a, 1024, _b, 1024, _c, 1024);
 
+    /// <summary>C = Aᵀ·B at 1024³ (the weight-gradient case).</summary>
+    [Benchmark]
+    public void Square1024TransA() => Gemm.Sgemm(true, false, 1024, 1024, 1024, _a, 1024, _b, 1024, _c, 1024);
+
+    /// <summary>C = A·Bᵀ at 1024³ (the input-gradient case).</summary>
+    [Benchmark]
+    public void Square1024TransB() => Gemm.Sgemm(false, true, 1024, 1024, 1024, _a, 1024, _b, 1024, _c, 1024);
+
+    /// <summary>Batch-1 inference of the hidden layer: 1 × 784 · 784 × 128 + b, ReLU (the unpacked thin path).</summary>
+    [Benchmark]
+    public void MlpHiddenForwardBatch1() => Gemm.Sgemm(false, false, 1, 128, 784, _a, 784, _b, 128, _c, 128, _bias.AsSpan(0, 128), Activation.Relu);
+
     /// <summary>Forward of the hidden layer: H = relu(X·W + b), X 64 × 784, W 784 × 128.</summary>
     [Benchmark]
     public void MlpHiddenForward() => Gemm.Sgemm(false, false, 64, 128, 784, _a, 784, _b, 128, _c, 128, _bias.AsSpan(0, 128), Activation.Relu);

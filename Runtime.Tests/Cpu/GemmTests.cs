@@ -16,6 +16,10 @@ public sealed class GemmTests
     {
         (1, 1, 1), (7, 13, 5), (17, 33, 65), (100, 37, 129), (257, 300, 129),
         (6, 32, 256), (12, 700, 64), (5, 1000, 40), (3, 4100, 2), (97, 95, 300),
+        // Thin products (the unpacked few-row path): batch-1 inference shapes and tails of 16 and scalar columns.
+        (1, 128, 784), (1, 10, 128), (2, 150, 33), (4, 273, 17),
+        // Large enough for the shared-panel parallel path (several depth blocks; more columns than one panel).
+        (391, 530, 300), (390, 2100, 24),
     };
 
     public static IEnumerable<object[]> Cases()

@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using System.Threading;
 
 namespace ModelGen.Cpu;
 
@@ -20,6 +21,26 @@ public static unsafe class Gemm
     const int KC = 256;         // depth of one packed block
     const int NC = 2048;        // columns of op(B) packed at once (a multiple of every NR): KC × NC floats = 2 MiB, in L3
     const int MaxNR = 32;
+
+    /// <summary>
+    /// Products with at most this many rows and an untransposed B (batch-1 inference) skip packing: streaming B once
+    /// straight from its rows costs less than packing it, which a product this thin would never repay.
+    /// </summary>
+    const int SmallRows = 4;
+
+    /// <summary>
+    /// Products with at least this many multiply-adds (and enough rows for 4 items per thread, and columns too many
+    /// to read op(A) unpacked) share one packed op(B) panel between the threads,
+    /// which then take MC-row blocks of op(A) from a ticket: nothing is packed twice, and a thread the machine delays
+    /// costs one block, not half the product.
+    /// </summary>
+    const long SharedThreshold = 1L << 24;
+
+    /// <summary>Rows of C per item of the shared-panel path (a multiple of MR): small enough for an even share per thread.</summary>
+    const int SharedMC = 48;
+
+    /// <summary>Column panels at most this wide use op(A) unpacked (see <see cref="Block"/>).</summary>
+    const int DirectAColumns = 128;
 
     /// <summary>Products with fewer multiply-adds than this stay on the calling thread.</summary>
     const long ParallelThreshold = 1L << 17;
@@ -68,7 +89,7 @@ public static unsafe class Gemm
         {
             var args = new Args
             {
-                A = pa, B = pb, C = pc, Bias = bias.IsEmpty ? null : pbias,
+                A = pa, B = pb, BLength = b.Length, C = pc, Bias = bias.IsEmpty ? null : pbias,
                 Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
                 TransA = transA, TransB = transB, Accumulate = accumulate, Activation = activation,
                 Level = KernelLevel(CpuFeatures.Active, n),
@@ -78,8 +99,16 @@ public static unsafe class Gemm
                 EpilogueOnly(&args);
                 return;
             }
+            if (m <= SmallRows && !transB && CpuFeatures.Active == SimdLevel.Avx512)
+            {
+                SmallM512(&args);
+                return;
+            }
 
             int threads = CpuFeatures.Threads;
+            if (threads > 1 && (long)m * n * k >= SharedThreshold && m >= 4 * threads * SharedMC && n > 4 * DirectAColumns
+                && TryRunShared(&args, threads))
+                return;
             if (threads > 1 && (long)m * n * k >= ParallelThreshold)
             {
                 int nr = NrOf(args.Level);
@@ -88,7 +117,15 @@ public static unsafe class Gemm
                 // N repeats the packing of op(A) (m·k values), splitting M that of op(B) (k·n). Split N when that
                 // repeats less, provided there are enough column tiles to go round.
                 args.SplitN = nTiles >= threads && (m <= n || mTiles < threads);
-                args.Chunks = Math.Min(threads, args.SplitN ? nTiles : mTiles);
+                // More chunks than threads where that repeats little or no packing, so that a thread the machine
+                // delays holds up one small chunk (the others take the rest from the ticket): column chunks narrow
+                // enough to read op(A) unpacked, or row chunks of at least 96 rows (each packs op(B) once more).
+                int chunks = threads;
+                if (args.SplitN && args.Level == SimdLevel.Avx512 && n <= DirectAColumns * 4 * threads)
+                    chunks = 4 * threads;
+                else if (!args.SplitN)
+                    chunks = Math.Clamp(m / MC, threads, 4 * threads);
+                args.Chunks = Math.Min(chunks, args.SplitN ? nTiles : mTiles);
                 if (args.Chunks > 1 && WorkerPool.TryRun(&RunChunk, (nint)(&args), args.Chunks, threads))
                     return;
             }
@@ -111,11 +148,15 @@ public static unsafe class Gemm
     {
         public float* A, B, C, Bias;
         public int Lda, Ldb, Ldc, M, N, K;
+        public long BLength;
         public bool TransA, TransB, Accumulate;
         public Activation Activation;
         public SimdLevel Level;
         public bool SplitN;
         public int Chunks;
+        // The shared-panel path: the current block of op(B) and its packed copy.
+        public int Jc, Nc, Pc, Kc, PackChunks;
+        public float* SharedB;
     }
 
     /// <summary>
@@ -142,6 +183,93 @@ public static unsafe class Gemm
             Run(g, 0, g->M, start, end);
         else
             Run(g, start, end, 0, g->N);
+    }
+
+    /// <summary>
+    /// C = op(A)·B for a few rows with B untransposed and unpacked: per row of C, blocks of 128 columns in 8 zmm
+    /// accumulators (then 16, then scalar), each depth step one broadcast of A and 8 loads of a row of B.
+    /// </summary>
+    static void SmallM512(Args* g)
+    {
+        int n = g->N, k = g->K;
+        long lda = g->Lda, ldb = g->Ldb, ldc = g->Ldc;
+        long aRow = g->TransA ? 1 : lda, aDepth = g->TransA ? lda : 1;
+        float* acc = stackalloc float[16];
+        for (int i = 0; i < g->M; i++)
+        {
+            float* a = g->A + i * aRow;
+            float* c = g->C + i * ldc;
+            int j = 0;
+            for (; j + 128 <= n; j += 128)
+                SmallBlock128(a, aDepth, g->B + j, ldb, k, c + j, g->Bias != null ? g->Bias + j : null, g->Accumulate, g->Activation);
+            for (; j + 16 <= n; j += 16)
+            {
+                Vector512<float> sum = default;
+                float* b = g->B + j;
+                for (int p = 0; p < k; p++, b += ldb)
+                    sum = Vector512.FusedMultiplyAdd(Vector512.Create(a[p * aDepth]), Vector512.Load(b), sum);
+                if (g->Accumulate)
+                    sum += Vector512.Load(c + j);
+                if (g->Bias != null)
+                    sum += Vector512.Load(g->Bias + j);
+                Apply512(c + j, sum, g->Activation);
+            }
+            if (j < n)
+            {
+                // Fewer than 16 columns left: full-width loads of B while they stay inside B (the extra lanes are
+                // discarded), scalar for the last rows; two chains to halve the FMA latency.
+                int cols = n - j;
+                Vector512<float> even = default, odd = default;
+                float* b = g->B + j;
+                long end = g->BLength - 16 - j;   // rows p with p·ldb <= end can be loaded 16 wide
+                int vecRows = end < 0 ? 0 : (int)Math.Min(k, end / ldb + 1);
+                int p = 0;
+                for (; p + 1 < vecRows; p += 2, b += 2 * ldb)
+                {
+                    even = Vector512.FusedMultiplyAdd(Vector512.Create(a[p * aDepth]), Vector512.Load(b), even);
+                    odd = Vector512.FusedMultiplyAdd(Vector512.Create(a[(p + 1) * aDepth]), Vector512.Load(b + ldb), odd);
+                }
+                (even + odd).Store(acc);
+                for (; p < k; p++, b += ldb)
+                {
+                    float x = a[p * aDepth];
+                    for (int q = 0; q < cols; q++)
+                        acc[q] += x * b[q];
+                }
+                for (int q = 0; q < cols; q++)
+                {
+                    float v = acc[q];
+                    if (g->Accumulate)
+                        v += c[j + q];
+                    if (g->Bias != null)
+                        v += g->Bias[j + q];
+                    c[j + q] = ApplyScalar(v, g->Activation);
+                }
+            }
+        }
+    }
+
+    /// <summary>One row of C, 128 columns: Σ_p a[p·aDepth] · b[p·ldb .. +128], then the epilogue.</summary>
+    static void SmallBlock128(float* a, long aDepth, float* b, long ldb, int k, float* c, float* bias, bool accumulate, Activation act)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        for (int p = 0; p < k; p++, b += ldb)
+        {
+            Vector512<float> x = Vector512.Create(a[p * aDepth]);
+            c0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b), c0);
+            c1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 16), c1);
+            c2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 32), c2);
+            c3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 48), c3);
+            c4 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 64), c4);
+            c5 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 80), c5);
+            c6 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 96), c6);
+            c7 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 112), c7);
+        }
+        Store512(c, c0, accumulate); Store512(c + 16, c1, accumulate); Store512(c + 32, c2, accumulate); Store512(c + 48, c3, accumulate);
+        Store512(c + 64, c4, accumulate); Store512(c + 80, c5, accumulate); Store512(c + 96, c6, accumulate); Store512(c + 112, c7, accumulate);
+        if (bias != null || act != Activation.None)
+            for (int q = 0; q < 128; q += 16)
+                Apply512(c + q, Vector512.Load(c + q) + (bias != null ? Vector512.Load(bias + q) : Vector512<float>.Zero), act);
     }
 
     /// <summary>C with k = 0: the product is zero, so C = activation(bias), or C unchanged when accumulating.</summary>
@@ -196,9 +324,8 @@ public static unsafe class Gemm
     /// <summary>The five BLIS loops over the block rows [m0, m1) × columns [n0, n1) of C.</summary>
     static void Run(Args* g, int m0, int m1, int n0, int n1)
     {
-        SimdLevel level = g->Level;
-        int nr = NrOf(level);
-        int k = g->K, ldc = g->Ldc;
+        int nr = NrOf(g->Level);
+        int k = g->K;
         float* packA = PackABuffer();
         float* packB = PackBBuffer();
         float* edge = stackalloc float[MR * MaxNR];
@@ -209,38 +336,140 @@ public static unsafe class Gemm
             for (int pc = 0; pc < k; pc += KC)
             {
                 int kc = Math.Min(KC, k - pc);
-                bool load = pc > 0 || g->Accumulate;
-                bool last = pc + kc == k;
-                Activation act = last ? g->Activation : Activation.None;
                 PackB(g, pc, kc, jc, nc, nr, packB);
                 for (int ic = m0; ic < m1; ic += MC)
+                    Block(g, ic, Math.Min(MC, m1 - ic), m1, jc, nc, pc, kc, packB, packA, edge);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows [ic, ic + mc) of C against one packed panel of op(B) (columns jc .. jc+nc, depth pc .. pc+kc): packs that
+    /// block of op(A), then runs the micro-kernel over every tile (the epilogue after the last depth block).
+    /// </summary>
+    static void Block(Args* g, int ic, int mc, int rowEnd, int jc, int nc, int pc, int kc, float* packB, float* packA, float* edge)
+    {
+        SimdLevel level = g->Level;
+        int nr = NrOf(level);
+        int ldc = g->Ldc;
+        bool load = pc > 0 || g->Accumulate;
+        bool last = pc + kc == g->K;
+        Activation act = last ? g->Activation : Activation.None;
+        // Few column slivers reuse each packed row block of op(A) only a few times, too few to repay packing it: the
+        // AVX-512 kernel then reads op(A) where it is stored (either storage order) and only a partial last MR-row
+        // sliver is packed.
+        bool direct = level == SimdLevel.Avx512 && nc <= DirectAColumns;
+        int fullRows = direct ? mc / MR * MR : 0;
+        long rowStride = g->TransA ? 1 : g->Lda, depthStride = g->TransA ? g->Lda : 1;
+        if (!direct)
+            PackA(g, ic, mc, rowEnd, pc, kc, packA);
+        else if (fullRows < mc)
+            PackA(g, ic + fullRows, mc - fullRows, rowEnd, pc, kc, packA + (long)fullRows * kc);
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int nrEff = Math.Min(nr, nc - jr);
+            float* bSliver = packB + (long)jr * kc;
+            float* biasTile = last && g->Bias != null ? g->Bias + jc + jr : null;
+            for (int ir = 0; ir < mc; ir += MR)
+            {
+                int mrEff = Math.Min(MR, mc - ir);
+                float* aSliver = packA + (long)ir * kc;
+                float* cTile = g->C + (long)(ic + ir) * ldc + jc + jr;
+                if (ir < fullRows && nrEff == nr)
                 {
-                    int mc = Math.Min(MC, m1 - ic);
-                    PackA(g, ic, mc, m1, pc, kc, packA);
-                    for (int jr = 0; jr < nc; jr += nr)
-                    {
-                        int nrEff = Math.Min(nr, nc - jr);
-                        float* bSliver = packB + (long)jr * kc;
-                        float* biasTile = last && g->Bias != null ? g->Bias + jc + jr : null;
-                        for (int ir = 0; ir < mc; ir += MR)
-                        {
-                            int mrEff = Math.Min(MR, mc - ir);
-                            float* aSliver = packA + (long)ir * kc;
-                            float* cTile = g->C + (long)(ic + ir) * ldc + jc + jr;
-                            if (mrEff == MR && nrEff == nr)
-                            {
-                                MicroKernel(level, kc, aSliver, bSliver, cTile, ldc, load, biasTile, act);
-                            }
-                            else
-                            {
-                                MicroKernel(level, kc, aSliver, bSliver, edge, nr, false, null, Activation.None);
-                                MergeEdge(edge, nr, cTile, ldc, mrEff, nrEff, load, biasTile, act);
-                            }
-                        }
-                    }
+                    Kernel6x32Direct(kc, g->A + (ic + ir) * rowStride + pc * depthStride, rowStride, depthStride, bSliver, cTile, ldc, load, biasTile, act);
+                }
+                else if (ir < fullRows)
+                {
+                    Kernel6x32Direct(kc, g->A + (ic + ir) * rowStride + pc * depthStride, rowStride, depthStride, bSliver, edge, nr, false, null, Activation.None);
+                    MergeEdge(edge, nr, cTile, ldc, mrEff, nrEff, load, biasTile, act);
+                }
+                else if (mrEff == MR && nrEff == nr)
+                {
+                    MicroKernel(level, kc, aSliver, bSliver, cTile, ldc, load, biasTile, act);
+                }
+                else
+                {
+                    MicroKernel(level, kc, aSliver, bSliver, edge, nr, false, null, Activation.None);
+                    MergeEdge(edge, nr, cTile, ldc, mrEff, nrEff, load, biasTile, act);
                 }
             }
         }
+    }
+
+    static readonly object s_sharedLock = new();
+    static float[]? s_sharedB;
+    static float* s_sharedBPtr;
+
+    /// <summary>
+    /// The shared-panel parallel product: per (jc, pc) block, the threads pack op(B) together into one buffer, then
+    /// claim MC-row blocks of C. False when another thread holds the shared panel or the pool (the caller then takes
+    /// the per-thread path).
+    /// </summary>
+    static bool TryRunShared(Args* g, int threads)
+    {
+        if (!Monitor.TryEnter(s_sharedLock))
+            return false;
+        try
+        {
+            if (s_sharedB == null)
+            {
+                s_sharedB = GC.AllocateArray<float>(KC * NC + 16, pinned: true);
+                s_sharedBPtr = AlignedPointer(s_sharedB);
+            }
+            g->SharedB = s_sharedBPtr;
+            int nr = NrOf(g->Level);
+            int blocks = (g->M + SharedMC - 1) / SharedMC;
+            bool first = true;
+            for (int jc = 0; jc < g->N; jc += NC)
+            {
+                g->Jc = jc;
+                g->Nc = Math.Min(NC, g->N - jc);
+                int slivers = (g->Nc + nr - 1) / nr;
+                g->PackChunks = Math.Min(threads, slivers);
+                for (int pc = 0; pc < g->K; pc += KC)
+                {
+                    g->Pc = pc;
+                    g->Kc = Math.Min(KC, g->K - pc);
+                    if (!WorkerPool.TryRun(&PackSharedChunk, (nint)g, g->PackChunks, threads))
+                    {
+                        if (first)
+                            return false;   // nothing written yet: the caller can still take another path
+                        PackB(g, pc, g->Kc, jc, g->Nc, nr, g->SharedB);
+                    }
+                    first = false;
+                    if (!WorkerPool.TryRun(&SharedBlock, (nint)g, blocks, threads))
+                        for (int b = 0; b < blocks; b++)
+                            SharedBlock((nint)g, b);
+                }
+            }
+            return true;
+        }
+        finally
+        {
+            Monitor.Exit(s_sharedLock);
+        }
+    }
+
+    /// <summary>Packs a balanced range of whole NR slivers of the current op(B) panel into the shared buffer.</summary>
+    static void PackSharedChunk(nint context, int index)
+    {
+        var g = (Args*)context;
+        int nr = NrOf(g->Level);
+        int slivers = (g->Nc + nr - 1) / nr;
+        int start = (int)((long)slivers * index / g->PackChunks) * nr;
+        int end = Math.Min(g->Nc, (int)((long)slivers * (index + 1) / g->PackChunks) * nr);
+        if (start < end)
+            PackB(g, g->Pc, g->Kc, g->Jc + start, end - start, nr, g->SharedB + (long)start * g->Kc);
+    }
+
+    /// <summary>MC-row block <paramref name="index"/> of C against the shared panel.</summary>
+    static void SharedBlock(nint context, int index)
+    {
+        var g = (Args*)context;
+        float* edge = stackalloc float[MR * MaxNR];
+        int ic = index * SharedMC;
+        Block(g, ic, Math.Min(SharedMC, g->M - ic), g->M, g->Jc, g->Nc, g->Pc, g->Kc, g->SharedB, PackABuffer(), edge);
     }
 
     /// <summary>Packs op(A)[rows ic .. ic+mc, depth pc .. pc+kc] as MR-row slivers, element (i, p) at [p·MR + i]; rows at or past rowEnd are zero.</summary>
@@ -441,6 +670,51 @@ public static unsafe class Gemm
             x = Vector512.Create(a[5]);
             c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
             a += MR;
+            b += 32;
+        }
+        long ld = ldc;
+        float* c0 = c;
+        Store512(c, c00, load); Store512(c + 16, c01, load);
+        c += ld;
+        Store512(c, c10, load); Store512(c + 16, c11, load);
+        c += ld;
+        Store512(c, c20, load); Store512(c + 16, c21, load);
+        c += ld;
+        Store512(c, c30, load); Store512(c + 16, c31, load);
+        c += ld;
+        Store512(c, c40, load); Store512(c + 16, c41, load);
+        c += ld;
+        Store512(c, c50, load); Store512(c + 16, c51, load);
+        if (bias != null || act != Activation.None)
+            Epilogue512(c0, ldc, bias, act);
+    }
+
+    /// <summary>
+    /// <see cref="Kernel6x32"/> reading op(A) unpacked: element (i, p) of the sliver at a[i·rowStride + p·depthStride]
+    /// (rowStride = lda, depthStride = 1 for A; 1 and lda for Aᵀ).
+    /// </summary>
+    static void Kernel6x32Direct(int kc, float* a, long rowStride, long depthStride, float* b, float* c, int ldc, bool load, float* bias, Activation act)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        long o1 = rowStride, o2 = 2 * rowStride, o3 = 3 * rowStride, o4 = 4 * rowStride, o5 = 5 * rowStride;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            Vector512<float> x = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[o1]);
+            c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[o2]);
+            c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[o3]);
+            c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[o4]);
+            c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[o5]);
+            c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
+            a += depthStride;
             b += 32;
         }
         long ld = ldc;
