@@ -1,133 +1,30 @@
-using System;
 using System.Collections.Generic;
 using System.Linq;
-using ModelGen.Cpu;
 using ModelGen.Runtime.Tests.Cpu;
 using Xunit;
 
 namespace ModelGen.Runtime.Tests.Compiled;
 
-/// <summary>
-/// The sequence family's generated code against the oracle (the approach of CompiledVsEagerTests, helpers copied): for each test model, the compiled TrainStep (forward, loss,
-/// backward) and Infer must agree with the eager path (the user's own [Forward]/[Loss] methods run op by op
-/// with reference kernels, then Backward) on the loss, the outputs and every parameter gradient, on every SIMD
-/// path, at several batch sizes including batches smaller than the program's capacity.
-/// Tolerance (float32 against float32, different summation orders): |compiled - eager| ≤ 2e-4 · (max|eager| + 1e-3)
-/// per tensor, i.e. relative to the tensor's scale.
-/// </summary>
+/// <summary>The Sequence family: embedding, LayerNorm, GELU, attention, a tiny transformer, LSTM, GRU (see <see cref="CompiledOracle"/>).</summary>
 [Collection(CpuSettingsCollection.Name)] // forces SIMD levels process-wide
 public class SequenceCompiledTests
 {
-    const float Tolerance = 2e-4f;
-
-    /// <summary>A model with its eager forward and loss (the user's methods, called directly).</summary>
-    public sealed record Case(string Name, Func<ModelBase> Create, Func<ModelBase, Tensor, Tensor> Forward, Func<ModelBase, Tensor, Tensor, Labels, Tensor> Loss, int Ids = 0);
-
-    static readonly Case[] Cases =
+    static readonly OracleCase[] Cases =
     {
-        new("EmbedNormGelu", () => new EmbedNormGeluModel(seed: 3), (m, x) => ((EmbedNormGeluModel)m).Forward(x), (m, y, t, l) => ((EmbedNormGeluModel)m).Loss(y, t), Ids: 11),
-        new("Attention", () => new AttentionModel(seed: 4), (m, x) => ((AttentionModel)m).Forward(x), (m, y, t, l) => ((AttentionModel)m).Loss(y, t)),
-        new("TinyTransformer", () => new TinyTransformerModel(seed: 5), (m, x) => ((TinyTransformerModel)m).Forward(x), (m, y, t, l) => ((TinyTransformerModel)m).Loss(y, t), Ids: 7),
-        new("Lstm", () => new LstmModel(seed: 6), (m, x) => ((LstmModel)m).Forward(x), (m, y, t, l) => ((LstmModel)m).Loss(y, t)),
-        new("Gru", () => new GruModel(seed: 7), (m, x) => ((GruModel)m).Forward(x), (m, y, t, l) => ((GruModel)m).Loss(y, t)),
+        new OracleCase("EmbedNormGelu", () => new EmbedNormGeluModel(seed: 3), (m, x) => ((EmbedNormGeluModel)m).Forward(x), (m, y, t, l) => ((EmbedNormGeluModel)m).Loss(y, t), Ids: 11),
+        new OracleCase("Attention", () => new AttentionModel(seed: 4), (m, x) => ((AttentionModel)m).Forward(x), (m, y, t, l) => ((AttentionModel)m).Loss(y, t)),
+        new OracleCase("TinyTransformer", () => new TinyTransformerModel(seed: 5), (m, x) => ((TinyTransformerModel)m).Forward(x), (m, y, t, l) => ((TinyTransformerModel)m).Loss(y, t), Ids: 7),
+        new OracleCase("Lstm", () => new LstmModel(seed: 6), (m, x) => ((LstmModel)m).Forward(x), (m, y, t, l) => ((LstmModel)m).Loss(y, t)),
+        new OracleCase("Gru", () => new GruModel(seed: 7), (m, x) => ((GruModel)m).Forward(x), (m, y, t, l) => ((GruModel)m).Loss(y, t)),
     };
 
     public static IEnumerable<object[]> Names() => Cases.Select(c => new object[] { c.Name });
 
-    sealed record Run(float Loss, float[] Output, float[] Gradients, float[] Inferred);
-
-    sealed record Batch(float[] Input, int[] Labels, float[] Targets, int Size);
-
-    static Batch MakeBatch(ModelDescription d, int size, int seed, int ids)
-    {
-        var rng = new Random(seed);
-        int inLength = d.InputShape.Aggregate(1, (a, b) => a * b), outLength = d.OutputShape.Aggregate(1, (a, b) => a * b);
-        var input = new float[size * inLength];
-        for (int i = 0; i < input.Length; i++) input[i] = ids > 0 ? rng.Next(ids) : (float)(rng.NextDouble() * 2 - 1);
-        var labels = d.Target == TargetKind.Labels ? Enumerable.Range(0, size).Select(_ => rng.Next(outLength)).ToArray() : Array.Empty<int>();
-        var targets = new float[d.Target == TargetKind.Tensor ? size * outLength : 0];
-        for (int i = 0; i < targets.Length; i++) targets[i] = (float)(rng.NextDouble() * 2 - 1);
-        return new Batch(input, labels, targets, size);
-    }
-
-    static Run Compiled(ModelBase model, Batch b, int capacity)
-    {
-        int outLength = model.Description.OutputShape.Aggregate(1, (a, c) => a * c);
-        var program = model.CreateProgram(capacity);
-        var output = new float[b.Size * outLength];
-        float loss = program.TrainStep(b.Input, b.Labels, b.Targets, b.Size, output);
-        var gradients = model.Parameters.Gradients.ToArray();
-        var inferred = new float[b.Size * outLength];
-        program.Infer(b.Input, b.Size, inferred);
-        return new Run(loss, output, gradients, inferred);
-    }
-
-    static Run Eager(Case c, ModelBase model, Batch b)
-    {
-        model.Parameters.ZeroGradients();
-        var d = model.Description;
-        var x = new Tensor(b.Input, new[] { b.Size }.Concat(d.InputShape).ToArray());
-        var y = c.Forward(model, x);
-        var target = new Tensor(b.Targets.Length > 0 ? b.Targets : new float[y.Length], y.GetShape());
-        var loss = c.Loss(model, y, target, new Labels(b.Labels));
-        loss.Backward();
-        return new Run(loss.Item(), y.ToArray(), model.Parameters.Gradients.ToArray(), y.ToArray());
-    }
-
-    static void AssertClose(float[] expected, float[] actual, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        float scale = expected.Select(Math.Abs).DefaultIfEmpty(0).Max() + 1e-3f;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            float diff = Math.Abs(expected[i] - actual[i]);
-            if (!(diff <= Tolerance * scale))
-                Assert.Fail($"{what}[{i}]: expected {expected[i]}, got {actual[i]} (|diff| {diff} > {Tolerance} x scale {scale})");
-        }
-    }
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void CompiledTrainStepAndInferMatchEager(string name) => CompiledOracle.TrainStepAndInferMatchEager(Cases.Single(c => c.Name == name));
 
     [Theory]
     [MemberData(nameof(Names))]
-    public void CompiledTrainStepMatchesEagerBackward(string name)
-    {
-        var c = Cases.Single(x => x.Name == name);
-        foreach (int size in new[] { 1, 7, 16 })
-        {
-            var model = c.Create();
-            var batch = MakeBatch(model.Description, size, seed: size, c.Ids);
-            var compiled = Compiled(model, batch, capacity: 16);
-            var eager = Eager(c, model, batch);
-            AssertClose(new[] { eager.Loss }, new[] { compiled.Loss }, $"{name} batch {size} loss");
-            AssertClose(eager.Output, compiled.Output, $"{name} batch {size} output");
-            AssertClose(eager.Output, compiled.Inferred, $"{name} batch {size} Infer output");
-            foreach (var p in model.Parameters)
-            {
-                var e = eager.Gradients.AsSpan(p.Info.Offset, p.Info.Length).ToArray();
-                var k = compiled.Gradients.AsSpan(p.Info.Offset, p.Info.Length).ToArray();
-                Assert.Contains(e, v => v != 0); // every parameter takes part in these models
-                AssertClose(e, k, $"{name} batch {size} gradient of {p.Name}");
-            }
-        }
-    }
-
-    [Theory]
-    [MemberData(nameof(Names))]
-    public void EverySimdPathGivesTheSameStep(string name)
-    {
-        var c = Cases.Single(x => x.Name == name);
-        var model = c.Create();
-        var batch = MakeBatch(model.Description, 13, seed: 99, c.Ids);
-        Run? reference = null;
-        foreach (var level in new[] { SimdLevel.Scalar, SimdLevel.Avx2, SimdLevel.Avx512 })
-        {
-            if (level > CpuFeatures.Level) continue; // this CPU cannot run the path (the CI machine has AVX-512)
-            using var forced = CpuFeatures.Force(level);
-            var run = Compiled(model, batch, capacity: 13);
-            if (reference == null) { reference = run; continue; }
-            AssertClose(reference.Output, run.Output, $"{name} {level} output");
-            AssertClose(reference.Gradients, run.Gradients, $"{name} {level} gradients");
-            AssertClose(new[] { reference.Loss }, new[] { run.Loss }, $"{name} {level} loss");
-        }
-        Assert.NotNull(reference);
-    }
+    public void EverySimdPathGivesTheSameStep(string name) => CompiledOracle.EverySimdPathGivesTheSameStep(Cases.Single(c => c.Name == name));
 }
