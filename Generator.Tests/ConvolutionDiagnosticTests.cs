@@ -9,22 +9,9 @@ namespace ModelGen.Generator.Tests;
 /// </summary>
 public class ConvolutionDiagnosticTests
 {
-    const string Usings = "using System;\nusing ModelGen;\nusing static ModelGen.Ops;\n\n";
     const string Loss = "[Loss] public Tensor Loss(Tensor logits, Labels labels) => SoftmaxCrossEntropy(logits, labels);";
 
-    static Diagnostic Expect(string id, string marked, params string[] messageContains)
-    {
-        var markup = Markup.Parse(Usings + marked);
-        var result = GeneratorHarness.RunChecked(markup.Source);
-        Assert.True(result.Diagnostics.Length == 1, $"expected exactly one {id}, got:\n{result.DiagnosticsText}");
-        var d = result.Diagnostics[0];
-        Assert.Equal(id, d.Id);
-        Assert.True(markup.Span == d.Location.SourceSpan,
-            $"{id} at '{markup.Source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length)}' {d.Location.SourceSpan}, expected '{markup.SpanText}' {markup.Span}");
-        string message = d.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
-        foreach (var fragment in messageContains) Assert.Contains(fragment, message);
-        return d;
-    }
+    static Diagnostic Expect(string id, string marked, params string[] messageContains) => DiagnosticTests.Expect(id, marked, messageContains);
 
     [Fact]
     public void Conv2dWithWrongInChannels() => Expect("MG0002", $$"""

@@ -10,10 +10,13 @@ namespace ModelGen.Generator.Tests;
 /// </summary>
 public class DiagnosticTests
 {
-    const string Usings = "using System;\nusing ModelGen;\nusing static ModelGen.Ops;\n\n";
+    internal const string Usings = "using System;\nusing ModelGen;\nusing static ModelGen.Ops;\n\n";
 
-    /// <summary>Runs the marked source and returns the one diagnostic, checked for id, span and message fragments.</summary>
-    static Diagnostic Expect(string id, string marked, params string[] messageContains)
+    /// <summary>
+    /// Runs the marked source and returns the one diagnostic, checked for id, severity, file, exact span and message
+    /// fragments (the diagnostic tests of the op families use it too).
+    /// </summary>
+    internal static Diagnostic Expect(string id, string marked, params string[] messageContains)
     {
         var markup = Markup.Parse(Usings + marked);
         var result = GeneratorHarness.RunChecked(markup.Source);

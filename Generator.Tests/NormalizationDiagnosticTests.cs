@@ -6,21 +6,7 @@ namespace ModelGen.Generator.Tests;
 /// <summary>Diagnostics of the Normalization and Losses families: at the exact marked span, naming the op and the shapes.</summary>
 public class NormalizationDiagnosticTests
 {
-    const string Usings = "using System;\nusing ModelGen;\nusing static ModelGen.Ops;\n\n";
-
-    static void Expect(string id, string marked, params string[] messageContains)
-    {
-        var markup = Markup.Parse(Usings + marked);
-        var result = GeneratorHarness.RunChecked(markup.Source);
-        Assert.True(result.Diagnostics.Length == 1, $"expected exactly one {id}, got:\n{result.DiagnosticsText}");
-        var d = result.Diagnostics[0];
-        Assert.Equal(id, d.Id);
-        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
-        Assert.True(markup.Span == d.Location.SourceSpan,
-            $"{id} at '{markup.Source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length)}', expected '{markup.SpanText}'");
-        string message = d.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
-        foreach (var fragment in messageContains) Assert.Contains(fragment, message);
-    }
+    static Diagnostic Expect(string id, string marked, params string[] messageContains) => DiagnosticTests.Expect(id, marked, messageContains);
 
     [Fact]
     public void BatchNormWithTheWrongFeatureCount() => Expect("MG0002", """

@@ -6,23 +6,7 @@ namespace ModelGen.Generator.Tests;
 /// <summary>The sequence family's shape errors: the diagnostic (and nothing else) at the exact marked span, naming the shapes.</summary>
 public class SequenceDiagnosticTests
 {
-    const string Usings = "using System;\nusing ModelGen;\nusing static ModelGen.Ops;\n\n";
-
-    // A copy of DiagnosticTests.Expect (private there).
-    static Diagnostic Expect(string id, string marked, params string[] messageContains)
-    {
-        var markup = Markup.Parse(Usings + marked);
-        var result = GeneratorHarness.RunChecked(markup.Source);
-        Assert.True(result.Diagnostics.Length == 1, $"expected exactly one {id}, got:\n{result.DiagnosticsText}");
-        var d = result.Diagnostics[0];
-        Assert.Equal(id, d.Id);
-        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
-        Assert.True(markup.Span == d.Location.SourceSpan,
-            $"{id} at '{markup.Source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length)}' {d.Location.SourceSpan}, expected '{markup.SpanText}' {markup.Span}");
-        string message = d.GetMessage(System.Globalization.CultureInfo.InvariantCulture);
-        foreach (var fragment in messageContains) Assert.Contains(fragment, message);
-        return d;
-    }
+    static Diagnostic Expect(string id, string marked, params string[] messageContains) => DiagnosticTests.Expect(id, marked, messageContains);
 
     const string Loss = "[Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);";
 
