@@ -69,7 +69,7 @@ partial class CharLstm : global::ModelGen.ModelBase
             input.CopyTo(Activations.Slice(0, 64 * B));
             TokensForward(B);
             LstmForward(B);
-            BodyForward(B);
+            AddForward(B);
             Activations.Slice(21568 * B, 6144 * B).CopyTo(output);
         }
 
@@ -85,10 +85,10 @@ partial class CharLstm : global::ModelGen.ModelBase
             targets.CopyTo(Activations.Slice(64 * B, 6144 * B));
             TokensForward(B);
             LstmForward(B);
-            BodyForward(B);
+            AddForward(B);
             LossForward(B);
             LossBackward(B);
-            BodyBackward(B);
+            ReduceToBackward(B);
             LstmBackward(B);
             TokensBackward(B);
             if (!output.IsEmpty) Activations.Slice(21568 * B, 6144 * B).CopyTo(output);
@@ -167,10 +167,9 @@ partial class CharLstm : global::ModelGen.ModelBase
         }
 
         /// <summary>Forward pass of the model body.</summary>
-        void BodyForward(int B)
+        void AddForward(int B)
         {
             Span<float> t12 = Activations.Slice(9280 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
-            Span<float> t12_probabilities = Activations.Slice(107584 * B, 61440 * B); // (B, 64, 960) softmax of lstm.Forward(tokens.Forward(ids))
             Span<float> Head = Parameters.Values.Slice(0, 18432); // (192, 96) Head
             Span<float> HeadBias = Parameters.Values.Slice(18432, 96); // (96) HeadBias
             Span<float> t14 = Activations.Slice(21568 * B, 6144 * B); // (B, 64, 96) MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
@@ -204,14 +203,13 @@ partial class CharLstm : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward(int B)
+        void ReduceToBackward(int B)
         {
             Span<float> d18 = Activations.Slice(33856 * B, 6144 * B); // (B, 64, 96) grad of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
             Span<float> d_HeadBias = Parameters.Gradients.Slice(18432, 96); // (96) grad of HeadBias
             Span<float> Head = Parameters.Values.Slice(0, 18432); // (192, 96) Head
             Span<float> d20 = Activations.Slice(40000 * B, 12288 * B); // (B, 64, 192) grad of lstm.Forward(tokens.Forward(ids))
             Span<float> t12 = Activations.Slice(9280 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
-            Span<float> t12_probabilities = Activations.Slice(107584 * B, 61440 * B); // (B, 64, 960) softmax of lstm.Forward(tokens.Forward(ids))
             Span<float> d_Head = Parameters.Gradients.Slice(0, 18432); // (192, 96) grad of Head
 
             // grad of HeadBias: ReduceTo → (96)

@@ -103,7 +103,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             int B = batch;
             input.CopyTo(Activations.Slice(0, 64 * B));
             TokensForward(B);
-            BodyForward(B);
+            BroadcastToForward(B);
             Blocks0Norm1Forward(B);
             Blocks0AttentionForward(B);
             Blocks0Forward(B);
@@ -115,7 +115,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Blocks1Norm2Forward(B);
             Blocks1Forward2(B);
             FinalForward(B);
-            BodyForward2(B);
+            AddForward(B);
             Activations.Slice(182336 * B, 6144 * B).CopyTo(output);
         }
 
@@ -130,7 +130,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             input.CopyTo(Activations.Slice(0, 64 * B));
             targets.CopyTo(Activations.Slice(64 * B, 6144 * B));
             TokensForward(B);
-            BodyForward(B);
+            BroadcastToForward(B);
             Blocks0Norm1Forward(B);
             Blocks0AttentionForward(B);
             Blocks0Forward(B);
@@ -142,10 +142,10 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Blocks1Norm2Forward(B);
             Blocks1Forward2(B);
             FinalForward(B);
-            BodyForward2(B);
+            AddForward(B);
             LossForward(B);
             LossBackward(B);
-            BodyBackward(B);
+            ReduceToBackward(B);
             FinalBackward(B);
             Blocks1Backward(B);
             Blocks1Norm2Backward(B);
@@ -157,7 +157,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Blocks0Backward2(B);
             Blocks0AttentionBackward(B);
             Blocks0Norm1Backward(B);
-            BodyBackward2(B);
+            AddBackward(B);
             TokensBackward(B);
             if (!output.IsEmpty) Activations.Slice(182336 * B, 6144 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
@@ -175,7 +175,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
         }
 
         /// <summary>Forward pass of the model body.</summary>
-        void BodyForward(int B)
+        void BroadcastToForward(int B)
         {
             Span<float> Position = Parameters.Values.Slice(0, 4096); // (64, 64) Position
             Span<float> t40 = Activations.Slice(10304 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
@@ -239,7 +239,6 @@ partial class CharTransformer : global::ModelGen.ModelBase
         void Blocks0AttentionForward(int B)
         {
             Span<float> t42 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t42_probabilities = Activations.Slice(10304 * B, 128 * B); // (B, 64, 2) softmax of tokens.Forward(ids) + Position
             Span<float> blocks_0_attention_query_weight = Parameters.Values.Slice(49696, 4096); // (64, 64) blocks.0.attention.query_weight
             Span<float> blocks_0_attention_query_bias = Parameters.Values.Slice(53792, 64); // (64) blocks.0.attention.query_bias
             Span<float> t44 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
@@ -332,7 +331,6 @@ partial class CharTransformer : global::ModelGen.ModelBase
         void Blocks0Forward2(int B)
         {
             Span<float> t53 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
-            Span<float> t53_probabilities = Activations.Slice(10432 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_Up = Parameters.Values.Slice(16480, 16384); // (64, 256) blocks.0.Up
             Span<float> blocks_0_UpBias = Parameters.Values.Slice(32864, 256); // (256) blocks.0.UpBias
             Span<float> t55 = Activations.Slice(59456 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
@@ -447,7 +445,6 @@ partial class CharTransformer : global::ModelGen.ModelBase
         void Blocks1AttentionForward(int B)
         {
             Span<float> t60 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> blocks_1_attention_query_weight = Parameters.Values.Slice(99680, 4096); // (64, 64) blocks.1.attention.query_weight
             Span<float> blocks_1_attention_query_bias = Parameters.Values.Slice(103776, 64); // (64) blocks.1.attention.query_bias
             Span<float> t62 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
@@ -540,7 +537,6 @@ partial class CharTransformer : global::ModelGen.ModelBase
         void Blocks1Forward2(int B)
         {
             Span<float> t71 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
-            Span<float> t71_probabilities = Activations.Slice(10688 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_Up = Parameters.Values.Slice(66464, 16384); // (64, 256) blocks.1.Up
             Span<float> blocks_1_UpBias = Parameters.Values.Slice(82848, 256); // (256) blocks.1.UpBias
             Span<float> t73 = Activations.Slice(141376 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
@@ -652,10 +648,9 @@ partial class CharTransformer : global::ModelGen.ModelBase
         }
 
         /// <summary>Forward pass of the model body.</summary>
-        void BodyForward2(int B)
+        void AddForward(int B)
         {
             Span<float> t78 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
-            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> Head = Parameters.Values.Slice(4096, 6144); // (64, 96) Head
             Span<float> HeadBias = Parameters.Values.Slice(10240, 96); // (96) HeadBias
             Span<float> t80 = Activations.Slice(182336 * B, 6144 * B); // (B, 64, 96) MatMul(final.Forward(x), Head) + HeadBias
@@ -689,14 +684,13 @@ partial class CharTransformer : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward(int B)
+        void ReduceToBackward(int B)
         {
             Span<float> d84 = Activations.Slice(194624 * B, 6144 * B); // (B, 64, 96) grad of MatMul(final.Forward(x), Head) + HeadBias
             Span<float> d_HeadBias = Parameters.Gradients.Slice(10240, 96); // (96) grad of HeadBias
             Span<float> Head = Parameters.Values.Slice(4096, 6144); // (64, 96) Head
             Span<float> d86 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of final.Forward(x)
             Span<float> t78 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
-            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_Head = Parameters.Gradients.Slice(4096, 6144); // (64, 96) grad of Head
 
             // grad of HeadBias: ReduceTo → (96)
@@ -746,7 +740,6 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Span<float> blocks_1_Up = Parameters.Values.Slice(66464, 16384); // (64, 256) blocks.1.Up
             Span<float> d96 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
             Span<float> t71 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
-            Span<float> t71_probabilities = Activations.Slice(10688 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_1_Up = Parameters.Gradients.Slice(66464, 16384); // (64, 256) grad of blocks.1.Up
 
             // grad of blocks.1.DownBias: ReduceTo → (64)
@@ -891,7 +884,6 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Span<float> blocks_1_attention_value_weight = Parameters.Values.Slice(108000, 4096); // (64, 64) blocks.1.attention.value_weight
             Span<float> d110 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> t60 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_blocks_1_attention_value_weight = Parameters.Gradients.Slice(108000, 4096); // (64, 64) grad of blocks.1.attention.value_weight
             Span<float> d_blocks_1_attention_key_bias = Parameters.Gradients.Slice(107936, 64); // (64) grad of blocks.1.attention.key_bias
             Span<float> blocks_1_attention_key_weight = Parameters.Values.Slice(103840, 4096); // (64, 64) blocks.1.attention.key_weight
@@ -1037,7 +1029,6 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Span<float> blocks_0_Up = Parameters.Values.Slice(16480, 16384); // (64, 256) blocks.0.Up
             Span<float> d129 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
             Span<float> t53 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
-            Span<float> t53_probabilities = Activations.Slice(10432 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_0_Up = Parameters.Gradients.Slice(16480, 16384); // (64, 256) grad of blocks.0.Up
 
             // Fused loop over (B, 64, 64):
@@ -1218,7 +1209,6 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Span<float> blocks_0_attention_value_weight = Parameters.Values.Slice(58016, 4096); // (64, 64) blocks.0.attention.value_weight
             Span<float> d143 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> t42 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t42_probabilities = Activations.Slice(10304 * B, 128 * B); // (B, 64, 2) softmax of tokens.Forward(ids) + Position
             Span<float> d_blocks_0_attention_value_weight = Parameters.Gradients.Slice(58016, 4096); // (64, 64) grad of blocks.0.attention.value_weight
             Span<float> d_blocks_0_attention_key_bias = Parameters.Gradients.Slice(57952, 64); // (64) grad of blocks.0.attention.key_bias
             Span<float> blocks_0_attention_key_weight = Parameters.Values.Slice(53856, 4096); // (64, 64) blocks.0.attention.key_weight
@@ -1348,7 +1338,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward2(int B)
+        void AddBackward(int B)
         {
             Span<float> d134 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
             Span<float> d153 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of tokens.Forward(ids) + Position

@@ -68,12 +68,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
             int B = batch;
             input.CopyTo(Activations.Slice(0, 784 * B));
             Conv1Forward(B);
-            BodyForward(B);
             Pool1Forward(B);
             Conv2Forward(B);
-            BodyForward2(B);
             Pool2Forward(B);
-            BodyForward3(B);
+            ReshapeForward(B);
             HiddenForward(B);
             OutputForward(B);
             Activations.Slice(22864 * B, 10 * B).CopyTo(output);
@@ -90,24 +88,20 @@ partial class FashionCnn : global::ModelGen.ModelBase
             input.CopyTo(Activations.Slice(0, 784 * B));
             labels.CopyTo(_labels);
             Conv1Forward(B);
-            BodyForward(B);
             Pool1Forward(B);
             Conv2Forward(B);
-            BodyForward2(B);
             Pool2Forward(B);
-            BodyForward3(B);
+            ReshapeForward(B);
             HiddenForward(B);
             OutputForward(B);
             LossForward(B);
             LossBackward(B);
             OutputBackward(B);
             HiddenBackward(B);
-            BodyBackward(B);
+            ReshapeBackward(B);
             Pool2Backward(B);
-            BodyBackward2(B);
             Conv2Backward(B);
             Pool1Backward(B);
-            BodyBackward3(B);
             Conv1Backward(B);
             if (!output.IsEmpty) Activations.Slice(22864 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
@@ -121,17 +115,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Span<float> conv1_bias = Parameters.Values.Slice(288, 32); // (32) conv1.bias
             Span<float> t9 = Activations.Slice(784 * B, 25088 * B); // (B, 32, 28, 28) conv1.Forward(image)
             Span<float> t9_columns = Activations.Slice(_fixed, 7056); // (7056) im2col workspace: one image of image unrolled into patches
+            Span<float> t10 = Activations.Slice(25872 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
 
             // conv1.Forward(image): Conv2dBias → (B, 32, 28, 28)
             Kernels.Conv2dForward(image, conv1_weight, conv1_bias, t9, t9_columns, new Conv2dGeometry(B, 1, 28, 28, 32, Kernel: 3, Padding: 1));
-        }
-
-        /// <summary>Forward pass of the model body.</summary>
-        void BodyForward(int B)
-        {
-            Span<float> t9 = Activations.Slice(784 * B, 25088 * B); // (B, 32, 28, 28) conv1.Forward(image)
-            Span<float> t9_columns = Activations.Slice(_fixed, 7056); // (7056) im2col workspace: one image of image unrolled into patches
-            Span<float> t10 = Activations.Slice(25872 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
 
             // Fused loop over (B, 32, 28, 28):
             //   v10 = Relu(t9)   ← Relu(conv1.Forward(image))
@@ -181,22 +168,14 @@ partial class FashionCnn : global::ModelGen.ModelBase
         void Conv2Forward(int B)
         {
             Span<float> t11 = Activations.Slice(784 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> t11_argmax = Activations.Slice(7056 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
             Span<float> conv2_weight = Parameters.Values.Slice(320, 18432); // (64, 32, 3, 3) conv2.weight
             Span<float> conv2_bias = Parameters.Values.Slice(18752, 64); // (64) conv2.bias
             Span<float> t12 = Activations.Slice(13328 * B, 12544 * B); // (B, 64, 14, 14) conv2.Forward(x)
             Span<float> t12_columns = Activations.Slice(_fixed, 56448); // (56448) im2col workspace: one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled into patches
+            Span<float> t13 = Activations.Slice(50960 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
 
             // conv2.Forward(x): Conv2dBias → (B, 64, 14, 14)
             Kernels.Conv2dForward(t11, conv2_weight, conv2_bias, t12, t12_columns, new Conv2dGeometry(B, 32, 14, 14, 64, Kernel: 3, Padding: 1));
-        }
-
-        /// <summary>Forward pass of the model body.</summary>
-        void BodyForward2(int B)
-        {
-            Span<float> t12 = Activations.Slice(13328 * B, 12544 * B); // (B, 64, 14, 14) conv2.Forward(x)
-            Span<float> t12_columns = Activations.Slice(_fixed, 56448); // (56448) im2col workspace: one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled into patches
-            Span<float> t13 = Activations.Slice(50960 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
 
             // Fused loop over (B, 64, 14, 14):
             //   v13 = Relu(t12)   ← Relu(conv2.Forward(x))
@@ -243,10 +222,9 @@ partial class FashionCnn : global::ModelGen.ModelBase
         }
 
         /// <summary>Forward pass of the model body.</summary>
-        void BodyForward3(int B)
+        void ReshapeForward(int B)
         {
             Span<float> t14 = Activations.Slice(13328 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
-            Span<float> t14_argmax = Activations.Slice(16464 * B, 3136 * B); // (B, 64, 7, 7) where each maximum of Relu(conv2.Forward(x)) was (index in its plane, as a float)
             Span<float> t15 = Activations.Slice(19600 * B, 3136 * B); // (B, 3136) Flatten(x)
 
             // Flatten(x): Reshape → (B, 3136)
@@ -380,7 +358,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward(int B)
+        void ReshapeBackward(int B)
         {
             Span<float> d30 = Activations.Slice(63504 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
             Span<float> d32 = Activations.Slice(19600 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
@@ -401,12 +379,19 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Kernels.MaxPool2dBackward(t14_argmax, d32, d33, 64 * B, 14, 14, 7, 7);
         }
 
-        /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward2(int B)
+        /// <summary>Backward pass of conv2 (Conv2d 32 → 64, 3x3, padding 1).</summary>
+        void Conv2Backward(int B)
         {
             Span<float> t13 = Activations.Slice(50960 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
             Span<float> d33 = Activations.Slice(63504 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
             Span<float> d34 = Activations.Slice(76048 * B, 12544 * B); // (B, 64, 14, 14) grad of conv2.Forward(x)
+            Span<float> conv2_weight = Parameters.Values.Slice(320, 18432); // (64, 32, 3, 3) conv2.weight
+            Span<float> d35 = Activations.Slice(13328 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> d35_columns = Activations.Slice(_fixed + 16, 56448); // (56448) col2im workspace: one image's patch gradients
+            Span<float> t11 = Activations.Slice(784 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> d_conv2_weight = Parameters.Gradients.Slice(320, 18432); // (64, 32, 3, 3) grad of conv2.weight
+            Span<float> d_conv2_weight_columns = Activations.Slice(_fixed + 56464, 56448); // (56448) im2col workspace: one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled again
+            Span<float> d_conv2_bias = Parameters.Gradients.Slice(18752, 64); // (64) grad of conv2.bias
 
             // Fused loop over (B, 64, 14, 14):
             //   v34 = ReluGrad(t13, d33)
@@ -443,20 +428,6 @@ partial class FashionCnn : global::ModelGen.ModelBase
                     Unsafe.Add(ref y34, i) = v34;
                 }
             }
-        }
-
-        /// <summary>Backward pass of conv2 (Conv2d 32 → 64, 3x3, padding 1).</summary>
-        void Conv2Backward(int B)
-        {
-            Span<float> d34 = Activations.Slice(76048 * B, 12544 * B); // (B, 64, 14, 14) grad of conv2.Forward(x)
-            Span<float> conv2_weight = Parameters.Values.Slice(320, 18432); // (64, 32, 3, 3) conv2.weight
-            Span<float> d35 = Activations.Slice(13328 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> d35_columns = Activations.Slice(_fixed + 16, 56448); // (56448) col2im workspace: one image's patch gradients
-            Span<float> t11 = Activations.Slice(784 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> t11_argmax = Activations.Slice(7056 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
-            Span<float> d_conv2_weight = Parameters.Gradients.Slice(320, 18432); // (64, 32, 3, 3) grad of conv2.weight
-            Span<float> d_conv2_weight_columns = Activations.Slice(_fixed + 56464, 56448); // (56448) im2col workspace: one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled again
-            Span<float> d_conv2_bias = Parameters.Gradients.Slice(18752, 64); // (64) grad of conv2.bias
 
             // grad of pool1.Forward(Relu(conv1.Forward(image))): Conv2dGradData → (B, 32, 14, 14)
             Kernels.Conv2dBackwardData(d34, conv2_weight, d35, d35_columns, new Conv2dGeometry(B, 32, 14, 14, 64, Kernel: 3, Padding: 1));
@@ -474,19 +445,22 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Span<float> t11 = Activations.Slice(784 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> t11_argmax = Activations.Slice(7056 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
             Span<float> d35 = Activations.Slice(13328 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> d35_columns = Activations.Slice(_fixed + 16, 56448); // (56448) col2im workspace: one image's patch gradients
             Span<float> d38 = Activations.Slice(50960 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
 
             // grad of Relu(conv1.Forward(image)): MaxPool2dGrad → (B, 32, 28, 28)
             Kernels.MaxPool2dBackward(t11_argmax, d35, d38, 32 * B, 28, 28, 14, 14);
         }
 
-        /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward3(int B)
+        /// <summary>Backward pass of conv1 (Conv2d 1 → 32, 3x3, padding 1).</summary>
+        void Conv1Backward(int B)
         {
             Span<float> t10 = Activations.Slice(25872 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
             Span<float> d38 = Activations.Slice(50960 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
             Span<float> d39 = Activations.Slice(76048 * B, 25088 * B); // (B, 32, 28, 28) grad of conv1.Forward(image)
+            Span<float> image = Activations.Slice(0, 784 * B); // (B, 1, 28, 28) input image
+            Span<float> d_conv1_weight = Parameters.Gradients.Slice(0, 288); // (32, 1, 3, 3) grad of conv1.weight
+            Span<float> d_conv1_weight_columns = Activations.Slice(_fixed + 16, 7056); // (7056) im2col workspace: one image of image unrolled again
+            Span<float> d_conv1_bias = Parameters.Gradients.Slice(288, 32); // (32) grad of conv1.bias
 
             // Fused loop over (B, 32, 28, 28):
             //   v39 = ReluGrad(t10, d38)
@@ -523,16 +497,6 @@ partial class FashionCnn : global::ModelGen.ModelBase
                     Unsafe.Add(ref y39, i) = v39;
                 }
             }
-        }
-
-        /// <summary>Backward pass of conv1 (Conv2d 1 → 32, 3x3, padding 1).</summary>
-        void Conv1Backward(int B)
-        {
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 1, 28, 28) input image
-            Span<float> d39 = Activations.Slice(76048 * B, 25088 * B); // (B, 32, 28, 28) grad of conv1.Forward(image)
-            Span<float> d_conv1_weight = Parameters.Gradients.Slice(0, 288); // (32, 1, 3, 3) grad of conv1.weight
-            Span<float> d_conv1_weight_columns = Activations.Slice(_fixed + 16, 7056); // (7056) im2col workspace: one image of image unrolled again
-            Span<float> d_conv1_bias = Parameters.Gradients.Slice(288, 32); // (32) grad of conv1.bias
 
             // grad of conv1.weight: Conv2dGradWeight → (32, 1, 3, 3)
             Kernels.Conv2dBackwardWeight(image, d39, d_conv1_weight, d_conv1_weight_columns, new Conv2dGeometry(B, 1, 28, 28, 32, Kernel: 3, Padding: 1));

@@ -66,7 +66,6 @@ partial class NormMlp : global::ModelGen.ModelBase
             input.CopyTo(Activations.Slice(0, 784 * B));
             HiddenInference(B);
             NormInference(B);
-            BodyInference(B);
             OutputInference(B);
             Activations.Slice(0, 10 * B).CopyTo(output);
         }
@@ -83,14 +82,12 @@ partial class NormMlp : global::ModelGen.ModelBase
             labels.CopyTo(_labels);
             HiddenForward(B);
             NormForward(B);
-            BodyForward(B);
             DropForward(B);
             OutputForward(B);
             LossForward(B);
             LossBackward(B);
             OutputBackward(B);
             DropBackward(B);
-            BodyBackward(B);
             NormBackward(B);
             HiddenBackward(B);
             NormBackward2(B);
@@ -120,20 +117,13 @@ partial class NormMlp : global::ModelGen.ModelBase
             Span<float> norm_running_mean = Parameters.Values.Slice(101904, 128); // (128) norm.running_mean
             Span<float> norm_running_var = Parameters.Values.Slice(102032, 128); // (128) norm.running_var
             Span<float> t10 = Activations.Slice(_fixed + 384, 1); // scalar norm.Forward(hidden.Forward(image))
+            Span<float> t12 = Activations.Slice(1040 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
 
             // norm.Forward(hidden.Forward(image)): BatchNorm → (B, 128)
             Kernels.BatchNormForward(t8, norm_weight, norm_bias, t9, t9_probabilities, B, 128, 1, 1E-05f);
 
             // norm.Forward(hidden.Forward(image)): BatchNormUpdate → scalar
             Kernels.BatchNormUpdateRunning(t9_probabilities, norm_running_mean, norm_running_var, 128, B, 0.1f);
-        }
-
-        /// <summary>Forward pass of the model body.</summary>
-        void BodyForward(int B)
-        {
-            Span<float> t9 = Activations.Slice(912 * B, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
-            Span<float> t9_probabilities = Activations.Slice(_fixed, 384); // (384) softmax of hidden.Forward(image)
-            Span<float> t12 = Activations.Slice(1040 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
 
             // Fused loop over (B, 128):
             //   v12 = LeakyRelu(t9, 0.01f)   ← LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
@@ -185,7 +175,6 @@ partial class NormMlp : global::ModelGen.ModelBase
         void OutputForward(int B)
         {
             Span<float> t13 = Activations.Slice(1168 * B, 128 * B); // (B, 128) drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
-            Span<float> t13_probabilities = Activations.Slice(1296 * B, 128 * B); // (B, 128) softmax of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
             Span<float> output_weight = Parameters.Values.Slice(100608, 1280); // (128, 10) output.weight
             Span<float> output_bias = Parameters.Values.Slice(101888, 10); // (10) output.bias
             Span<float> t15 = Activations.Slice(1040 * B, 10 * B); // (B, 10) output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
@@ -226,7 +215,6 @@ partial class NormMlp : global::ModelGen.ModelBase
             Span<float> output_weight = Parameters.Values.Slice(100608, 1280); // (128, 10) output.weight
             Span<float> d21 = Activations.Slice(1424 * B, 128 * B); // (B, 128) grad of drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
             Span<float> t13 = Activations.Slice(1168 * B, 128 * B); // (B, 128) drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
-            Span<float> t13_probabilities = Activations.Slice(1296 * B, 128 * B); // (B, 128) softmax of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
             Span<float> d_output_weight = Parameters.Gradients.Slice(100608, 1280); // (128, 10) grad of output.weight
 
             // grad of output.bias: ReduceTo → (10)
@@ -251,13 +239,18 @@ partial class NormMlp : global::ModelGen.ModelBase
             Kernels.DropoutBackward(d21, t13_probabilities, d23);
         }
 
-        /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward(int B)
+        /// <summary>Backward pass of norm (BatchNorm1d 128, eps 1E-05, momentum 0.1).</summary>
+        void NormBackward(int B)
         {
             Span<float> t9 = Activations.Slice(912 * B, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
             Span<float> t9_probabilities = Activations.Slice(_fixed, 384); // (384) softmax of hidden.Forward(image)
             Span<float> d23 = Activations.Slice(1552 * B, 128 * B); // (B, 128) grad of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
             Span<float> d24 = Activations.Slice(1072 * B, 128 * B); // (B, 128) grad of norm.Forward(hidden.Forward(image))
+            Span<float> t8 = Activations.Slice(784 * B, 128 * B); // (B, 128) hidden.Forward(image)
+            Span<float> d25 = Activations.Slice(_fixed + 416, 128); // (128) grad of norm.weight
+            Span<float> d26 = Activations.Slice(_fixed + 544, 128); // (128) grad of norm.bias
+            Span<float> norm_weight = Parameters.Values.Slice(100352, 128); // (128) norm.weight
+            Span<float> d27 = Activations.Slice(1200 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
 
             // Fused loop over (B, 128):
             //   v24 = LeakyReluGrad(t9, d23, 0.01f)
@@ -296,19 +289,6 @@ partial class NormMlp : global::ModelGen.ModelBase
                     Unsafe.Add(ref y24, i) = v24;
                 }
             }
-        }
-
-        /// <summary>Backward pass of norm (BatchNorm1d 128, eps 1E-05, momentum 0.1).</summary>
-        void NormBackward(int B)
-        {
-            Span<float> t8 = Activations.Slice(784 * B, 128 * B); // (B, 128) hidden.Forward(image)
-            Span<float> t9 = Activations.Slice(912 * B, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
-            Span<float> t9_probabilities = Activations.Slice(_fixed, 384); // (384) softmax of hidden.Forward(image)
-            Span<float> d24 = Activations.Slice(1072 * B, 128 * B); // (B, 128) grad of norm.Forward(hidden.Forward(image))
-            Span<float> d25 = Activations.Slice(_fixed + 416, 128); // (128) grad of norm.weight
-            Span<float> d26 = Activations.Slice(_fixed + 544, 128); // (128) grad of norm.bias
-            Span<float> norm_weight = Parameters.Values.Slice(100352, 128); // (128) norm.weight
-            Span<float> d27 = Activations.Slice(1200 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
 
             // grad of norm.weight: BatchNormWeightGrad → (128)
             Kernels.BatchNormParameterGradients(t8, t9_probabilities, d24, d25, Span<float>.Empty, B, 128, 1);
@@ -424,16 +404,10 @@ partial class NormMlp : global::ModelGen.ModelBase
             Span<float> norm_running_mean = Parameters.Values.Slice(101904, 128); // (128) norm.running_mean
             Span<float> norm_running_var = Parameters.Values.Slice(102032, 128); // (128) norm.running_var
             Span<float> t9 = Activations.Slice(0, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
+            Span<float> t11 = Activations.Slice(128 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
 
             // norm.Forward(hidden.Forward(image)): BatchNormInference → (B, 128)
             Kernels.BatchNormInference(t8, norm_weight, norm_bias, norm_running_mean, norm_running_var, t9, B, 128, 1, 1E-05f);
-        }
-
-        /// <summary>Inference pass of the model body.</summary>
-        void BodyInference(int B)
-        {
-            Span<float> t9 = Activations.Slice(0, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
-            Span<float> t11 = Activations.Slice(128 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
 
             // Fused loop over (B, 128):
             //   v11 = LeakyRelu(t9, 0.01f)   ← LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)

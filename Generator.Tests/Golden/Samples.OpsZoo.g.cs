@@ -55,7 +55,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
             int B = batch;
             input.CopyTo(Activations.Slice(0, 16 * B));
             ProjForward(B);
-            BodyForward(B);
+            SoftmaxForward(B);
             Activations.Slice(208 * B, 8 * B).CopyTo(output);
         }
 
@@ -70,10 +70,10 @@ partial class OpsZoo : global::ModelGen.ModelBase
             input.CopyTo(Activations.Slice(0, 16 * B));
             targets.CopyTo(Activations.Slice(16 * B, 8 * B));
             ProjForward(B);
-            BodyForward(B);
+            SoftmaxForward(B);
             LossForward(B);
             LossBackward(B);
-            BodyBackward(B);
+            ReduceToBackward(B);
             ProjBackward(B);
             if (!output.IsEmpty) Activations.Slice(208 * B, 8 * B).CopyTo(output);
             return Activations.Slice(_fixed + 32, 1)[0];
@@ -92,7 +92,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
         }
 
         /// <summary>Forward pass of the model body.</summary>
-        void BodyForward(int B)
+        void SoftmaxForward(int B)
         {
             Span<float> t4 = Activations.Slice(32 * B, 8 * B); // (B, 8) proj.Forward(x)
             Span<float> t5 = Activations.Slice(48 * B, 8 * B); // (B, 8) Softmax(h, -1)
@@ -667,7 +667,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward(int B)
+        void ReduceToBackward(int B)
         {
             Span<float> d50 = Activations.Slice(272 * B, 8 * B); // (B, 8) backward of lp / (m + 2)
             Span<float> d51 = Activations.Slice(16 * B, B); // (B, 1) grad of m + 2

@@ -70,7 +70,7 @@ partial class ParameterMlp : global::ModelGen.ModelBase
             if (output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
             input.CopyTo(Activations.Slice(0, 784 * B));
-            BodyForward(B);
+            TanhForward(B);
             Activations.Slice(912 * B, 10 * B).CopyTo(output);
         }
 
@@ -84,16 +84,16 @@ partial class ParameterMlp : global::ModelGen.ModelBase
             Steps++;
             input.CopyTo(Activations.Slice(0, 784 * B));
             labels.CopyTo(_labels);
-            BodyForward(B);
+            TanhForward(B);
             LossForward(B);
             LossBackward(B);
-            BodyBackward(B);
+            ReduceToBackward(B);
             if (!output.IsEmpty) Activations.Slice(912 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
         /// <summary>Forward pass of the model body.</summary>
-        void BodyForward(int B)
+        void TanhForward(int B)
         {
             Span<float> x = Activations.Slice(0, 784 * B); // (B, 784) input x
             Span<float> W1 = Parameters.Values.Slice(0, 100352); // (784, 128) W1
@@ -135,7 +135,7 @@ partial class ParameterMlp : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of the model body.</summary>
-        void BodyBackward(int B)
+        void ReduceToBackward(int B)
         {
             Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of MatMul(h, W2) + B2
             Span<float> d_B2 = Parameters.Gradients.Slice(101760, 10); // (10) grad of B2

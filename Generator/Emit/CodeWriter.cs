@@ -28,6 +28,13 @@ internal sealed class CodeWriter
         Line("}" + tail);
     }
 
+    /// <summary>Writes the lines of <paramref name="inner"/> (written from indentation 0) at the current indentation.</summary>
+    public void Append(CodeWriter inner)
+    {
+        var lines = inner.ToString().Split('\n');
+        for (int i = 0; i < lines.Length - 1; i++) Line(lines[i]); // the text ends with a newline
+    }
+
     public void Indent() => _indent++;
 
     public void Outdent() => _indent--;

@@ -121,23 +121,42 @@ internal static class ProgramEmitter
         var used = new Dictionary<string, int>(StringComparer.Ordinal);
         // An activation fused into a layer's GEMM epilogue runs in that layer's forward method, so the gradient of
         // the activation (which reads the GEMM's output) goes to that layer's backward method: one pair per layer.
+        // Likewise an activation the model body applies straight to a layer's output (Relu(conv1.Forward(x))) runs in
+        // that layer's forward method, and its gradient in that layer's backward method.
         var epilogueScope = new Dictionary<int, string>();
+        var producer = new Dictionary<int, Unit>();
+        foreach (var unit in units) foreach (int id in unit.Outputs) producer[id] = unit;
         foreach (var unit in units)
+        {
             if (unit.Kind == UnitKind.Gemm && unit.Activation != "None") epilogueScope[unit.Last] = g[unit.Nodes[0]].Scope;
+            if (unit.Kind == UnitKind.Elementwise && !g[unit.Last].IsBackward && g[unit.Last].Scope.Length == 0
+                && unit.Nodes.All(id => Activations.Contains(g[id].Op)) && unit.Inputs.Count(i => g[i].Op != "Const") == 1
+                && producer.TryGetValue(unit.Inputs.First(i => g[i].Op != "Const"), out var layer)
+                && g[layer.Nodes[0]].Scope is { Length: > 0 } layerScope && layerScope != "loss")
+            {
+                // Gradients of ReLU, tanh and sigmoid read the activation's output, the others its input (the layer's output).
+                foreach (int id in unit.Nodes) epilogueScope[id] = layerScope;
+                epilogueScope[layer.Last] = layerScope;
+            }
+        }
         foreach (var unit in units)
         {
             var first = g[unit.Nodes[0]];
             string scope = first.Scope;
             bool backward = first.IsBackward;
+            if (!backward && epilogueScope.TryGetValue(unit.Last, out var forwardLayer)) scope = forwardLayer;
             if (backward && unit.Kind == UnitKind.Elementwise)
             {
                 foreach (int id in unit.Nodes)
-                    if (g[id].Op is "ReluGrad" or "TanhGrad" or "SigmoidGrad" && epilogueScope.TryGetValue(g[id].Inputs[0], out var layer)) scope = layer;
+                    if (g[id].Op.EndsWith("Grad", StringComparison.Ordinal) && Activations.Contains(g[id].Op.Substring(0, g[id].Op.Length - 4))
+                        && g[id].Inputs.Length > 0 && epilogueScope.TryGetValue(g[id].Inputs[0], out var layer)) scope = layer;
             }
             var last = steps.Count > 0 ? steps[steps.Count - 1] : null;
             if (last == null || last.Scope != scope || last.Backward != backward)
             {
-                string name = Names.Pascal(scope) + (backward ? "Backward" : forward);
+                // Steps of the model body are named after what they compute (ReluForward, FlattenBackward, ...).
+                string what = scope.Length > 0 ? Names.Pascal(scope) : BodyName(g[unit.Last].Op);
+                string name = what + (backward ? "Backward" : forward);
                 used[name] = used.TryGetValue(name, out int n) ? n + 1 : 1;
                 if (used[name] > 1) name += used[name];
                 last = new Step { Scope = scope, Backward = backward, Name = name };
@@ -147,6 +166,11 @@ internal static class ProgramEmitter
         }
         return steps;
     }
+
+    /// <summary>Elementwise activations, whose gradient rows are named {Op}Grad and take the activation's output or input first.</summary>
+    static readonly HashSet<string> Activations = new(StringComparer.Ordinal) { "Relu", "Tanh", "Sigmoid", "Gelu", "Silu", "LeakyRelu" };
+
+    static string BodyName(string op) => op.EndsWith("Grad", StringComparison.Ordinal) ? op.Substring(0, op.Length - 4) : op;
 
     static void WriteStep(CodeWriter w, ClassSpec spec, Graph g, MemoryPlan plan, BufferNames names, Step step)
     {
@@ -167,45 +191,49 @@ internal static class ProgramEmitter
                 touched.Add(id);
             }
         }
-        foreach (int id in touched)
-        {
-            var n = g[id];
-            w.Line($"Span<float> {names.Name(id)} = {names.Slice(id)}; // {n.Shape} {Names.Comment(Describe(g, n))}");
-            if (plan.AuxSlots.ContainsKey(id))
-            {
-                var def = OpTable.Get(n.Op);
-                w.Line($"Span<float> {names.Name(id)}_{def.AuxName} = {names.AuxSlice(id)}; // {n.Aux} {Names.Comment(string.Format(def.AuxComment, g[n.Inputs[0]].Label))}");
-            }
-        }
-        if (labels) w.Line("ReadOnlySpan<int> labels = _labels.AsSpan(0, B);");
-
-        var context = new EmitContext(w, g, names);
+        // The units first, into a writer of their own, so that only the second buffers (workspaces, saved
+        // statistics) the emitted code names get declared.
+        var body = new CodeWriter();
+        var context = new EmitContext(body, g, names);
         foreach (var unit in step.Units)
         {
-            w.Line();
+            body.Line();
             context.Unit = unit;
             switch (unit.Kind)
             {
                 case UnitKind.Elementwise:
-                    ElementwiseEmitter.Emit(w, g, unit, names);
+                    ElementwiseEmitter.Emit(body, g, unit, names);
                     break;
                 case UnitKind.Gemm:
                     {
                         var m = g[unit.Nodes[0]];
                         string epilogue = (unit.Bias >= 0 ? " + bias" : "") + (unit.Activation != "None" ? ", " + unit.Activation : "");
-                        w.Line($"// {Names.Comment(g[unit.Last].Label)}: {g[m.Inputs[0]].Shape}{(m.TransA ? "ᵀ" : "")} · {g[m.Inputs[1]].Shape}{(m.TransB ? "ᵀ" : "")}{epilogue} → {g[unit.Last].Shape}");
+                        body.Line($"// {Names.Comment(g[unit.Last].Label)}: {g[m.Inputs[0]].Shape}{(m.TransA ? "ᵀ" : "")} · {g[m.Inputs[1]].Shape}{(m.TransB ? "ᵀ" : "")}{epilogue} → {g[unit.Last].Shape}");
                         OpTable.Get(m.Op).Emit!(context, m);
                         break;
                     }
                 default:
                     {
                         var n = g[unit.Nodes[0]];
-                        w.Line($"// {Names.Comment(Describe(g, n))}: {n.Op} → {n.Shape}");
+                        body.Line($"// {Names.Comment(Describe(g, n))}: {n.Op} → {n.Shape}");
                         OpTable.Get(n.Op).Emit!(context, n);
                         break;
                     }
             }
         }
+
+        foreach (int id in touched)
+        {
+            var n = g[id];
+            w.Line($"Span<float> {names.Name(id)} = {names.Slice(id)}; // {n.Shape} {Names.Comment(Describe(g, n))}");
+            if (plan.AuxSlots.ContainsKey(id) && context.AuxUsed.Contains(id))
+            {
+                var def = OpTable.Get(n.Op);
+                w.Line($"Span<float> {names.Name(id)}_{def.AuxName} = {names.AuxSlice(id)}; // {n.Aux} {Names.Comment(string.Format(def.AuxComment, g[n.Inputs[0]].Label))}");
+            }
+        }
+        if (labels) w.Line("ReadOnlySpan<int> labels = _labels.AsSpan(0, B);");
+        w.Append(body);
         w.Close();
     }
 
@@ -249,7 +277,14 @@ internal static class ProgramEmitter
 
         public string Buf(int node) => Unit.Kind == UnitKind.Gemm && Unit.Nodes.Contains(node) ? _names.Name(Unit.Last) : _names.Name(node);
 
-        public string Aux(int node) => _names.Name(node) + "_" + OpTable.Get(_g[node].Op).AuxName;
+        /// <summary>Nodes whose second buffer the emitted code named.</summary>
+        public HashSet<int> AuxUsed { get; } = new();
+
+        public string Aux(int node)
+        {
+            AuxUsed.Add(node);
+            return _names.Name(node) + "_" + OpTable.Get(_g[node].Op).AuxName;
+        }
 
         public string Scalar(int node) => _g[node].Op == "Const" ? Names.Float(_g[node].Value) : _names.Name(node) + "[0]";
 
