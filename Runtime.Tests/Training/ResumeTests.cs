@@ -247,6 +247,37 @@ public sealed class ResumeTests : IDisposable
         target.AssertUnchanged();
     }
 
+    [Fact]
+    public void WrongOrUnknownOptimizerTensorsFailAndChangeNothing()
+    {
+        var source = new ResumeFashionMlp(seed: 4);
+        var optimizer = NewAdamW();
+        int n = source.Parameters.TrainableLength;
+        var metadata = optimizer.ExportMetadata();
+        string path = _dir.File("forged.safetensors");
+        SafeTensors.Save(path, source.Parameters, metadata,
+            new (string, float[])[] { ("optimizer.m", new float[n - 1]), ("optimizer.momentum_buffer", new float[n]) }, afterHeader: null);
+        var target = new Target(NewAdamW());
+        var ex = Assert.Throws<CheckpointException>(() => target.Model.Load(path, target.Optimizer));
+        Assert.Contains($"optimizer state tensor 'optimizer.m' has shape ({n - 1}) in the file but the model trains {n} floats", ex.Message);
+        Assert.Contains("missing optimizer state tensor 'optimizer.v'", ex.Message);
+        Assert.Contains("unexpected optimizer state tensor 'optimizer.momentum_buffer'", ex.Message);
+        Assert.Equal(3, ex.Problems.Count);
+        target.AssertUnchanged();
+    }
+
+    [Fact]
+    public void AnOptimizerOfAnotherModelIsRefused()
+    {
+        string path = SaveResumable();
+        var other = new Target(NewAdamW());          // the optimizer holds state for other.Model
+        var model = new ResumeFashionMlp(seed: 1);
+        var ex = Assert.Throws<CheckpointException>(() => model.Load(path, other.Optimizer));
+        Assert.Contains("already holds state for another model's parameters", ex.Message);
+        other.AssertUnchanged();
+        Assert.Throws<InvalidOperationException>(() => model.Save(_dir.File("x.safetensors"), other.Optimizer));
+    }
+
     public static IEnumerable<object[]> Optimizers() => new[]
     {
         new object[] { "sgd", (Func<Optimizer>)(() => new Sgd(0.02f, momentum: 0.9f, nesterov: true, weightDecay: 1e-4f)) },
