@@ -1,3 +1,6 @@
+using System;
+using System.Collections.Generic;
+
 namespace ModelGen;
 
 /// <summary>
@@ -38,6 +41,22 @@ public sealed class Adam : Optimizer
 
     /// <summary>The L2 weight decay added to the gradient.</summary>
     public float WeightDecay { get; }
+
+    /// <inheritdoc/>
+    protected override IReadOnlyList<string> StateNames => AdamCore.StateNames;
+
+    /// <inheritdoc/>
+    protected override float[]? GetStateBuffer(string name) => name == "m" ? _m : name == "v" ? _v : null;
+
+    /// <inheritdoc/>
+    protected override void SetStateBuffer(string name, float[] values)
+    {
+        if (name == "m") _m = values;
+        else if (name == "v") _v = values;
+    }
+
+    /// <inheritdoc/>
+    protected override void AddHyperparameters(IDictionary<string, string> into) => AdamCore.AddHyperparameters(into, Beta1, Beta2, Epsilon, WeightDecay);
 
     /// <inheritdoc/>
     protected override void Update(ParameterStore parameters) =>

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -18,6 +19,17 @@ internal struct CoupledDecay { }
 /// </summary>
 internal static class AdamCore
 {
+    /// <summary>The state buffers: the first and second moments.</summary>
+    internal static readonly string[] StateNames = { "m", "v" };
+
+    internal static void AddHyperparameters(IDictionary<string, string> into, float beta1, float beta2, float epsilon, float weightDecay)
+    {
+        into["beta1"] = Optimizer.Format(beta1);
+        into["beta2"] = Optimizer.Format(beta2);
+        into["epsilon"] = Optimizer.Format(epsilon);
+        into["weight_decay"] = Optimizer.Format(weightDecay);
+    }
+
     internal static void Validate(float beta1, float beta2, float epsilon, float weightDecay)
     {
         if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), $"beta1 must be in [0, 1), not {beta1}.");

@@ -1,3 +1,6 @@
+using System;
+using System.Collections.Generic;
+
 namespace ModelGen;
 
 /// <summary>
@@ -37,6 +40,22 @@ public sealed class AdamW : Optimizer
 
     /// <summary>The decoupled weight decay.</summary>
     public float WeightDecay { get; }
+
+    /// <inheritdoc/>
+    protected override IReadOnlyList<string> StateNames => AdamCore.StateNames;
+
+    /// <inheritdoc/>
+    protected override float[]? GetStateBuffer(string name) => name == "m" ? _m : name == "v" ? _v : null;
+
+    /// <inheritdoc/>
+    protected override void SetStateBuffer(string name, float[] values)
+    {
+        if (name == "m") _m = values;
+        else if (name == "v") _v = values;
+    }
+
+    /// <inheritdoc/>
+    protected override void AddHyperparameters(IDictionary<string, string> into) => AdamCore.AddHyperparameters(into, Beta1, Beta2, Epsilon, WeightDecay);
 
     /// <inheritdoc/>
     protected override void Update(ParameterStore parameters) =>

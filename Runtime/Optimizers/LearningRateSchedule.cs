@@ -7,6 +7,12 @@ public abstract class LearningRateSchedule
 {
     /// <summary>The factor for step <paramref name="step"/>, counting from 0.</summary>
     public abstract float Factor(int step);
+
+    /// <summary>The schedule and its settings as text, compared when a checkpoint's optimizer state is loaded.</summary>
+    internal virtual string Describe() => GetType().FullName ?? GetType().Name;
+
+    /// <summary>A float as invariant round-trip text.</summary>
+    internal static string F(float value) => Optimizer.Format(value);
 }
 
 /// <summary>
@@ -41,6 +47,9 @@ public sealed class CosineDecay : LearningRateSchedule
     public static int StepsFor(int samples, int batchSize, int epochs) => checked((samples + batchSize - 1) / batchSize * epochs);
 
     /// <inheritdoc/>
+    internal override string Describe() => $"CosineDecay(totalSteps={TotalSteps}, minFactor={F(MinFactor)}, warmupSteps={WarmupSteps})";
+
+    /// <inheritdoc/>
     public override float Factor(int step)
     {
         if (step < WarmupSteps) return (step + 1f) / WarmupSteps;
@@ -72,6 +81,9 @@ public sealed class StepDecay : LearningRateSchedule
     public float Gamma { get; }
 
     /// <inheritdoc/>
+    internal override string Describe() => $"StepDecay(stepSize={StepSize}, gamma={F(Gamma)})";
+
+    /// <inheritdoc/>
     public override float Factor(int step) => Schedules.Power(Gamma, Math.Max(step, 0) / StepSize);
 }
 
@@ -87,6 +99,9 @@ public sealed class ExponentialDecay : LearningRateSchedule
 
     /// <summary>The multiplicative decay per step.</summary>
     public float Gamma { get; }
+
+    /// <inheritdoc/>
+    internal override string Describe() => $"ExponentialDecay(gamma={F(Gamma)})";
 
     /// <inheritdoc/>
     public override float Factor(int step) => Schedules.Power(Gamma, Math.Max(step, 0));
@@ -117,6 +132,9 @@ public sealed class MultiStepDecay : LearningRateSchedule
 
     /// <summary>The multiplicative decay at each milestone.</summary>
     public float Gamma { get; }
+
+    /// <inheritdoc/>
+    internal override string Describe() => $"MultiStepDecay(milestones=[{string.Join(",", _milestones)}], gamma={F(Gamma)})";
 
     /// <inheritdoc/>
     public override float Factor(int step)
@@ -154,6 +172,9 @@ public sealed class LinearWarmup : LearningRateSchedule
 
     /// <summary>The schedule after the warm-up (its step 0 is step <see cref="WarmupSteps"/>), or null for a constant 1.</summary>
     public LearningRateSchedule? Then { get; }
+
+    /// <inheritdoc/>
+    internal override string Describe() => $"LinearWarmup(warmupSteps={WarmupSteps}, then={Then?.Describe() ?? "none"})";
 
     /// <inheritdoc/>
     public override float Factor(int step)

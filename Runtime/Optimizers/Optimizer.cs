@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -85,6 +87,147 @@ public abstract class Optimizer
     /// Allocates its state on the first call and nothing after.
     /// </summary>
     protected abstract void Update(ParameterStore parameters);
+
+    // ---- state export and import (resumable checkpoints) --------------------------------------------------------
+
+    /// <summary>
+    /// The names of this optimizer's per-parameter state buffers under its configuration (for example <c>m</c> and
+    /// <c>v</c> for Adam); each buffer is a flat float array of <see cref="ParameterStore.TrainableLength"/>. Empty (the
+    /// default) for a stateless optimizer. A checkpoint stores buffer <c>x</c> as the tensor <c>optimizer.x</c>.
+    /// </summary>
+    protected virtual IReadOnlyList<string> StateNames => Array.Empty<string>();
+
+    /// <summary>The state buffer <paramref name="name"/> (one of <see cref="StateNames"/>), or null while not allocated (it then counts as zeros).</summary>
+    protected virtual float[]? GetStateBuffer(string name) => null;
+
+    /// <summary>Replaces the state buffer <paramref name="name"/> (one of <see cref="StateNames"/>) with <paramref name="values"/>, which the optimizer then owns.</summary>
+    protected virtual void SetStateBuffer(string name, float[] values) { }
+
+    /// <summary>
+    /// Adds this optimizer's hyperparameters (everything but the learning rate that shapes its update) to
+    /// <paramref name="into"/> as invariant strings; a checkpoint's optimizer must match them to be loaded.
+    /// </summary>
+    protected virtual void AddHyperparameters(IDictionary<string, string> into) { }
+
+    /// <summary>The tensor-name prefix reserved for optimizer state in checkpoints.</summary>
+    internal const string StatePrefix = "optimizer.";
+
+    /// <summary>The metadata key prefix of the optimizer's scalars.</summary>
+    internal const string MetadataPrefix = "modelgen.optimizer";
+
+    /// <summary>A float as the shortest invariant string that reads back to the same bits.</summary>
+    internal static string Format(float value) => value.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>The configuration that must match for a checkpoint's state to apply: type, hyperparameters, clipping, schedule.</summary>
+    internal SortedDictionary<string, string> Configuration()
+    {
+        var hp = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        AddHyperparameters(hp);
+        var config = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in hp) config[MetadataPrefix + ".hp." + pair.Key] = pair.Value;
+        config[MetadataPrefix + ".clip_gradient_norm"] = _clipGradientNorm is float c ? Format(c) : "none";
+        config[MetadataPrefix + ".schedule"] = Schedule?.Describe() ?? "none";
+        return config;
+    }
+
+    /// <summary>The metadata a checkpoint holds for this optimizer: type, step count, learning rate and <see cref="Configuration"/>.</summary>
+    internal Dictionary<string, string> ExportMetadata()
+    {
+        var meta = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [MetadataPrefix] = GetType().Name,
+            [MetadataPrefix + ".step"] = StepCount.ToString(CultureInfo.InvariantCulture),
+            [MetadataPrefix + ".learning_rate"] = Format(LearningRate),
+            [MetadataPrefix + ".state"] = string.Join(",", StateNames),
+        };
+        foreach (var pair in Configuration()) meta[pair.Key] = pair.Value;
+        return meta;
+    }
+
+    /// <summary>
+    /// The state tensors to write for <paramref name="store"/>: every buffer of <see cref="StateNames"/> (zeros while not
+    /// allocated). Throws when this optimizer already belongs to another store.
+    /// </summary>
+    internal List<(string Name, float[] Values)> ExportState(ParameterStore store)
+    {
+        if (_owner != null && !ReferenceEquals(_owner, store))
+            throw new InvalidOperationException($"This {GetType().Name} holds state for another model's parameters, not this model's.");
+        var list = new List<(string, float[])>();
+        foreach (string name in StateNames)
+        {
+            var buffer = GetStateBuffer(name);
+            if (buffer != null && buffer.Length != store.TrainableLength)
+                throw new InvalidOperationException($"The {GetType().Name} state '{name}' has {buffer.Length} floats but the model trains {store.TrainableLength}.");
+            list.Add((StatePrefix + name, buffer ?? new float[store.TrainableLength]));
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Lists every reason why <paramref name="meta"/> (a checkpoint's metadata) cannot be restored into this optimizer
+    /// for <paramref name="store"/>: no optimizer state, another type, other hyperparameters, a bad step count or
+    /// learning rate, or this optimizer bound to another model.
+    /// </summary>
+    internal List<string> CheckImport(IReadOnlyDictionary<string, string> meta, ParameterStore store, out int step, out float learningRate)
+    {
+        var problems = new List<string>();
+        step = 0;
+        learningRate = 0;
+        if (_owner != null && !ReferenceEquals(_owner, store))
+            problems.Add($"the given {GetType().Name} already holds state for another model's parameters.");
+        if (!meta.TryGetValue(MetadataPrefix, out string? type))
+        {
+            problems.Add("the file holds no optimizer state (it was written by Save(path) without an optimizer); load it with Load(path).");
+            return problems;
+        }
+        if (type != GetType().Name)
+        {
+            problems.Add($"the file holds the state of a {type} optimizer but the given optimizer is a {GetType().Name}.");
+            return problems;
+        }
+        var config = Configuration();
+        foreach (var pair in config)
+        {
+            string what = Describe(pair.Key);
+            if (!meta.TryGetValue(pair.Key, out string? saved))
+                problems.Add($"the file's {type} has no {what}; the given optimizer has {pair.Value}.");
+            else if (saved != pair.Value)
+                problems.Add($"the {what} differs: {saved} in the file, {pair.Value} in the given optimizer.");
+        }
+        foreach (var pair in meta)
+            if (pair.Key.StartsWith(MetadataPrefix + ".hp.", StringComparison.Ordinal) && !config.ContainsKey(pair.Key))
+                problems.Add($"the file's {type} has {Describe(pair.Key)} = {pair.Value}, which the given optimizer does not know.");
+        if (!meta.TryGetValue(MetadataPrefix + ".step", out string? stepText)
+            || !int.TryParse(stepText, NumberStyles.None, CultureInfo.InvariantCulture, out step))
+            problems.Add($"the optimizer step count '{stepText ?? "(missing)"}' is not a non-negative integer.");
+        if (!meta.TryGetValue(MetadataPrefix + ".learning_rate", out string? lrText)
+            || !float.TryParse(lrText, NumberStyles.Float, CultureInfo.InvariantCulture, out learningRate)
+            || !(learningRate >= 0) || float.IsInfinity(learningRate))
+            problems.Add($"the optimizer learning rate '{lrText ?? "(missing)"}' is not a finite non-negative number.");
+        return problems;
+    }
+
+    static string Describe(string key)
+    {
+        string hp = MetadataPrefix + ".hp.";
+        if (key.StartsWith(hp, StringComparison.Ordinal)) return "hyperparameter '" + key.Substring(hp.Length) + "'";
+        return key.Substring(MetadataPrefix.Length + 1).Replace('_', ' ');
+    }
+
+    /// <summary>The state tensor names (with the prefix) this optimizer reads from a checkpoint.</summary>
+    internal IEnumerable<string> StateTensorNames()
+    {
+        foreach (string name in StateNames) yield return StatePrefix + name;
+    }
+
+    /// <summary>Restores checked state: binds to <paramref name="store"/>, sets the step count, learning rate and buffers.</summary>
+    internal void ImportState(ParameterStore store, int step, float learningRate, IReadOnlyDictionary<string, float[]> buffers)
+    {
+        _owner = store;
+        StepCount = step;
+        LearningRate = learningRate;
+        foreach (string name in StateNames) SetStateBuffer(name, buffers[StatePrefix + name]);
+    }
 
     /// <summary>
     /// The widest vector the update loops may use, in bits (512, 256 or 0 for scalar only). Tests lower it to run

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -53,6 +54,48 @@ public sealed class RMSprop : Optimizer
 
     /// <summary>Whether the update is normalized by the centered second moment.</summary>
     public bool Centered { get; }
+
+    /// <inheritdoc/>
+    protected override IReadOnlyList<string> StateNames
+    {
+        get
+        {
+            var names = new List<string>(3) { "square_avg" };
+            if (Centered) names.Add("grad_avg");
+            if (Momentum != 0) names.Add("momentum_buffer");
+            return names;
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override float[]? GetStateBuffer(string name) => name switch
+    {
+        "square_avg" => _square,
+        "grad_avg" => _gradAverage,
+        "momentum_buffer" => _momentumBuffer,
+        _ => null,
+    };
+
+    /// <inheritdoc/>
+    protected override void SetStateBuffer(string name, float[] values)
+    {
+        switch (name)
+        {
+            case "square_avg": _square = values; break;
+            case "grad_avg": _gradAverage = values; break;
+            case "momentum_buffer": _momentumBuffer = values; break;
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void AddHyperparameters(IDictionary<string, string> into)
+    {
+        into["alpha"] = Format(Alpha);
+        into["epsilon"] = Format(Epsilon);
+        into["weight_decay"] = Format(WeightDecay);
+        into["momentum"] = Format(Momentum);
+        into["centered"] = Centered ? "true" : "false";
+    }
 
     /// <inheritdoc/>
     protected override void Update(ParameterStore parameters)

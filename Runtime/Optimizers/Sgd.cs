@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -40,6 +41,28 @@ public sealed class Sgd : Optimizer
 
     /// <summary>The L2 weight decay.</summary>
     public float WeightDecay { get; }
+
+    static readonly string[] MomentumState = { "momentum_buffer" };
+
+    /// <inheritdoc/>
+    protected override IReadOnlyList<string> StateNames => Momentum != 0 ? MomentumState : Array.Empty<string>();
+
+    /// <inheritdoc/>
+    protected override float[]? GetStateBuffer(string name) => name == "momentum_buffer" ? _momentumBuffer : null;
+
+    /// <inheritdoc/>
+    protected override void SetStateBuffer(string name, float[] values)
+    {
+        if (name == "momentum_buffer") _momentumBuffer = values;
+    }
+
+    /// <inheritdoc/>
+    protected override void AddHyperparameters(IDictionary<string, string> into)
+    {
+        into["momentum"] = Format(Momentum);
+        into["nesterov"] = Nesterov ? "true" : "false";
+        into["weight_decay"] = Format(WeightDecay);
+    }
 
     /// <inheritdoc/>
     protected override void Update(ParameterStore parameters)

@@ -30,14 +30,23 @@ public static class SafeTensors
     /// <param name="store">The parameters, written in arena order under their path names.</param>
     /// <param name="metadata">Optional string pairs for the header's <c>__metadata__</c>.</param>
     public static void Save(string path, ParameterStore store, IReadOnlyDictionary<string, string>? metadata = null)
-        => Save(path, store, metadata, afterHeader: null);
+        => Save(path, store, metadata, extras: null, afterHeader: null);
 
     /// <summary>As <see cref="Save(string, ParameterStore, IReadOnlyDictionary{string, string}?)"/>; tests inject a failure after the header.</summary>
     internal static void Save(string path, ParameterStore store, IReadOnlyDictionary<string, string>? metadata, Action? afterHeader)
+        => Save(path, store, metadata, extras: null, afterHeader);
+
+    /// <summary>
+    /// Writes the parameters, then <paramref name="extras"/> (flat F32 tensors such as optimizer state, after the
+    /// parameters in the data buffer), atomically.
+    /// </summary>
+    internal static void Save(string path, ParameterStore store, IReadOnlyDictionary<string, string>? metadata,
+        IReadOnlyList<(string Name, float[] Values)>? extras, Action? afterHeader)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(store);
-        byte[] header = BuildHeader(store, metadata);
+        extras ??= Array.Empty<(string, float[])>();
+        byte[] header = BuildHeader(store, metadata, extras);
         string tmp = path + ".tmp";
         try
         {
@@ -49,6 +58,7 @@ public static class SafeTensors
                 stream.Write(header);
                 afterHeader?.Invoke();
                 for (int i = 0; i < store.Count; i++) WriteFloats(stream, store[i].Value.Data);
+                foreach (var (_, values) in extras) WriteFloats(stream, values);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(tmp, path, overwrite: true);
@@ -66,7 +76,15 @@ public static class SafeTensors
     /// <see cref="CheckpointException"/>; the values are copied in only when everything matches, so a bad file never
     /// changes the model.
     /// </summary>
-    public static void Load(string path, ParameterStore store)
+    public static void Load(string path, ParameterStore store) => Load(path, store, optimizer: null);
+
+    /// <summary>
+    /// Reads the parameters and, when <paramref name="optimizer"/> is given, its state (the <c>optimizer.*</c> tensors
+    /// and the <c>modelgen.optimizer*</c> metadata). Everything (file, model match, optimizer type, hyperparameters,
+    /// state tensors) is checked before anything changes; then the parameters and the optimizer are both updated.
+    /// Without an optimizer, optimizer tensors in the file are ignored.
+    /// </summary>
+    internal static void Load(string path, ParameterStore store, Optimizer? optimizer)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(store);
@@ -83,13 +101,38 @@ public static class SafeTensors
             else if (!info.Shape.AsSpan().SequenceEqual(e.Shape))
                 problems.Add($"tensor '{info.Name}' has shape {Tensor.FormatShape(e.Shape)} in the file but {Tensor.FormatShape(info.Shape)} in the model.");
         }
+        int step = 0;
+        float learningRate = 0;
+        var stateNames = new HashSet<string>(StringComparer.Ordinal);
+        if (optimizer != null)
+        {
+            problems.AddRange(optimizer.CheckImport(header.Metadata, store, out step, out learningRate));
+            if (header.Metadata.ContainsKey(Optimizer.MetadataPrefix))
+                foreach (string name in optimizer.StateTensorNames())
+                {
+                    stateNames.Add(name);
+                    if (!byName.TryGetValue(name, out var e))
+                        problems.Add($"missing optimizer state tensor '{name}': the {optimizer.GetType().Name} expects shape ({store.TrainableLength}).");
+                    else if (e.Shape.Length != 1 || e.Shape[0] != store.TrainableLength)
+                        problems.Add($"optimizer state tensor '{name}' has shape {Tensor.FormatShape(e.Shape)} in the file but the model trains {store.TrainableLength} floats, so it must be ({store.TrainableLength}).");
+                }
+        }
         foreach (var e in header.Entries)
-            if (!store.Contains(e.Name))
-                problems.Add($"unexpected tensor '{e.Name}' {Tensor.FormatShape(e.Shape)}: the model has no parameter of that name.");
+        {
+            if (store.Contains(e.Name) || stateNames.Contains(e.Name)) continue;
+            if (e.Name.StartsWith(Optimizer.StatePrefix, StringComparison.Ordinal))
+            {
+                if (optimizer != null && stateNames.Count > 0)
+                    problems.Add($"unexpected optimizer state tensor '{e.Name}' {Tensor.FormatShape(e.Shape)}: the {optimizer.GetType().Name} has no state of that name.");
+                continue;   // a plain Load ignores optimizer state
+            }
+            problems.Add($"unexpected tensor '{e.Name}' {Tensor.FormatShape(e.Shape)}: the model has no parameter of that name.");
+        }
         if (problems.Count > 0) throw new CheckpointException(path, problems);
 
         // Stage the values, then commit them in one copy: an I/O error half way leaves the model as it was.
         float[] staged = store.Values.ToArray();
+        var buffers = new Dictionary<string, float[]>(StringComparer.Ordinal);
         try
         {
             for (int i = 0; i < store.Count; i++)
@@ -98,10 +141,15 @@ public static class SafeTensors
                 var e = byName[info.Name];
                 stream.Seek(header.DataStart + e.DataBegin, SeekOrigin.Begin);
                 var target = staged.AsSpan(info.Offset, info.Length);
-                stream.ReadExactly(MemoryMarshal.AsBytes(target));
-                if (!BitConverter.IsLittleEndian)
-                    for (int k = 0; k < target.Length; k++)
-                        target[k] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReverseEndianness(BitConverter.SingleToInt32Bits(target[k])));
+                ReadFloats(stream, target);
+            }
+            foreach (string name in stateNames)
+            {
+                var e = byName[name];
+                stream.Seek(header.DataStart + e.DataBegin, SeekOrigin.Begin);
+                var values = new float[store.TrainableLength];
+                ReadFloats(stream, values);
+                buffers[name] = values;
             }
         }
         catch (EndOfStreamException ex)
@@ -109,6 +157,15 @@ public static class SafeTensors
             throw new CheckpointException(path, new[] { "the file ended while its tensors were being read (it changed or was truncated during loading)." }, ex);
         }
         staged.AsSpan().CopyTo(store.Values);
+        optimizer?.ImportState(store, step, learningRate, buffers);
+    }
+
+    static void ReadFloats(Stream stream, Span<float> target)
+    {
+        stream.ReadExactly(MemoryMarshal.AsBytes(target));
+        if (!BitConverter.IsLittleEndian)
+            for (int k = 0; k < target.Length; k++)
+                target[k] = BitConverter.Int32BitsToSingle(BinaryPrimitives.ReverseEndianness(BitConverter.SingleToInt32Bits(target[k])));
     }
 
     /// <summary>Reads and validates the header of <paramref name="path"/> and lists its tensors in file order.</summary>
@@ -131,7 +188,7 @@ public static class SafeTensors
 
     // ---- writing ------------------------------------------------------------------------------------------------
 
-    static byte[] BuildHeader(ParameterStore store, IReadOnlyDictionary<string, string>? metadata)
+    static byte[] BuildHeader(ParameterStore store, IReadOnlyDictionary<string, string>? metadata, IReadOnlyList<(string Name, float[] Values)> extras)
     {
         var json = new StringBuilder();
         json.Append('{');
@@ -167,6 +224,19 @@ public static class SafeTensors
             }
             long end = offset + 4L * info.Length;
             json.Append("],\"data_offsets\":[").Append(offset.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(end.ToString(CultureInfo.InvariantCulture)).Append("]}");
+            offset = end;
+        }
+        foreach (var (name, values) in extras)
+        {
+            if (name == MetadataKey || store.Contains(name))
+                throw new ArgumentException($"The extra tensor '{name}' has the name of the metadata or of a parameter.", nameof(extras));
+            if (!first) json.Append(',');
+            first = false;
+            AppendString(json, name);
+            long end = offset + 4L * values.Length;
+            json.Append(":{\"dtype\":\"F32\",\"shape\":[").Append(values.Length.ToString(CultureInfo.InvariantCulture))
+                .Append("],\"data_offsets\":[").Append(offset.ToString(CultureInfo.InvariantCulture)).Append(',')
                 .Append(end.ToString(CultureInfo.InvariantCulture)).Append("]}");
             offset = end;
         }

@@ -13,6 +13,9 @@ public abstract class Callback
     /// <summary>The model being trained (set by <c>Fit</c>).</summary>
     public ModelBase? Model { get; internal set; }
 
+    /// <summary>The optimizer of the run (set by <c>Fit</c>).</summary>
+    public Optimizer? Optimizer { get; internal set; }
+
     /// <summary>Set to end training after the current epoch.</summary>
     public bool StopTraining { get; set; }
 
@@ -149,7 +152,9 @@ public sealed class EarlyStopping : Callback
 
 /// <summary>
 /// Saves the model (safetensors, atomically) after every epoch, or only when the monitored quantity improved.
-/// A <c>{epoch}</c> in the path is replaced with the epoch number.
+/// A <c>{epoch}</c> in the path is replaced with the epoch number. By default the checkpoint is resumable: it holds
+/// the optimizer's state too (<see cref="ModelBase.Save(string, Optimizer)"/>), so <c>model.Load(path, optimizer)</c>
+/// then <c>Fit(..., initialEpoch: LastSavedEpoch)</c> continues the run exactly.
 /// </summary>
 public sealed class ModelCheckpoint : Callback
 {
@@ -157,8 +162,10 @@ public sealed class ModelCheckpoint : Callback
     /// <param name="path">The file to write; may contain <c>{epoch}</c>.</param>
     /// <param name="saveBestOnly">Whether to save only when the monitored quantity improved.</param>
     /// <param name="monitor">What to watch when <paramref name="saveBestOnly"/>.</param>
-    public ModelCheckpoint(string path, bool saveBestOnly = false, Metric monitor = Metric.ValidationLoss)
+    /// <param name="saveOptimizer">Whether to save the optimizer's state with the parameters (a resumable checkpoint).</param>
+    public ModelCheckpoint(string path, bool saveBestOnly = false, Metric monitor = Metric.ValidationLoss, bool saveOptimizer = true)
     {
+        SaveOptimizer = saveOptimizer;
         ArgumentException.ThrowIfNullOrEmpty(path);
         Path = path;
         SaveBestOnly = saveBestOnly;
@@ -173,6 +180,9 @@ public sealed class ModelCheckpoint : Callback
 
     /// <summary>What is watched.</summary>
     public Metric Monitor { get; }
+
+    /// <summary>Whether the optimizer's state is saved too (when <c>Fit</c> has an optimizer, which it always does).</summary>
+    public bool SaveOptimizer { get; }
 
     /// <summary>The best value so far (NaN before the first epoch).</summary>
     public double BestValue { get; private set; } = double.NaN;
@@ -201,7 +211,8 @@ public sealed class ModelCheckpoint : Callback
             BestValue = value;
         }
         string file = Path.Replace("{epoch}", result.Epoch.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
-        RequireModel().Save(file);
+        if (SaveOptimizer && Optimizer != null) RequireModel().Save(file, Optimizer);
+        else RequireModel().Save(file);
         LastSavedPath = file;
         LastSavedEpoch = result.Epoch;
     }

@@ -48,6 +48,9 @@ public abstract class CompiledProgram
     /// <summary>The number of training steps run so far (generated TrainStep counts them).</summary>
     public long Steps { get; protected set; }
 
+    /// <summary>Sets <see cref="Steps"/> (Fit aligns it with the optimizer's step count, so a resumed run draws the same dropout masks).</summary>
+    internal void SetSteps(long steps) => Steps = steps;
+
     /// <summary>The whole activation arena.</summary>
     protected Span<float> Activations => _activations.Span;
 

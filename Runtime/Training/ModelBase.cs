@@ -62,12 +62,24 @@ public abstract class ModelBase
     /// <param name="seed">The shuffling seed.</param>
     /// <param name="callbacks">Hooks called around epochs (early stopping, checkpoints, ...).</param>
     /// <param name="verbose">Whether to print progress on the console.</param>
+    /// <param name="initialEpoch">
+    /// The epoch (from 0) to start at, as Keras's <c>initial_epoch</c>: runs epochs <paramref name="initialEpoch"/> to
+    /// <paramref name="epochs"/> - 1, numbered and shuffled as in an uninterrupted run. To resume exactly, first
+    /// <see cref="Load(string, Optimizer)"/> a checkpoint written after epoch <paramref name="initialEpoch"/> with its optimizer.
+    /// </param>
+    /// <remarks>
+    /// The randomness of training steps (dropout) is drawn from (<paramref name="seed"/>, step number), and the step
+    /// number starts at the optimizer's <see cref="Optimizer.StepCount"/>; with the shuffling a function of
+    /// (<paramref name="seed"/>, epoch), a run resumed from a checkpoint with its optimizer state repeats the
+    /// uninterrupted run bit for bit.
+    /// </remarks>
     public History Fit(Dataset train, int epochs, int batchSize = 32, Optimizer? optimizer = null, Dataset? validation = null,
-        int seed = 0, IReadOnlyList<Callback>? callbacks = null, bool verbose = true)
+        int seed = 0, IReadOnlyList<Callback>? callbacks = null, bool verbose = true, int initialEpoch = 0)
     {
         ArgumentNullException.ThrowIfNull(train);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Epochs must be at least 0, not {epochs}.");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"The batch size must be at least 1, not {batchSize}.");
+        if (initialEpoch < 0) throw new ArgumentOutOfRangeException(nameof(initialEpoch), $"The initial epoch must be at least 0, not {initialEpoch}.");
         CheckDataset(train, nameof(train));
         if (train.Count == 0) throw new ArgumentException("The training set has no samples.", nameof(train));
         if (validation != null) CheckDataset(validation, nameof(validation));
@@ -79,20 +91,22 @@ public abstract class ModelBase
         var loader = new BatchLoader(train, batchSize, shuffle: true, seed);
         var program = TrainProgram(loader.BatchSize);
         program.Seed = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 1); // dropout masks follow the run's seed
+        program.SetSteps(optimizer.StepCount);                              // ... and the optimizer's step, so a resumed run continues them
         bool classify = Description.Target == TargetKind.Labels;
         int outputLength = OutputLength;
         var output = new float[checked(loader.BatchSize * outputLength)];
-        var history = new History(Math.Min(epochs, 1024));
+        var history = new History(Math.Clamp(epochs - initialEpoch, 0, 1024));
         var progress = verbose ? new Progress() : null;
 
         for (int c = 0; c < callbacks.Count; c++)
         {
             callbacks[c].Model = this;
+            callbacks[c].Optimizer = optimizer;
             callbacks[c].StopTraining = false;
             callbacks[c].OnTrainBegin();
         }
 
-        for (int epoch = 0; epoch < epochs; epoch++)
+        for (int epoch = initialEpoch; epoch < epochs; epoch++)
         {
             long epochStart = Stopwatch.GetTimestamp();
             loader.StartEpoch(epoch);
@@ -234,10 +248,43 @@ public abstract class ModelBase
         SafeTensors.Save(path, Parameters, new Dictionary<string, string>(StringComparer.Ordinal) { ["modelgen.model"] = Description.Name });
 
     /// <summary>
+    /// Writes a resumable checkpoint: every parameter as <see cref="Save(string)"/>, plus <paramref name="optimizer"/>'s
+    /// state as flat F32 tensors named <c>optimizer.*</c> (for example <c>optimizer.m</c> and <c>optimizer.v</c> for AdamW,
+    /// of the trainable length) and its type, step count, learning rate, hyperparameters, clipping and schedule in the
+    /// metadata (keys <c>modelgen.optimizer*</c>). <see cref="Load(string, Optimizer)"/> restores both.
+    /// </summary>
+    public void Save(string path, Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        for (int i = 0; i < Parameters.Count; i++)
+            if (Parameters[i].Name.StartsWith(Optimizer.StatePrefix, StringComparison.Ordinal))
+                throw new InvalidOperationException(
+                    $"Parameter '{Parameters[i].Name}' starts with '{Optimizer.StatePrefix}', the prefix reserved for optimizer state; rename the layer to save optimizer state.");
+        var metadata = optimizer.ExportMetadata();
+        metadata["modelgen.model"] = Description.Name;
+        SafeTensors.Save(path, Parameters, metadata, optimizer.ExportState(Parameters), afterHeader: null);
+    }
+
+    /// <summary>
     /// Reads every parameter from a safetensors file. The file is validated against the model first; on any problem
-    /// a <see cref="CheckpointException"/> lists them all and the parameters are unchanged.
+    /// a <see cref="CheckpointException"/> lists them all and the parameters are unchanged. Optimizer state in the file
+    /// (from <see cref="Save(string, Optimizer)"/>) is ignored.
     /// </summary>
     public void Load(string path) => SafeTensors.Load(path, Parameters);
+
+    /// <summary>
+    /// Reads a resumable checkpoint written by <see cref="Save(string, Optimizer)"/>: the parameters, and
+    /// <paramref name="optimizer"/>'s state buffers, step count and learning rate (restored, as PyTorch's
+    /// <c>load_state_dict</c> does). The optimizer must be of the same type with the same hyperparameters, gradient
+    /// clipping and schedule, and fresh or already bound to this model. Everything is checked first: on any problem a
+    /// <see cref="CheckpointException"/> names each difference and neither the model nor the optimizer changes.
+    /// Then continue with <c>Fit(..., optimizer: optimizer, initialEpoch: k)</c>.
+    /// </summary>
+    public void Load(string path, Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        SafeTensors.Load(path, Parameters, optimizer);
+    }
 
     CompiledProgram TrainProgram(int batch)
     {
