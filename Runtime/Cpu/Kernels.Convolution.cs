@@ -500,7 +500,7 @@ public static partial class Kernels
             {
                 float* r0 = plane + 2 * i * width, r1 = r0 + width;
                 int at0 = 2 * i * width, j = 0;
-                if (Sse.IsSupported && wo >= 4)
+                if (Sse.IsSupported && CpuFeatures.Active != SimdLevel.Scalar && wo >= 4)
                 {
                     // Four outputs at a time (the last block overlaps the one before), branch-free: pooled values are
                     // data the branch predictor cannot learn. Even and odd taps are split by one shuffle of 8 inputs.
