@@ -26,6 +26,9 @@ public class ConvolutionParallelTests
             ("valid 3x3, batch 3", new Conv2dGeometry(3, 2, 8, 6, 3, 3)),
             ("pointwise, batch 7", new Conv2dGeometry(7, 5, 4, 3, 6, 1)),
             ("stride 2, batch 2", new Conv2dGeometry(2, 3, 9, 9, 4, 3, Stride: 2, Padding: 1)),
+            // Few taps per group and many outputs: the weight gradient is computed transposed per chunk.
+            ("first layer: 1 channel, 20 outputs", new Conv2dGeometry(6, 1, 6, 7, 20, 3, Padding: 1)),
+            ("few taps, 2 groups of 18 outputs", new Conv2dGeometry(3, 2, 5, 6, 36, 3, Padding: 1, Groups: 2)),
         };
         foreach (var level in CpuTestSupport.AllLevels)
             foreach (int threads in new[] { 1, 2 })

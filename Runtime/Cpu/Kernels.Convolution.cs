@@ -124,11 +124,19 @@ public static partial class Kernels
         plane.Slice(start + shift, end - start).CopyTo(dst.Slice(start, end - start));
         dst.Slice(end).Clear();
         if (j0 > 0 || j1 < width)
-            for (int i = i0; i < i1; i++)
-            {
-                dst.Slice(i * width, j0).Clear();
-                dst.Slice(i * width + j1, width - j1).Clear();
-            }
+            ClearEdges(dst, width, i0, i1, j0, j1);
+    }
+
+    /// <summary>Clears columns [0, j0) and [j1, width) of rows [i0, i1) of a row-major plane (a few entries per row).</summary>
+    static void ClearEdges(Span<float> plane, int width, int i0, int i1, int j0, int j1)
+    {
+        ref float p = ref MemoryMarshal.GetReference(plane);
+        for (int i = i0; i < i1; i++)
+        {
+            ref float line = ref Unsafe.Add(ref p, i * width);
+            for (int j = 0; j < j0; j++) Unsafe.Add(ref line, j) = 0f;
+            for (int j = j1; j < width; j++) Unsafe.Add(ref line, j) = 0f;
+        }
     }
 
     /// <summary>
@@ -156,11 +164,7 @@ public static partial class Kernels
             int j0 = Math.Max(0, -dc), j1 = Math.Min(width, width - dc);
             if (i0 >= i1 || j0 >= j1) continue;
             if (j0 > 0 || j1 < width)
-                for (int i = i0; i < i1; i++)
-                {
-                    src.Slice(i * width, j0).Clear();
-                    src.Slice(i * width + j1, width - j1).Clear();
-                }
+                ClearEdges(src, width, i0, i1, j0, j1);
             int start = i0 * width + j0, end = (i1 - 1) * width + j1, shift = dr * width + dc;
             AddInPlace(plane.Slice(start + shift, end - start), src.Slice(start, end - start));
         }
@@ -223,6 +227,7 @@ public static partial class Kernels
         public float* X, W, Bias, Y, Workspace;
         public Conv2dGeometry G;
         public int Chunks;
+        public bool Transposed;
     }
 
     /// <summary>Runs body for every chunk, on the pool when there are several threads, else in order on this thread.</summary>
@@ -339,11 +344,29 @@ public static partial class Kernels
             return;
         }
         int chunks = WeightChunks(g, workspace.Length);
+        int kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels;
+        // Few taps per group (a first layer: C·k·k = 9) make dw's rows too short for the GEMM's column tiles: then each
+        // chunk computes dwᵀ (taps × O/G per group, a row per tap) in its own slot, and the slots are transposed into dw.
+        bool transposed = kk < 16 && og >= 2 * kk && (long)chunks * (cols + weights) <= workspace.Length;
         fixed (float* px = x, pdy = dy, pdw = dw, pws = workspace)
         {
-            var args = new ConvArgs { X = px, Y = pdy, W = pdw, Workspace = pws, G = g, Chunks = chunks };
+            var args = new ConvArgs { X = px, Y = pdy, W = pdw, Workspace = pws, G = g, Chunks = chunks, Transposed = transposed };
             RunChunks(&BackwardWeightChunk, &args);
             Span<float> sum = dw.Slice(0, weights);
+            if (transposed)
+            {
+                float* slots = pws + (long)chunks * cols;
+                for (int grp = 0; grp < g.Groups; grp++)
+                for (int o = 0; o < og; o++)
+                for (int r = 0; r < kk; r++)
+                {
+                    long at = (long)grp * og * kk + (long)r * og + o;
+                    float total = slots[at];
+                    for (int c = 1; c < chunks; c++) total += slots[(long)c * weights + at];
+                    sum[(grp * og + o) * kk + r] = total;
+                }
+                return;
+            }
             for (int c = 1; c < chunks; c++)
                 AddInPlace(sum, new ReadOnlySpan<float>(pws + (long)chunks * cols + (long)(c - 1) * weights, weights));
         }
@@ -356,7 +379,8 @@ public static partial class Kernels
         int hw = g.OutHeight * g.OutWidth, kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels, image = g.Channels * g.Height * g.Width;
         int cols = ColumnsOf(g), weights = WeightsOf(g);
         var workspace = new Span<float>(a.Workspace + (long)chunk * cols, cols);
-        var dw = new Span<float>(chunk == 0 ? a.W : a.Workspace + (long)a.Chunks * cols + (long)(chunk - 1) * weights, weights);
+        var dw = new Span<float>(a.Transposed ? a.Workspace + (long)a.Chunks * cols + (long)chunk * weights
+            : chunk == 0 ? a.W : a.Workspace + (long)a.Chunks * cols + (long)(chunk - 1) * weights, weights);
         int first = g.Batch * chunk / a.Chunks;
         for (int n = first, end = g.Batch * (chunk + 1) / a.Chunks; n < end; n++)
         {
@@ -369,8 +393,12 @@ public static partial class Kernels
             }
             var dyn = new ReadOnlySpan<float>(a.Y + (long)n * g.OutChannels * hw, g.OutChannels * hw);
             for (int grp = 0; grp < g.Groups; grp++)
-                Gemm.SgemmSerial(false, true, og, kk, hw, dyn.Slice(grp * og * hw, og * hw), hw, col.Slice(grp * kk * hw, kk * hw), hw,
-                    dw.Slice(grp * og * kk, og * kk), kk, accumulate: n > first);
+                if (a.Transposed)
+                    Gemm.SgemmSerial(false, true, kk, og, hw, col.Slice(grp * kk * hw, kk * hw), hw, dyn.Slice(grp * og * hw, og * hw), hw,
+                        dw.Slice(grp * og * kk, og * kk), og, accumulate: n > first);
+                else
+                    Gemm.SgemmSerial(false, true, og, kk, hw, dyn.Slice(grp * og * hw, og * hw), hw, col.Slice(grp * kk * hw, kk * hw), hw,
+                        dw.Slice(grp * og * kk, og * kk), kk, accumulate: n > first);
         }
     }
 
