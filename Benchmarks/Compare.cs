@@ -82,13 +82,14 @@ public static class Compare
             var theirs = new List<double>();
             for (int i = 0; i < settings.Windows; i++)
             {
-                Settle();
+                if (peer != null)
+                    Settle(AfterPeerMilliseconds);
                 long start = Stopwatch.GetTimestamp();
                 for (int c = 0; c < w.PerWindow; c++) w.Run();
                 mine[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 // A machine so loaded that the peer would push the run past 5 minutes: its later windows are skipped.
                 if (peer != null)
-                    Settle();
+                    Settle(AfterModelGenMilliseconds);
                 if (total.Elapsed.TotalSeconds < PeerBudgetSeconds && peer?.Time(w.Name, w.PerWindow) is double t)
                     theirs.Add(t);
                 if (w.Name == "sgemm_1024")
@@ -135,12 +136,12 @@ public static class Compare
 
     /// <summary>
     /// A pause before every timed window, so that the other side's idle threads have gone to sleep: libgomp's threads
-    /// spin for some milliseconds after a parallel region by default (OMP_WAIT_POLICY unset), ModelGen's workers for
-    /// 5 ms, and either would otherwise take a core from the first part of the next window.
+    /// spin after a parallel region by default (OMP_WAIT_POLICY unset; tens of milliseconds and more on a busy
+    /// machine), ModelGen's workers for 5 ms, and either would otherwise take a core from the next window.
     /// </summary>
-    static void Settle() => System.Threading.Thread.Sleep(SettleMilliseconds);
+    static void Settle(int milliseconds) => System.Threading.Thread.Sleep(milliseconds);
 
-    const int SettleMilliseconds = 60;
+    const int AfterPeerMilliseconds = 200, AfterModelGenMilliseconds = 20;
 
     static string Format(double v) => v >= 100 ? v.ToString("F1", Inv) : v.ToString("F3", Inv);
 
