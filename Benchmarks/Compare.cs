@@ -28,6 +28,8 @@ public static class Compare
         public int Windows => Quick ? 5 : 9;
         public int TrainSteps => Quick ? 100 : 300;
         public int WarmupSteps => Quick ? 50 : 200;
+        public int CnnTrainSteps => Quick ? 10 : 20;
+        public int CnnWarmupSteps => Quick ? 5 : 10;
         public int Infer1Calls => Quick ? 2000 : 5000;
         public int Infer256Calls => Quick ? 50 : 200;
         public int GemmCalls => Quick ? 5 : 10;
@@ -80,10 +82,14 @@ public static class Compare
             var theirs = new List<double>();
             for (int i = 0; i < settings.Windows; i++)
             {
+                if (peer != null)
+                    Settle(AfterPeerMilliseconds);
                 long start = Stopwatch.GetTimestamp();
                 for (int c = 0; c < w.PerWindow; c++) w.Run();
                 mine[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 // A machine so loaded that the peer would push the run past 5 minutes: its later windows are skipped.
+                if (peer != null)
+                    Settle(AfterModelGenMilliseconds);
                 if (total.Elapsed.TotalSeconds < PeerBudgetSeconds && peer?.Time(w.Name, w.PerWindow) is double t)
                     theirs.Add(t);
                 if (w.Name == "sgemm_1024")
@@ -128,6 +134,15 @@ public static class Compare
         return 0;
     }
 
+    /// <summary>
+    /// A pause before every timed window, so that the other side's idle threads have gone to sleep: libgomp's threads
+    /// spin after a parallel region by default (OMP_WAIT_POLICY unset; tens of milliseconds and more on a busy
+    /// machine), ModelGen's workers for 5 ms, and either would otherwise take a core from the next window.
+    /// </summary>
+    static void Settle(int milliseconds) => System.Threading.Thread.Sleep(milliseconds);
+
+    const int AfterPeerMilliseconds = 200, AfterModelGenMilliseconds = 20;
+
     static string Format(double v) => v >= 100 ? v.ToString("F1", Inv) : v.ToString("F3", Inv);
 
     static string? FindData()
@@ -147,12 +162,6 @@ public static class Compare
         return new Dataset(x, new[] { 784 }, y, 10);
     }
 
-    /// <summary>Why there is no ModelGen CNN figure yet (the hook for the Fashion-MNIST CNN of the samples).</summary>
-    static string CnnMissingReason() =>
-        typeof(ModelBase).Assembly.GetType("ModelGen.Conv2d") == null
-            ? "ModelGen has no Conv2d layer yet (ModelGen.Conv2d is absent from the runtime), so the samples have no CNN to compare"
-            : "ModelGen.Conv2d exists but the benchmark's CNN model is not added yet: add the samples' CNN as a [Model] in Benchmarks/Models and a workload in Compare.cs and torch_peer.py";
-
     /// <summary>A workload: its ModelGen body (null with a reason when ModelGen cannot run it), calls per window, and
     /// the conversion of a window's seconds into the reported value.</summary>
     sealed record Workload(string Name, string Unit, bool LowerIsBetter, int PerWindow, Action? Run, Func<double, double> Value,
@@ -161,8 +170,7 @@ public static class Compare
     static IEnumerable<Workload> Workloads(Dataset train, Settings s)
     {
         yield return MlpTrain(train, s);
-        // The hook for the samples' CNN: a [Model] in Benchmarks/Models, a workload here, and one in torch_peer.py.
-        yield return new Workload("fashion_cnn_train_b64", "samples/s", false, 0, null, _ => 0, CnnMissingReason());
+        yield return CnnTrain(train, s);
         foreach (var w in MlpInfer(train, s))
             yield return w;
         yield return Sgemm1024(s);
@@ -174,9 +182,24 @@ public static class Compare
     /// </summary>
     static Workload MlpTrain(Dataset train, Settings s)
     {
-        const int batch = 64;
         var model = new BenchMlp(seed: 1);
-        var program = model.CreateProgram(batch);
+        return Train("fashion_mlp_train_b64", model, model.CreateProgram(64), train, s.TrainSteps, s.WarmupSteps);
+    }
+
+    /// <summary>
+    /// Training throughput of the samples' CNN (<see cref="BenchCnn"/>) at batch 64, the loop of <see cref="MlpTrain"/>
+    /// with fewer steps per window (a CNN step is some 30 times an MLP step).
+    /// </summary>
+    static Workload CnnTrain(Dataset train, Settings s)
+    {
+        var model = new BenchCnn(seed: 1);
+        return Train("fashion_cnn_train_b64", model, model.CreateProgram(64), train, s.CnnTrainSteps, s.CnnWarmupSteps);
+    }
+
+    /// <summary>Shuffled batches of 64 copied in by <see cref="BatchLoader"/>, TrainStep and AdamW.Step; samples/s.</summary>
+    static Workload Train(string name, ModelBase model, CompiledProgram program, Dataset train, int steps, int warmup)
+    {
+        const int batch = 64;
         var optimizer = new AdamW(1e-3f);
         var loader = new BatchLoader(train, batch, shuffle: true, seed: 1);
         int epoch = 0, next = 0;
@@ -193,8 +216,8 @@ public static class Compare
             program.TrainStep(loader.Input, loader.Labels, default, batch, default);
             optimizer.Step(model.Parameters);
         }
-        for (int i = 0; i < s.WarmupSteps; i++) Step();
-        return new Workload("fashion_mlp_train_b64", "samples/s", false, s.TrainSteps, Step, t => s.TrainSteps * batch / t);
+        for (int i = 0; i < warmup; i++) Step();
+        return new Workload(name, "samples/s", false, steps, Step, t => steps * batch / t);
     }
 
     /// <summary>Inference of the MLP: latency of one sample, and throughput at batch 256.</summary>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compares ModelGen with PyTorch on the same workloads in one run (10-30 s on a quiet 2-core machine; under 5 minutes on a loaded one):
+# Compares ModelGen with PyTorch on the same workloads in one run (15-35 s on a quiet 2-core machine; under 5 minutes on a loaded one):
 #   bash scripts/bench.sh [--quick] [--no-peer] [--threads N]
 # Installs the peer when it is missing (Debian: python3-torch, and libopenblas0-openmp, without which Debian's torch
 # uses the slow reference BLAS) and the Fashion-MNIST package; if installing fails the comparison still runs and

@@ -47,14 +47,14 @@ partial class FashionCnn : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of FashionCnn.</summary>
-    // Memory plan: 101136 floats per sample in the batched part of the activation arena, 112912 fixed;
+    // Memory plan: 101136 floats per sample in the batched part of the activation arena, 599056 fixed;
     // 421648 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
         readonly int[] _labels;
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 101136, fixedFloats: 112912)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 101136, fixedFloats: 599056)
         {
             _fixed = 101136 * maxBatch;
             _labels = new int[maxBatch];
@@ -114,7 +114,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Span<float> conv1_weight = Parameters.Values.Slice(0, 288); // (32, 1, 3, 3) conv1.weight
             Span<float> conv1_bias = Parameters.Values.Slice(288, 32); // (32) conv1.bias
             Span<float> t9 = Activations.Slice(784 * B, 25088 * B); // (B, 32, 28, 28) conv1.Forward(image)
-            Span<float> t9_columns = Activations.Slice(_fixed, 7056); // (7056) im2col workspace: one image of image unrolled into patches
+            Span<float> t9_columns = Activations.Slice(_fixed, 29376); // (29376) im2col workspace: 4 slots of one image of image unrolled into patches
             Span<float> t10 = Activations.Slice(25872 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
 
             // conv1.Forward(image): Conv2dBias → (B, 32, 28, 28)
@@ -171,7 +171,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Span<float> conv2_weight = Parameters.Values.Slice(320, 18432); // (64, 32, 3, 3) conv2.weight
             Span<float> conv2_bias = Parameters.Values.Slice(18752, 64); // (64) conv2.bias
             Span<float> t12 = Activations.Slice(13328 * B, 12544 * B); // (B, 64, 14, 14) conv2.Forward(x)
-            Span<float> t12_columns = Activations.Slice(_fixed, 56448); // (56448) im2col workspace: one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled into patches
+            Span<float> t12_columns = Activations.Slice(_fixed, 299520); // (299520) im2col workspace: 4 slots of one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled into patches
             Span<float> t13 = Activations.Slice(50960 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
 
             // conv2.Forward(x): Conv2dBias → (B, 64, 14, 14)
@@ -387,10 +387,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Span<float> d34 = Activations.Slice(76048 * B, 12544 * B); // (B, 64, 14, 14) grad of conv2.Forward(x)
             Span<float> conv2_weight = Parameters.Values.Slice(320, 18432); // (64, 32, 3, 3) conv2.weight
             Span<float> d35 = Activations.Slice(13328 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> d35_columns = Activations.Slice(_fixed + 16, 56448); // (56448) col2im workspace: one image's patch gradients
+            Span<float> d35_columns = Activations.Slice(_fixed + 16, 299520); // (299520) col2im workspace: 4 slots of one image's patch gradients
             Span<float> t11 = Activations.Slice(784 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> d_conv2_weight = Parameters.Gradients.Slice(320, 18432); // (64, 32, 3, 3) grad of conv2.weight
-            Span<float> d_conv2_weight_columns = Activations.Slice(_fixed + 56464, 56448); // (56448) im2col workspace: one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled again
+            Span<float> d_conv2_weight_columns = Activations.Slice(_fixed + 299536, 299520); // (299520) im2col workspace: 4 slots of one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled again, and partial weight gradients
             Span<float> d_conv2_bias = Parameters.Gradients.Slice(18752, 64); // (64) grad of conv2.bias
 
             // Fused loop over (B, 64, 14, 14):
@@ -459,7 +459,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Span<float> d39 = Activations.Slice(76048 * B, 25088 * B); // (B, 32, 28, 28) grad of conv1.Forward(image)
             Span<float> image = Activations.Slice(0, 784 * B); // (B, 1, 28, 28) input image
             Span<float> d_conv1_weight = Parameters.Gradients.Slice(0, 288); // (32, 1, 3, 3) grad of conv1.weight
-            Span<float> d_conv1_weight_columns = Activations.Slice(_fixed + 16, 7056); // (7056) im2col workspace: one image of image unrolled again
+            Span<float> d_conv1_weight_columns = Activations.Slice(_fixed + 16, 29376); // (29376) im2col workspace: 4 slots of one image of image unrolled again, and partial weight gradients
             Span<float> d_conv1_bias = Parameters.Gradients.Slice(288, 32); // (32) grad of conv1.bias
 
             // Fused loop over (B, 32, 28, 28):

@@ -9,8 +9,9 @@ namespace ModelGen.Generator.Ops;
 //   MaxPool2d, AvgPool2d:   Ints = { kernel, stride, padding }
 //   Permute:                Ints = the permutation of all axes (the batch axis 0 stays 0)
 //   Concat, Slice:          Axis (of the full shape, never 0); Slice: Ints = { start, length }
-// Workspaces and saved state live in the node's Aux buffer: an im2col matrix of one image (fixed size, reused for
-// every image of the batch) for the convolutions; the argmax positions (as floats) for max pooling.
+// Workspaces and saved state live in the node's Aux buffer: for the convolutions, 4 slots (chunks of the batch run in
+// parallel) of one image's im2col matrix and of one weight gradient (fixed size, reused for every image of the
+// batch); the argmax positions (as floats) for max pooling.
 internal static partial class OpTable
 {
     static partial void Convolution()
@@ -18,13 +19,13 @@ internal static partial class OpTable
         // ---- convolution: x (B, C, H, W), w (O, C/G, k, k)[, b (O)] → (B, O, Ho, Wo) ----
         Row(new("Conv2d", OpKind.Kernel, 2, ConvRule)
         {
-            AuxName = "columns", AuxComment = "im2col workspace: one image of {0} unrolled into patches",
+            AuxName = "columns", AuxComment = "im2col workspace: 4 slots of one image of {0} unrolled into patches",
             Backward = (g, n, dy) => new[] { ConvGradData(g, n, dy), ConvGradWeight(g, n, dy) },
             Emit = (c, n) => c.Line($"Kernels.Conv2dForward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, default, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Id), n)});"),
         });
         Row(new("Conv2dBias", OpKind.Kernel, 3, ConvRule)
         {
-            AuxName = "columns", AuxComment = "im2col workspace: one image of {0} unrolled into patches",
+            AuxName = "columns", AuxComment = "im2col workspace: 4 slots of one image of {0} unrolled into patches",
             Backward = (g, n, dy) => new[]
             {
                 ConvGradData(g, n, dy), ConvGradWeight(g, n, dy),
@@ -35,13 +36,13 @@ internal static partial class OpTable
         // Conv2dGradData(dy, w) → dx (Like = x's shape); Aux: one image's column matrix.
         Row(new("Conv2dGradData", OpKind.Kernel, 2, ConvGradRule)
         {
-            AuxName = "columns", AuxComment = "col2im workspace: one image's patch gradients",
+            AuxName = "columns", AuxComment = "col2im workspace: 4 slots of one image's patch gradients",
             Emit = (c, n) => c.Line($"Kernels.Conv2dBackwardData({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Id), c.ShapeOf(n.Inputs[0]), n)});"),
         });
         // Conv2dGradWeight(x, dy) → dw (Like = w's shape); Aux: one image's column matrix (im2col is recomputed).
         Row(new("Conv2dGradWeight", OpKind.Kernel, 2, ConvGradRule)
         {
-            AuxName = "columns", AuxComment = "im2col workspace: one image of {0} unrolled again",
+            AuxName = "columns", AuxComment = "im2col workspace: 4 slots of one image of {0} unrolled again, and partial weight gradients",
             Emit = (c, n) => c.Line($"Kernels.Conv2dBackwardWeight({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Inputs[1]), n)});"),
         });
         // ChannelSum(dy) → (O): the bias gradient, dy summed over the batch and each plane.
@@ -178,19 +179,29 @@ internal static partial class OpTable
             e = $"input {x} is smaller than the {k}x{k} window{(dil > 1 ? $" (dilation {dil})" : "")} with padding {pad}";
             return null;
         }
-        n.Aux = new Shape(x[1] * k * k * ho * wo);
+        n.Aux = new Shape(ConvWorkspace(x[1], w[0], w[1], k, ho, wo));
         return new Shape(Ir.Shape.Batch, w[0], ho, wo);
     }
 
     static Shape? ConvGradRule(Node n, Shape[] s, out string? e)
     {
         e = null;
-        // Conv2dGradData: (dy, w) → x's shape; Conv2dGradWeight: (x, dy) → w's shape. The workspace is one image's columns.
+        // Conv2dGradData: (dy, w) → x's shape; Conv2dGradWeight: (x, dy) → w's shape.
         Shape image = n.Op == "Conv2dGradData" ? n.Like! : s[0], output = n.Op == "Conv2dGradData" ? s[0] : s[1];
-        int k = n.Ints[0];
-        n.Aux = new Shape(image[1] * k * k * output[2] * output[3]);
+        int k = n.Ints[0], groups = n.Ints[4];
+        n.Aux = new Shape(ConvWorkspace(image[1], output[1], image[1] / groups, k, output[2], output[3]));
         return n.Like;
     }
+
+    /// <summary>Chunks of images the runtime's convolution kernels run in parallel (Kernels.Conv2dSlots).</summary>
+    const int ConvSlots = 4;
+
+    /// <summary>
+    /// The convolution workspace, as Kernels.Conv2dWorkspace: ConvSlots slots of one image's column matrix
+    /// (C·k·k·Ho·Wo) and one weight gradient (O·C/G·k·k, the weight gradient's partial sums).
+    /// </summary>
+    static int ConvWorkspace(int channels, int outChannels, int groupChannels, int k, int ho, int wo) =>
+        ConvSlots * (channels * k * k * ho * wo + outChannels * groupChannels * k * k);
 
     static string Geometry(Shape x, Shape y, Node n)
     {

@@ -18,6 +18,8 @@ public sealed class GemmTests
         (6, 32, 256), (12, 700, 64), (5, 1000, 40), (3, 4100, 2), (97, 95, 300),
         // Thin products (the unpacked few-row path): batch-1 inference shapes and tails of 16 and scalar columns.
         (1, 128, 784), (1, 10, 128), (2, 150, 33), (4, 273, 17),
+        // At most 16 columns (the narrow path: a classifier's output layer and its weight gradient), and just too deep for it.
+        (64, 10, 128), (128, 10, 64), (9, 16, 512), (6, 1, 33), (11, 3, 513),
         // Large enough for the shared-panel parallel path (several depth blocks; more columns than one panel).
         (391, 530, 300), (390, 2100, 24),
     };

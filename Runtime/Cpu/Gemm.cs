@@ -67,6 +67,17 @@ public static unsafe class Gemm
     public static void Sgemm(bool transA, bool transB, int m, int n, int k,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc,
         ReadOnlySpan<float> bias = default, Activation activation = Activation.None, bool accumulate = false)
+        => SgemmCore(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, bias, activation, accumulate, CpuFeatures.Threads);
+
+    /// <summary><see cref="Sgemm(bool, bool, int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, ReadOnlySpan{float}, Activation, bool)"/>
+    /// on the calling thread alone: for kernels that already run on the <see cref="WorkerPool"/> (a pool body must not use the pool).</summary>
+    internal static void SgemmSerial(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate = false)
+        => SgemmCore(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, default, Activation.None, accumulate, 1);
+
+    static void SgemmCore(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc,
+        ReadOnlySpan<float> bias, Activation activation, bool accumulate, int threads)
     {
         if (m < 0 || n < 0 || k < 0)
             throw new ArgumentException($"Sgemm dimensions must be non-negative (m={m}, n={n}, k={k}).");
@@ -105,7 +116,6 @@ public static unsafe class Gemm
                 return;
             }
 
-            int threads = CpuFeatures.Threads;
             if (threads > 1 && (long)m * n * k >= SharedThreshold && m >= 4 * threads * SharedMC && n > 4 * DirectAColumns
                 && TryRunShared(&args, threads))
                 return;

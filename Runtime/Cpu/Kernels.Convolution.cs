@@ -2,12 +2,14 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Cpu;
 
-// Convolution, pooling and layout kernels over NCHW images. Convolution is im2col + GEMM, one image at a time:
-// the image's patches are unrolled into a (C·k·k) × (Ho·Wo) matrix in a workspace of one image's size (from the
-// activation arena, so nothing is allocated per step), and each channel group is one Gemm.Sgemm:
+// Convolution, pooling and layout kernels over NCHW images. Convolution is im2col + GEMM, one image at a time, the
+// batch split into up to Conv2dSlots chunks that run on the worker pool: each chunk unrolls its images' patches into
+// its own (C·k·k) × (Ho·Wo) slot of the workspace (from the activation arena, so nothing is allocated per step), and
+// each channel group is one single-threaded GEMM:
 //   forward          y[n, g]   (O/G × HoWo)      = w[g] (O/G × Ck²/G) · col[g] (Ck²/G × HoWo)
 //   backward data    dcol[g]   (Ck²/G × HoWo)    = w[g]ᵀ · dy[n, g], then col2im adds it into dx[n]
 //   backward weight  dw[g]     (O/G × Ck²/G)    += dy[n, g] · col[g]ᵀ  (im2col recomputed per image)
@@ -38,6 +40,11 @@ public static partial class Kernels
         for (int v = 0; v < kernel; v++, row++)
         {
             Span<float> dst = col.Slice(row * ho * wo, ho * wo);
+            if (stride == 1 && wo == width)
+            {
+                SameRowIm2Col(x.Slice(c * height * width, height * width), dst, height, width, u * dilation - padding, v * dilation - padding);
+                continue;
+            }
             var (j0, j1) = ValidRange(wo, width, stride, v * dilation - padding);
             for (int i = 0; i < ho; i++)
             {
@@ -98,6 +105,71 @@ public static partial class Kernels
         }
     }
 
+    /// <summary>
+    /// One row (c, u, v) of a stride-1 column matrix whose output planes are as wide as the input (and so as high: "same"
+    /// padding): dst[i, j] = plane[i + dr, j + dc], a shift of the flattened plane by dr·W + dc, copied in one piece;
+    /// then the taps that fell off the left or right edge (and wrapped into the neighbouring row) are cleared.
+    /// </summary>
+    static void SameRowIm2Col(ReadOnlySpan<float> plane, Span<float> dst, int height, int width, int dr, int dc)
+    {
+        int i0 = Math.Max(0, -dr), i1 = Math.Min(height, height - dr);
+        int j0 = Math.Max(0, -dc), j1 = Math.Min(width, width - dc);
+        if (i0 >= i1 || j0 >= j1)
+        {
+            dst.Clear();
+            return;
+        }
+        int start = i0 * width + j0, end = (i1 - 1) * width + j1, shift = dr * width + dc;
+        dst.Slice(0, start).Clear();
+        plane.Slice(start + shift, end - start).CopyTo(dst.Slice(start, end - start));
+        dst.Slice(end).Clear();
+        if (j0 > 0 || j1 < width)
+            ClearEdges(dst, width, i0, i1, j0, j1);
+    }
+
+    /// <summary>Clears columns [0, j0) and [j1, width) of rows [i0, i1) of a row-major plane (a few entries per row).</summary>
+    static void ClearEdges(Span<float> plane, int width, int i0, int i1, int j0, int j1)
+    {
+        ref float p = ref MemoryMarshal.GetReference(plane);
+        for (int i = i0; i < i1; i++)
+        {
+            ref float line = ref Unsafe.Add(ref p, i * width);
+            for (int j = 0; j < j0; j++) Unsafe.Add(ref line, j) = 0f;
+            for (int j = j1; j < width; j++) Unsafe.Add(ref line, j) = 0f;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Col2Im"/> for the convolution kernels, which own the column matrix: in the stride-1 "same" case (output
+    /// planes as wide as the input) the entries that fall off the left or right edge are cleared in col and each row
+    /// (c, u, v) is added to the shifted, flattened plane in one piece.
+    /// </summary>
+    static void Col2ImOwned(Span<float> col, Span<float> dx, int channels, int height, int width, int kernel, int stride, int padding, int dilation)
+    {
+        int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, dilation), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, dilation);
+        if (stride != 1 || wo != width)
+        {
+            Col2Im(col, dx, channels, height, width, kernel, stride, padding, dilation);
+            return;
+        }
+        int row = 0;
+        for (int c = 0; c < channels; c++)
+        for (int u = 0; u < kernel; u++)
+        for (int v = 0; v < kernel; v++, row++)
+        {
+            Span<float> src = col.Slice(row * ho * wo, ho * wo);
+            Span<float> plane = dx.Slice(c * height * width, height * width);
+            int dr = u * dilation - padding, dc = v * dilation - padding;
+            int i0 = Math.Max(0, -dr), i1 = Math.Min(height, height - dr);
+            int j0 = Math.Max(0, -dc), j1 = Math.Min(width, width - dc);
+            if (i0 >= i1 || j0 >= j1) continue;
+            if (j0 > 0 || j1 < width)
+                ClearEdges(src, width, i0, i1, j0, j1);
+            int start = i0 * width + j0, end = (i1 - 1) * width + j1, shift = dr * width + dc;
+            AddInPlace(plane.Slice(start + shift, end - start), src.Slice(start, end - start));
+        }
+    }
+
     /// <summary>The output columns j in [j0, j1) whose tap j·stride + offset lies inside [0, width).</summary>
     static (int J0, int J1) ValidRange(int outWidth, int width, int stride, int offset)
     {
@@ -108,40 +180,108 @@ public static partial class Kernels
 
     static bool IsPointwise(in Conv2dGeometry g) => g.Kernel == 1 && g.Stride == 1 && g.Padding == 0;
 
-    /// <summary>The floats of workspace the convolution kernels need: one image's column matrix, C·k·k·Ho·Wo.</summary>
+    /// <summary>
+    /// The most chunks of images a convolution kernel splits a batch into. Each chunk has its own slot of workspace (a
+    /// column matrix and, for the weight gradient, a partial sum), so chunks run on the <see cref="WorkerPool"/> in
+    /// any order; their number depends only on the batch and the workspace, never on the thread count, so results are
+    /// the same on 1 thread and on many.
+    /// </summary>
+    public const int Conv2dSlots = 4;
+
+    /// <summary>One image's column matrix, C·k·k·Ho·Wo (0 for a pointwise convolution, which uses the image itself).</summary>
+    static int ColumnsOf(in Conv2dGeometry g) => IsPointwise(g) ? 0 : g.Channels * g.Kernel * g.Kernel * g.OutHeight * g.OutWidth;
+
+    /// <summary>The weight's length, O·C/G·k·k.</summary>
+    static int WeightsOf(in Conv2dGeometry g) => g.OutChannels * g.GroupChannels * g.Kernel * g.Kernel;
+
+    /// <summary>
+    /// The floats of workspace the convolution kernels run fastest with: <see cref="Conv2dSlots"/> slots of one image's
+    /// column matrix (C·k·k·Ho·Wo) and one weight gradient (O·C/G·k·k). The kernels work with less, down to one image's
+    /// column matrix, splitting the batch into fewer chunks.
+    /// </summary>
     /// <param name="g">The convolution.</param>
     /// <returns>The workspace length.</returns>
-    public static int Conv2dWorkspace(Conv2dGeometry g) => g.Channels * g.Kernel * g.Kernel * g.OutHeight * g.OutWidth;
+    public static int Conv2dWorkspace(Conv2dGeometry g) =>
+        Conv2dSlots * (g.Channels * g.Kernel * g.Kernel * g.OutHeight * g.OutWidth + WeightsOf(g));
+
+    /// <summary>Chunks of images for the forward and data-gradient kernels: as many as the workspace has column matrices for.</summary>
+    static int DataChunks(in Conv2dGeometry g, int workspace)
+    {
+        int cols = ColumnsOf(g);
+        int chunks = Math.Min(Conv2dSlots, g.Batch);
+        return cols == 0 ? chunks : Math.Min(chunks, workspace / cols);
+    }
+
+    /// <summary>Chunks of images for the weight gradient: c column matrices and c − 1 partial sums fit in the workspace.</summary>
+    static int WeightChunks(in Conv2dGeometry g, int workspace)
+    {
+        int cols = ColumnsOf(g), weights = WeightsOf(g);
+        int chunks = Math.Min(Conv2dSlots, g.Batch);
+        while (chunks > 1 && (long)chunks * cols + (long)(chunks - 1) * weights > workspace) chunks--;
+        return chunks;
+    }
+
+    /// <summary>The pointers and geometry one chunk of a convolution kernel needs (on the caller's stack while the pool runs).</summary>
+    unsafe struct ConvArgs
+    {
+        public float* X, W, Bias, Y, Workspace;
+        public Conv2dGeometry G;
+        public int Chunks;
+        public bool Transposed;
+    }
+
+    /// <summary>Runs body for every chunk, on the pool when there are several threads, else in order on this thread.</summary>
+    static unsafe void RunChunks(delegate*<nint, int, void> body, ConvArgs* args)
+    {
+        if (args->Chunks > 1 && CpuFeatures.Threads > 1 && WorkerPool.TryRun(body, (nint)args, args->Chunks, CpuFeatures.Threads))
+            return;
+        for (int c = 0; c < args->Chunks; c++) body((nint)args, c);
+    }
 
     /// <summary>
     /// y = conv2d(x, w) + b over a batch of NCHW images (see <see cref="Reference.Conv2d{T}"/>), by im2col and one
-    /// GEMM per image and group.
+    /// GEMM per image and group; chunks of images run in parallel, each with its own column matrix.
     /// </summary>
     /// <param name="x">N·C·H·W inputs.</param>
     /// <param name="w">The weight, O × C/G × k × k.</param>
     /// <param name="bias">O values, or empty.</param>
     /// <param name="y">Receives N·O·Ho·Wo outputs.</param>
-    /// <param name="workspace">At least <see cref="Conv2dWorkspace"/> floats of scratch.</param>
+    /// <param name="workspace">Scratch: <see cref="Conv2dWorkspace"/> floats, or at least one image's column matrix (C·k·k·Ho·Wo).</param>
     /// <param name="g">The geometry.</param>
-    public static void Conv2dForward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, Span<float> workspace, Conv2dGeometry g)
+    public static unsafe void Conv2dForward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, Span<float> workspace, Conv2dGeometry g)
     {
-        int hw = g.OutHeight * g.OutWidth, kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels, image = g.Channels * g.Height * g.Width;
         CheckConv(x.Length, w.Length, y.Length, workspace.Length, g);
-        for (int n = 0; n < g.Batch; n++)
+        if (!bias.IsEmpty) CheckLength(bias.Length, g.OutChannels, nameof(bias));
+        fixed (float* px = x, pw = w, pb = bias, py = y, pws = workspace)
         {
-            ReadOnlySpan<float> xn = x.Slice(n * image, image);
+            var args = new ConvArgs { X = px, W = pw, Bias = bias.IsEmpty ? null : pb, Y = py, Workspace = pws, G = g, Chunks = DataChunks(g, workspace.Length) };
+            RunChunks(&ForwardChunk, &args);
+        }
+    }
+
+    static unsafe void ForwardChunk(nint context, int chunk)
+    {
+        ref readonly ConvArgs a = ref *(ConvArgs*)context;
+        Conv2dGeometry g = a.G;
+        int hw = g.OutHeight * g.OutWidth, kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels, image = g.Channels * g.Height * g.Width;
+        int cols = ColumnsOf(g), weights = WeightsOf(g);
+        var w = new ReadOnlySpan<float>(a.W, weights);
+        var workspace = new Span<float>(a.Workspace + (long)chunk * cols, cols);
+        for (int n = g.Batch * chunk / a.Chunks, end = g.Batch * (chunk + 1) / a.Chunks; n < end; n++)
+        {
+            var xn = new ReadOnlySpan<float>(a.X + (long)n * image, image);
             ReadOnlySpan<float> col = xn;
-            if (!IsPointwise(g))
+            if (cols != 0)
             {
                 Im2Col(xn, workspace, g.Channels, g.Height, g.Width, g.Kernel, g.Stride, g.Padding, g.Dilation);
                 col = workspace;
             }
-            Span<float> yn = y.Slice(n * g.OutChannels * hw, g.OutChannels * hw);
+            var yn = new Span<float>(a.Y + (long)n * g.OutChannels * hw, g.OutChannels * hw);
             for (int grp = 0; grp < g.Groups; grp++)
-                Gemm.Sgemm(false, false, og, hw, kk, w.Slice(grp * og * kk, og * kk), kk, col.Slice(grp * kk * hw, kk * hw), hw,
+                Gemm.SgemmSerial(false, false, og, hw, kk, w.Slice(grp * og * kk, og * kk), kk, col.Slice(grp * kk * hw, kk * hw), hw,
                     yn.Slice(grp * og * hw, og * hw), hw);
-            if (!bias.IsEmpty)
-                for (int o = 0; o < g.OutChannels; o++) AddScalarInPlace(yn.Slice(o * hw, hw), bias[o]);
+            if (a.Bias != null)
+                for (int o = 0; o < g.OutChannels; o++) AddScalarInPlace(yn.Slice(o * hw, hw), a.Bias[o]);
         }
     }
 
@@ -149,53 +289,116 @@ public static partial class Kernels
     /// <param name="dy">N·O·Ho·Wo output gradients.</param>
     /// <param name="w">The weight, O × C/G × k × k.</param>
     /// <param name="dx">Receives N·C·H·W input gradients.</param>
-    /// <param name="workspace">At least <see cref="Conv2dWorkspace"/> floats of scratch.</param>
+    /// <param name="workspace">Scratch: <see cref="Conv2dWorkspace"/> floats, or at least one image's column matrix (C·k·k·Ho·Wo).</param>
     /// <param name="g">The geometry.</param>
-    public static void Conv2dBackwardData(ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx, Span<float> workspace, Conv2dGeometry g)
+    public static unsafe void Conv2dBackwardData(ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx, Span<float> workspace, Conv2dGeometry g)
     {
-        int hw = g.OutHeight * g.OutWidth, kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels, image = g.Channels * g.Height * g.Width;
         CheckConv(dx.Length, w.Length, dy.Length, workspace.Length, g);
-        for (int n = 0; n < g.Batch; n++)
+        fixed (float* pdy = dy, pw = w, pdx = dx, pws = workspace)
         {
-            Span<float> dxn = dx.Slice(n * image, image);
-            bool direct = IsPointwise(g);
-            Span<float> col = direct ? dxn : workspace;
-            ReadOnlySpan<float> dyn = dy.Slice(n * g.OutChannels * hw, g.OutChannels * hw);
+            var args = new ConvArgs { X = pdx, W = pw, Y = pdy, Workspace = pws, G = g, Chunks = DataChunks(g, workspace.Length) };
+            RunChunks(&BackwardDataChunk, &args);
+        }
+    }
+
+    static unsafe void BackwardDataChunk(nint context, int chunk)
+    {
+        ref readonly ConvArgs a = ref *(ConvArgs*)context;
+        Conv2dGeometry g = a.G;
+        int hw = g.OutHeight * g.OutWidth, kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels, image = g.Channels * g.Height * g.Width;
+        int cols = ColumnsOf(g), weights = WeightsOf(g);
+        var w = new ReadOnlySpan<float>(a.W, weights);
+        var workspace = new Span<float>(a.Workspace + (long)chunk * cols, cols);
+        for (int n = g.Batch * chunk / a.Chunks, end = g.Batch * (chunk + 1) / a.Chunks; n < end; n++)
+        {
+            var dxn = new Span<float>(a.X + (long)n * image, image);
+            Span<float> col = cols == 0 ? dxn : workspace;
+            var dyn = new ReadOnlySpan<float>(a.Y + (long)n * g.OutChannels * hw, g.OutChannels * hw);
             for (int grp = 0; grp < g.Groups; grp++)
-                Gemm.Sgemm(true, false, kk, hw, og, w.Slice(grp * og * kk, og * kk), kk, dyn.Slice(grp * og * hw, og * hw), hw,
+                Gemm.SgemmSerial(true, false, kk, hw, og, w.Slice(grp * og * kk, og * kk), kk, dyn.Slice(grp * og * hw, og * hw), hw,
                     col.Slice(grp * kk * hw, kk * hw), hw);
-            if (!direct)
+            if (cols != 0)
             {
                 dxn.Clear();
-                Col2Im(workspace, dxn, g.Channels, g.Height, g.Width, g.Kernel, g.Stride, g.Padding, g.Dilation);
+                Col2ImOwned(workspace, dxn, g.Channels, g.Height, g.Width, g.Kernel, g.Stride, g.Padding, g.Dilation);
             }
         }
     }
 
-    /// <summary>dw = the gradient of <see cref="Conv2dForward"/> with respect to its weight, summed over the batch (overwritten).</summary>
+    /// <summary>
+    /// dw = the gradient of <see cref="Conv2dForward"/> with respect to its weight, summed over the batch (overwritten).
+    /// Each chunk of images sums into its own partial (the first into dw), and the partials are added in chunk order.
+    /// </summary>
     /// <param name="x">N·C·H·W inputs.</param>
     /// <param name="dy">N·O·Ho·Wo output gradients.</param>
     /// <param name="dw">Receives the O × C/G × k × k weight gradient.</param>
-    /// <param name="workspace">At least <see cref="Conv2dWorkspace"/> floats of scratch.</param>
+    /// <param name="workspace">Scratch: <see cref="Conv2dWorkspace"/> floats, or at least one image's column matrix (C·k·k·Ho·Wo).</param>
     /// <param name="g">The geometry.</param>
-    public static void Conv2dBackwardWeight(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw, Span<float> workspace, Conv2dGeometry g)
+    public static unsafe void Conv2dBackwardWeight(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dw, Span<float> workspace, Conv2dGeometry g)
     {
-        int hw = g.OutHeight * g.OutWidth, kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels, image = g.Channels * g.Height * g.Width;
         CheckConv(x.Length, dw.Length, dy.Length, workspace.Length, g);
-        if (g.Batch == 0) dw.Slice(0, g.OutChannels * kk).Clear();
-        for (int n = 0; n < g.Batch; n++)
+        int weights = WeightsOf(g), cols = ColumnsOf(g);
+        if (g.Batch == 0)
         {
-            ReadOnlySpan<float> xn = x.Slice(n * image, image);
+            dw.Slice(0, weights).Clear();
+            return;
+        }
+        int chunks = WeightChunks(g, workspace.Length);
+        int kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels;
+        // Few taps per group (a first layer: C·k·k = 9) make dw's rows too short for the GEMM's column tiles: then each
+        // chunk computes dwᵀ (taps × O/G per group, a row per tap) in its own slot, and the slots are transposed into dw.
+        bool transposed = kk < 16 && og >= 2 * kk && (long)chunks * (cols + weights) <= workspace.Length;
+        fixed (float* px = x, pdy = dy, pdw = dw, pws = workspace)
+        {
+            var args = new ConvArgs { X = px, Y = pdy, W = pdw, Workspace = pws, G = g, Chunks = chunks, Transposed = transposed };
+            RunChunks(&BackwardWeightChunk, &args);
+            Span<float> sum = dw.Slice(0, weights);
+            if (transposed)
+            {
+                float* slots = pws + (long)chunks * cols;
+                for (int grp = 0; grp < g.Groups; grp++)
+                for (int o = 0; o < og; o++)
+                for (int r = 0; r < kk; r++)
+                {
+                    long at = (long)grp * og * kk + (long)r * og + o;
+                    float total = slots[at];
+                    for (int c = 1; c < chunks; c++) total += slots[(long)c * weights + at];
+                    sum[(grp * og + o) * kk + r] = total;
+                }
+                return;
+            }
+            for (int c = 1; c < chunks; c++)
+                AddInPlace(sum, new ReadOnlySpan<float>(pws + (long)chunks * cols + (long)(c - 1) * weights, weights));
+        }
+    }
+
+    static unsafe void BackwardWeightChunk(nint context, int chunk)
+    {
+        ref readonly ConvArgs a = ref *(ConvArgs*)context;
+        Conv2dGeometry g = a.G;
+        int hw = g.OutHeight * g.OutWidth, kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels, image = g.Channels * g.Height * g.Width;
+        int cols = ColumnsOf(g), weights = WeightsOf(g);
+        var workspace = new Span<float>(a.Workspace + (long)chunk * cols, cols);
+        var dw = new Span<float>(a.Transposed ? a.Workspace + (long)a.Chunks * cols + (long)chunk * weights
+            : chunk == 0 ? a.W : a.Workspace + (long)a.Chunks * cols + (long)(chunk - 1) * weights, weights);
+        int first = g.Batch * chunk / a.Chunks;
+        for (int n = first, end = g.Batch * (chunk + 1) / a.Chunks; n < end; n++)
+        {
+            var xn = new ReadOnlySpan<float>(a.X + (long)n * image, image);
             ReadOnlySpan<float> col = xn;
-            if (!IsPointwise(g))
+            if (cols != 0)
             {
                 Im2Col(xn, workspace, g.Channels, g.Height, g.Width, g.Kernel, g.Stride, g.Padding, g.Dilation);
                 col = workspace;
             }
-            ReadOnlySpan<float> dyn = dy.Slice(n * g.OutChannels * hw, g.OutChannels * hw);
+            var dyn = new ReadOnlySpan<float>(a.Y + (long)n * g.OutChannels * hw, g.OutChannels * hw);
             for (int grp = 0; grp < g.Groups; grp++)
-                Gemm.Sgemm(false, true, og, kk, hw, dyn.Slice(grp * og * hw, og * hw), hw, col.Slice(grp * kk * hw, kk * hw), hw,
-                    dw.Slice(grp * og * kk, og * kk), kk, accumulate: n > 0);
+                if (a.Transposed)
+                    Gemm.SgemmSerial(false, true, kk, og, hw, col.Slice(grp * kk * hw, kk * hw), hw, dyn.Slice(grp * og * hw, og * hw), hw,
+                        dw.Slice(grp * og * kk, og * kk), og, accumulate: n > first);
+                else
+                    Gemm.SgemmSerial(false, true, og, kk, hw, dyn.Slice(grp * og * hw, og * hw), hw, col.Slice(grp * kk * hw, kk * hw), hw,
+                        dw.Slice(grp * og * kk, og * kk), kk, accumulate: n > first);
         }
     }
 
@@ -225,7 +428,7 @@ public static partial class Kernels
         CheckLength(xLength, (long)g.Batch * g.Channels * g.Height * g.Width, "x");
         CheckLength(wLength, (long)g.OutChannels * g.GroupChannels * g.Kernel * g.Kernel, "w");
         CheckLength(yLength, (long)g.Batch * g.OutChannels * g.OutHeight * g.OutWidth, "y");
-        if (!IsPointwise(g)) CheckLength(workspaceLength, Conv2dWorkspace(g), "workspace");
+        if (!IsPointwise(g)) CheckLength(workspaceLength, ColumnsOf(g), "workspace");
     }
 
     /// <summary>y += s elementwise.</summary>
@@ -266,11 +469,22 @@ public static partial class Kernels
     /// <param name="kernel">Window size.</param>
     /// <param name="stride">Window step.</param>
     /// <param name="padding">Border on each side.</param>
-    public static void MaxPool2d(ReadOnlySpan<float> x, Span<float> y, Span<float> argmax, int planes, int height, int width, int kernel, int stride, int padding)
+    public static unsafe void MaxPool2d(ReadOnlySpan<float> x, Span<float> y, Span<float> argmax, int planes, int height, int width, int kernel, int stride, int padding)
     {
         int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, 1), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, 1);
         CheckPool(x.Length, y.Length, planes, height, width, ho, wo);
         CheckLength(argmax.Length, (long)planes * ho * wo, nameof(argmax));
+        if (kernel == 2 && stride == 2 && padding == 0)
+        {
+            fixed (float* px = x, py = y, pa = argmax)
+            {
+                var args = new PoolArgs { X = px, Y = py, Argmax = pa, Planes = planes, Height = height, Width = width };
+                args.Chunks = Math.Min(planes, 4 * CpuFeatures.Threads);
+                if (planes * ho * wo < 1 << 14 || CpuFeatures.Threads == 1 || !WorkerPool.TryRun(&MaxPool2x2Chunk, (nint)(&args), args.Chunks, CpuFeatures.Threads))
+                    for (int c = 0; c < args.Chunks; c++) MaxPool2x2Chunk((nint)(&args), c);
+            }
+            return;
+        }
         for (int p = 0; p < planes; p++)
         {
             ReadOnlySpan<float> plane = x.Slice(p * height * width, height * width);
@@ -291,6 +505,70 @@ public static partial class Kernels
                     }
                     y[o] = max;
                     argmax[o] = best;
+                }
+            }
+        }
+    }
+
+    unsafe struct PoolArgs
+    {
+        public float* X, Y, Argmax;
+        public int Planes, Height, Width, Chunks;
+    }
+
+    /// <summary>2×2 max pooling with stride 2 and no padding over one chunk of the planes (ties to the first tap in window order).</summary>
+    static unsafe void MaxPool2x2Chunk(nint context, int chunk)
+    {
+        ref readonly PoolArgs a = ref *(PoolArgs*)context;
+        int width = a.Width, ho = a.Height / 2, wo = a.Width / 2, size = a.Height * a.Width;
+        for (int p = a.Planes * chunk / a.Chunks, end = a.Planes * (chunk + 1) / a.Chunks; p < end; p++)
+        {
+            float* plane = a.X + (long)p * size, y = a.Y + (long)p * ho * wo, am = a.Argmax + (long)p * ho * wo;
+            for (int i = 0; i < ho; i++)
+            {
+                float* r0 = plane + 2 * i * width, r1 = r0 + width;
+                int at0 = 2 * i * width, j = 0;
+                if (Sse.IsSupported && CpuFeatures.Active != SimdLevel.Scalar && wo >= 4)
+                {
+                    // Four outputs at a time (the last block overlaps the one before), branch-free: pooled values are
+                    // data the branch predictor cannot learn. Even and odd taps are split by one shuffle of 8 inputs.
+                    Vector128<int> lanes = Vector128.Create(0, 2, 4, 6);
+                    for (; ; j += 4)
+                    {
+                        if (j > wo - 4) j = wo - 4;
+                        int q = 2 * j;
+                        Vector128<float> a0 = Vector128.Load(r0 + q), b0 = Vector128.Load(r0 + q + 4);
+                        Vector128<float> a1 = Vector128.Load(r1 + q), b1 = Vector128.Load(r1 + q + 4);
+                        Vector128<float> m = Sse.Shuffle(a0, b0, 0b10_00_10_00);
+                        Vector128<int> at = Vector128.Create(at0 + q) + lanes;
+                        Vector128<float> v = Sse.Shuffle(a0, b0, 0b11_01_11_01);
+                        Vector128<float> gt = Vector128.GreaterThan(v, m);
+                        m = Vector128.ConditionalSelect(gt, v, m);
+                        Vector128<int> best = Vector128.ConditionalSelect(gt.AsInt32(), at + Vector128<int>.One, at);
+                        v = Sse.Shuffle(a1, b1, 0b10_00_10_00);
+                        gt = Vector128.GreaterThan(v, m);
+                        m = Vector128.ConditionalSelect(gt, v, m);
+                        best = Vector128.ConditionalSelect(gt.AsInt32(), at + Vector128.Create(width), best);
+                        v = Sse.Shuffle(a1, b1, 0b11_01_11_01);
+                        gt = Vector128.GreaterThan(v, m);
+                        m = Vector128.ConditionalSelect(gt, v, m);
+                        best = Vector128.ConditionalSelect(gt.AsInt32(), at + Vector128.Create(width + 1), best);
+                        m.Store(y + i * wo + j);
+                        Vector128.ConvertToSingle(best).Store(am + i * wo + j);
+                        if (j == wo - 4) break;
+                    }
+                    continue;
+                }
+                for (; j < wo; j++)
+                {
+                    int q = 2 * j;
+                    float max = r0[q];
+                    int best = at0 + q;
+                    if (r0[q + 1] > max) { max = r0[q + 1]; best = at0 + q + 1; }
+                    if (r1[q] > max) { max = r1[q]; best = at0 + width + q; }
+                    if (r1[q + 1] > max) { max = r1[q + 1]; best = at0 + width + q + 1; }
+                    y[i * wo + j] = max;
+                    am[i * wo + j] = best;
                 }
             }
         }
