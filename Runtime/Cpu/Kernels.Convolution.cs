@@ -228,6 +228,7 @@ public static partial class Kernels
         public Conv2dGeometry G;
         public int Chunks;
         public bool Transposed;
+        public Activation Activation;
     }
 
     /// <summary>Runs body for every chunk, on the pool when there are several threads, else in order on this thread.</summary>
@@ -248,13 +249,21 @@ public static partial class Kernels
     /// <param name="y">Receives N·O·Ho·Wo outputs.</param>
     /// <param name="workspace">Scratch: <see cref="Conv2dWorkspace"/> floats, or at least one image's column matrix (C·k·k·Ho·Wo).</param>
     /// <param name="g">The geometry.</param>
-    public static unsafe void Conv2dForward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, Span<float> workspace, Conv2dGeometry g)
+    /// <param name="activation">
+    /// Applied to every output after the bias, in the same pass over each image's freshly computed (cache-resident)
+    /// output planes: y = act(conv2d(x, w) + b). The compiler fuses a ReLU, tanh or sigmoid that only reads the
+    /// convolution into this epilogue.
+    /// </param>
+    public static unsafe void Conv2dForward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, Span<float> workspace, Conv2dGeometry g,
+        Activation activation = Activation.None)
     {
         CheckConv(x.Length, w.Length, y.Length, workspace.Length, g);
         if (!bias.IsEmpty) CheckLength(bias.Length, g.OutChannels, nameof(bias));
+        if (activation < Activation.None || activation > Activation.Sigmoid)
+            throw new ArgumentOutOfRangeException(nameof(activation));
         fixed (float* px = x, pw = w, pb = bias, py = y, pws = workspace)
         {
-            var args = new ConvArgs { X = px, W = pw, Bias = bias.IsEmpty ? null : pb, Y = py, Workspace = pws, G = g, Chunks = DataChunks(g, workspace.Length) };
+            var args = new ConvArgs { X = px, W = pw, Bias = bias.IsEmpty ? null : pb, Y = py, Workspace = pws, G = g, Chunks = DataChunks(g, workspace.Length), Activation = activation };
             RunChunks(&ForwardChunk, &args);
         }
     }
@@ -280,8 +289,8 @@ public static partial class Kernels
             for (int grp = 0; grp < g.Groups; grp++)
                 Gemm.SgemmSerial(false, false, og, hw, kk, w.Slice(grp * og * kk, og * kk), kk, col.Slice(grp * kk * hw, kk * hw), hw,
                     yn.Slice(grp * og * hw, og * hw), hw);
-            if (a.Bias != null)
-                for (int o = 0; o < g.OutChannels; o++) AddScalarInPlace(yn.Slice(o * hw, hw), a.Bias[o]);
+            if (a.Bias != null || a.Activation != Activation.None)
+                for (int o = 0; o < g.OutChannels; o++) BiasActivateInPlace(yn.Slice(o * hw, hw), a.Bias != null ? a.Bias[o] : 0f, a.Activation);
         }
     }
 
@@ -429,6 +438,59 @@ public static partial class Kernels
         CheckLength(wLength, (long)g.OutChannels * g.GroupChannels * g.Kernel * g.Kernel, "w");
         CheckLength(yLength, (long)g.Batch * g.OutChannels * g.OutHeight * g.OutWidth, "y");
         if (!IsPointwise(g)) CheckLength(workspaceLength, ColumnsOf(g), "workspace");
+    }
+
+    /// <summary>y = act(y + s) elementwise.</summary>
+    static void BiasActivateInPlace(Span<float> y, float s, Activation act)
+    {
+        if (act == Activation.None)
+        {
+            if (s != 0f) AddScalarInPlace(y, s);
+            return;
+        }
+        ref float py = ref MemoryMarshal.GetReference(y);
+        int n = y.Length, i = 0;
+        SimdLevel level = CpuFeatures.Active;
+        if (level == SimdLevel.Avx512)
+        {
+            Vector512<float> vs = Vector512.Create(s);
+            for (; i <= n - 16; i += 16)
+            {
+                Vector512<float> v = Vector512.LoadUnsafe(ref py, (nuint)i) + vs;
+                v = act switch
+                {
+                    Activation.Relu => Vector512.Max(v, Vector512<float>.Zero),
+                    Activation.Tanh => VMath.Tanh(v),
+                    _ => VMath.Sigmoid(v),
+                };
+                v.StoreUnsafe(ref py, (nuint)i);
+            }
+        }
+        else if (level == SimdLevel.Avx2)
+        {
+            Vector256<float> vs = Vector256.Create(s);
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref py, (nuint)i) + vs;
+                v = act switch
+                {
+                    Activation.Relu => Vector256.Max(v, Vector256<float>.Zero),
+                    Activation.Tanh => VMath.Tanh(v),
+                    _ => VMath.Sigmoid(v),
+                };
+                v.StoreUnsafe(ref py, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref py, i) + s;
+            Unsafe.Add(ref py, i) = act switch
+            {
+                Activation.Relu => MathF.Max(v, 0f),
+                Activation.Tanh => VMath.Tanh(v),
+                _ => VMath.Sigmoid(v),
+            };
+        }
     }
 
     /// <summary>y += s elementwise.</summary>
