@@ -25,6 +25,9 @@ public class ConvolutionKernelTests
             ("pointwise", new Conv2dGeometry(2, 7, 5, 7, 3, 1)),
             ("5x5, stride 3", new Conv2dGeometry(1, 2, 17, 19, 19, 5, Stride: 3, Padding: 2)),
             ("wide rows (SIMD body)", new Conv2dGeometry(2, 3, 6, 37, 17, 3, Padding: 1)),
+            // Many output channels over small planes: the forward product is computed transposed (positions × channels).
+            ("transposed forward, 64 channels of 5x7", new Conv2dGeometry(3, 16, 5, 7, 64, 3, Padding: 1)),
+            ("transposed forward, groups 2 of 32 channels", new Conv2dGeometry(2, 16, 6, 5, 64, 3, Padding: 1, Groups: 2)),
         };
         foreach (var level in CpuTestSupport.AllLevels)
             foreach (var (name, g) in shapes) data.Add(level, name, g);

@@ -29,6 +29,7 @@ public class ConvolutionParallelTests
             // Few taps per group and many outputs: the weight gradient is computed transposed per chunk.
             ("first layer: 1 channel, 20 outputs", new Conv2dGeometry(6, 1, 6, 7, 20, 3, Padding: 1)),
             ("few taps, 2 groups of 18 outputs", new Conv2dGeometry(3, 2, 5, 6, 36, 3, Padding: 1, Groups: 2)),
+            ("transposed forward, batch 5 (uneven chunks)", new Conv2dGeometry(5, 16, 5, 7, 64, 3, Padding: 1)),
         };
         foreach (var level in CpuTestSupport.AllLevels)
             foreach (int threads in new[] { 1, 2 })
@@ -86,6 +87,11 @@ public class ConvolutionParallelTests
                 var dw1 = new float[wn];
                 Kernels.Conv2dBackwardWeight(x, dy, dw1, workspace, g);
                 Assert.Equal(dw1, dw);
+                // Images are independent in the forward pass (transposed product or not): the same bits on one thread.
+                Array.Fill(workspace, float.NaN);
+                var y1 = new float[yn];
+                Kernels.Conv2dForward(x, w, b, y1, workspace, g);
+                Assert.Equal(y1, y);
             }
         }
         finally

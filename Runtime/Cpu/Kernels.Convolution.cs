@@ -276,6 +276,8 @@ public static partial class Kernels
         int cols = ColumnsOf(g), weights = WeightsOf(g);
         var w = new ReadOnlySpan<float>(a.W, weights);
         var workspace = new Span<float>(a.Workspace + (long)chunk * cols, cols);
+        bool transposed = ForwardTransposed(g);
+        Span<float> scratch = transposed ? ForwardScratch(hw * og) : default;
         for (int n = g.Batch * chunk / a.Chunks, end = g.Batch * (chunk + 1) / a.Chunks; n < end; n++)
         {
             var xn = new ReadOnlySpan<float>(a.X + (long)n * image, image);
@@ -286,12 +288,76 @@ public static partial class Kernels
                 col = workspace;
             }
             var yn = new Span<float>(a.Y + (long)n * g.OutChannels * hw, g.OutChannels * hw);
+            if (transposed)
+            {
+                // (positions × channels) = colᵀ · wᵀ, then transposed into the channel planes with bias and activation.
+                for (int grp = 0; grp < g.Groups; grp++)
+                {
+                    Gemm.SgemmSerial(true, true, hw, og, kk, col.Slice(grp * kk * hw, kk * hw), hw, w.Slice(grp * og * kk, og * kk), kk, scratch, og);
+                    TransposeBiasActivate(scratch, yn.Slice(grp * og * hw, og * hw), hw, og, a.Bias != null ? a.Bias + grp * og : null, a.Activation);
+                }
+                continue;
+            }
             for (int grp = 0; grp < g.Groups; grp++)
                 Gemm.SgemmSerial(false, false, og, hw, kk, w.Slice(grp * og * kk, og * kk), kk, col.Slice(grp * kk * hw, kk * hw), hw,
                     yn.Slice(grp * og * hw, og * hw), hw);
             if (a.Bias != null || a.Activation != Activation.None)
                 for (int o = 0; o < g.OutChannels; o++) BiasActivateInPlace(yn.Slice(o * hw, hw), a.Bias != null ? a.Bias[o] : 0f, a.Activation);
         }
+    }
+
+    /// <summary>
+    /// Whether the forward GEMM of each image and group is better computed transposed, as (positions × channels) =
+    /// colᵀ · wᵀ followed by a transposition into channel planes: when the output channels fill the micro-kernel's
+    /// 32 (AVX-512) or 16 columns much better than the plane's positions do (64 channels of 14 × 14 = 196
+    /// positions: 196 is 6.1 tiles of 32, 64 is 2), measured on 64 × 196 × 288: 63 → 94 GFLOP/s on one core. The
+    /// product must be deep enough (C/G·k·k ≥ 32) for the GEMM to outweigh the transposition. Depends only on the
+    /// geometry and the SIMD level, so results do not depend on the thread count.
+    /// </summary>
+    static bool ForwardTransposed(in Conv2dGeometry g)
+    {
+        int hw = g.OutHeight * g.OutWidth, kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels;
+        if (kk < 32 || og < 8) return false;
+        int nr = CpuFeatures.Active == SimdLevel.Avx512 ? 32 : 16;
+        static long Up(int v, int m) => (v + m - 1) / m * (long)m;
+        long direct = Up(og, 6) * Up(hw, nr), transposed = Up(hw, 6) * Up(og, nr);
+        return transposed * 10 < direct * 9;
+    }
+
+    /// <summary>Per-thread scratch for the transposed forward product (grown on demand; steady state allocates nothing).</summary>
+    [ThreadStatic] static float[]? t_forwardScratch;
+
+    static Span<float> ForwardScratch(int length)
+    {
+        var s = t_forwardScratch;
+        if (s == null || s.Length < length) t_forwardScratch = s = new float[length];
+        return s.AsSpan(0, length);
+    }
+
+    /// <summary>y[o·hw + p] = act(t[p·og + o] + bias[o]): a (positions × channels) product into channel planes.</summary>
+    static unsafe void TransposeBiasActivate(ReadOnlySpan<float> t, Span<float> y, int hw, int og, float* bias, Activation act)
+    {
+        // Blocks of 8 channels × 8 positions keep reads and writes within a few cache lines each.
+        fixed (float* pt = t, py = y)
+        {
+            for (int o0 = 0; o0 < og; o0 += 8)
+            {
+                int o1 = Math.Min(o0 + 8, og);
+                for (int p0 = 0; p0 < hw; p0 += 64)
+                {
+                    int p1 = Math.Min(p0 + 64, hw);
+                    for (int o = o0; o < o1; o++)
+                    {
+                        float b = bias != null ? bias[o] : 0f;
+                        float* dst = py + (long)o * hw;
+                        float* src = pt + o;
+                        for (int p = p0; p < p1; p++) dst[p] = src[(long)p * og] + b;
+                    }
+                }
+            }
+        }
+        if (act != Activation.None)
+            for (int o = 0; o < og; o++) BiasActivateInPlace(y.Slice(o * hw, hw), 0f, act);
     }
 
     /// <summary>dx = the gradient of <see cref="Conv2dForward"/> with respect to its input (overwritten).</summary>
