@@ -483,15 +483,30 @@ public static partial class Kernels
     /// <param name="batch">N.</param>
     /// <param name="channels">C.</param>
     /// <param name="size">Values per plane (Ho·Wo).</param>
-    public static void ChannelSum(ReadOnlySpan<float> dy, Span<float> db, int batch, int channels, int size)
+    public static unsafe void ChannelSum(ReadOnlySpan<float> dy, Span<float> db, int batch, int channels, int size)
     {
         CheckLength(dy.Length, (long)batch * channels * size, nameof(dy));
         CheckLength(db.Length, channels, nameof(db));
-        for (int c = 0; c < channels; c++)
+        // Chunks of channels in parallel; each channel is summed in the same order whatever the thread count.
+        fixed (float* pdy = dy, pdb = db)
+        {
+            var args = new PoolArgs { X = pdy, Y = pdb, Planes = channels, Height = batch, Width = size };
+            args.Chunks = Math.Max(1, Math.Min(channels, 2 * CpuFeatures.Threads));
+            if ((long)batch * channels * size < 1 << 15 || CpuFeatures.Threads == 1 || !WorkerPool.TryRun(&ChannelSumChunk, (nint)(&args), args.Chunks, CpuFeatures.Threads))
+                for (int c = 0; c < args.Chunks; c++) ChannelSumChunk((nint)(&args), c);
+        }
+    }
+
+    /// <summary>ChannelSum over one chunk of the channels: X is dy, Y is db, Planes the channels, Height the batch, Width the plane size.</summary>
+    static unsafe void ChannelSumChunk(nint context, int chunk)
+    {
+        ref readonly PoolArgs a = ref *(PoolArgs*)context;
+        int channels = a.Planes, batch = a.Height, size = a.Width;
+        for (int c = channels * chunk / a.Chunks, end = channels * (chunk + 1) / a.Chunks; c < end; c++)
         {
             double sum = 0;
-            for (int n = 0; n < batch; n++) sum += SumFloat(dy.Slice((n * channels + c) * size, size));
-            db[c] = (float)sum;
+            for (int n = 0; n < batch; n++) sum += SumFloat(new ReadOnlySpan<float>(a.X + ((long)n * channels + c) * size, size));
+            a.Y[c] = (float)sum;
         }
     }
 
@@ -641,7 +656,7 @@ public static partial class Kernels
     unsafe struct PoolArgs
     {
         public float* X, Y, Argmax;
-        public int Planes, Height, Width, Chunks;
+        public int Planes, Height, Width, Chunks, OutHeight, OutWidth;
     }
 
     /// <summary>2×2 max pooling with stride 2 and no padding over one chunk of the planes (ties to the first tap in window order).</summary>
@@ -711,19 +726,34 @@ public static partial class Kernels
     /// <param name="width">W.</param>
     /// <param name="outHeight">Ho.</param>
     /// <param name="outWidth">Wo.</param>
-    public static void MaxPool2dBackward(ReadOnlySpan<float> argmax, ReadOnlySpan<float> dy, Span<float> dx, int planes, int height, int width, int outHeight, int outWidth)
+    public static unsafe void MaxPool2dBackward(ReadOnlySpan<float> argmax, ReadOnlySpan<float> dy, Span<float> dx, int planes, int height, int width, int outHeight, int outWidth)
     {
         CheckPool(dx.Length, dy.Length, planes, height, width, outHeight, outWidth);
         CheckLength(argmax.Length, (long)planes * outHeight * outWidth, nameof(argmax));
-        int size = height * width, outSize = outHeight * outWidth;
-        dx.Slice(0, planes * size).Clear();
-        for (int p = 0; p < planes; p++)
+        // Chunks of planes in parallel (each plane's scatter is independent, so the bits do not depend on the threads).
+        fixed (float* pa = argmax, pdy = dy, pdx = dx)
         {
-            Span<float> plane = dx.Slice(p * size, size);
-            for (int o = p * outSize, end = o + outSize; o < end; o++)
+            var args = new PoolArgs { X = pdx, Y = pdy, Argmax = pa, Planes = planes, Height = height, Width = width, OutHeight = outHeight, OutWidth = outWidth };
+            args.Chunks = Math.Max(1, Math.Min(planes, 4 * CpuFeatures.Threads));
+            if (planes * height * width < 1 << 14 || CpuFeatures.Threads == 1 || !WorkerPool.TryRun(&MaxPoolBackwardChunk, (nint)(&args), args.Chunks, CpuFeatures.Threads))
+                for (int c = 0; c < args.Chunks; c++) MaxPoolBackwardChunk((nint)(&args), c);
+        }
+    }
+
+    /// <summary>Max pooling's backward pass over one chunk of the planes: X is dx, Y is dy.</summary>
+    static unsafe void MaxPoolBackwardChunk(nint context, int chunk)
+    {
+        ref readonly PoolArgs a = ref *(PoolArgs*)context;
+        int size = a.Height * a.Width, outSize = a.OutHeight * a.OutWidth;
+        int p0 = a.Planes * chunk / a.Chunks, p1 = a.Planes * (chunk + 1) / a.Chunks;
+        new Span<float>(a.X + (long)p0 * size, (p1 - p0) * size).Clear();
+        for (int p = p0; p < p1; p++)
+        {
+            float* plane = a.X + (long)p * size;
+            for (long o = (long)p * outSize, end = o + outSize; o < end; o++)
             {
-                int at = (int)argmax[o];
-                if (at >= 0) plane[at] += dy[o];
+                int at = (int)a.Argmax[o];
+                if (at >= 0) plane[at] += a.Y[o];
             }
         }
     }
