@@ -140,7 +140,7 @@ public class ConvolutionParallelTests
         }
     }
 
-    /// <summary>The bias gradient, in chunks of channels on the pool from 2^15 values: the reference sums, and the same bits on 1 and 2 threads.</summary>
+    /// <summary>The bias gradient: the reference sums, and the same bits on 1 and 2 threads.</summary>
     [Theory]
     [InlineData(SimdLevel.Avx512)]
     [InlineData(SimdLevel.Avx2)]

@@ -422,7 +422,11 @@ public static partial class Kernels
         int kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels;
         // Few taps per group (a first layer: C·k·k = 9) make dw's rows too short for the GEMM's column tiles: then each
         // chunk computes dwᵀ (taps × O/G per group, a row per tap) in its own slot, and the slots are transposed into dw.
-        bool transposed = kk < 16 && og >= 2 * kk && (long)chunks * (cols + weights) <= workspace.Length;
+        // The same when O/G fills the micro-kernel's column tiles exactly (32 on AVX-512, else 16) and the taps are at
+        // least twice as many: the long side then runs down the 6-row tiles (conv2's 64 × 288 × 196: 90–95 → 105 GFLOP/s
+        // on one core).
+        int nr = CpuFeatures.Active == SimdLevel.Avx512 ? 32 : 16;
+        bool transposed = ((kk < 16 && og >= 2 * kk) || (og % nr == 0 && kk >= 2 * og)) && (long)chunks * (cols + weights) <= workspace.Length;
         fixed (float* px = x, pdy = dy, pdw = dw, pws = workspace)
         {
             var args = new ConvArgs { X = px, Y = pdy, W = pdw, Workspace = pws, G = g, Chunks = chunks, Transposed = transposed };
@@ -487,13 +491,12 @@ public static partial class Kernels
     {
         CheckLength(dy.Length, (long)batch * channels * size, nameof(dy));
         CheckLength(db.Length, channels, nameof(db));
-        // Chunks of channels in parallel; each channel is summed in the same order whatever the thread count.
+        // Serial: the sums stream dy once at memory speed (64 × 64 × 196 in about 60 µs quiet); split over the pool
+        // they gained ~20 µs at best and lost more to a descheduled worker on a loaded machine.
         fixed (float* pdy = dy, pdb = db)
         {
-            var args = new PoolArgs { X = pdy, Y = pdb, Planes = channels, Height = batch, Width = size };
-            args.Chunks = Math.Max(1, Math.Min(channels, 2 * CpuFeatures.Threads));
-            if ((long)batch * channels * size < 1 << 15 || CpuFeatures.Threads == 1 || !WorkerPool.TryRun(&ChannelSumChunk, (nint)(&args), args.Chunks, CpuFeatures.Threads))
-                for (int c = 0; c < args.Chunks; c++) ChannelSumChunk((nint)(&args), c);
+            var args = new PoolArgs { X = pdy, Y = pdb, Planes = channels, Height = batch, Width = size, Chunks = 1 };
+            ChannelSumChunk((nint)(&args), 0);
         }
     }
 
