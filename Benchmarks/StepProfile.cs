@@ -83,10 +83,9 @@ public static class StepProfile
         Kernels.MaxPool2d(y2, p2, a2, 64 * B, 14, 14, 2, 2, 0);
         return new List<(string Name, Action Body)>
         {
-            ("conv1 forward (1->32, 28x28)", () => Kernels.Conv2dForward(x, w1, b1, y1, ws1, g1)),
-            ("relu 64x32x28x28", () => { for (int i = 0; i < y1.Length; i++) y1[i] = Math.Max(y1[i], 0); }),
+            ("conv1 forward + ReLU (1->32, 28x28)", () => Kernels.Conv2dForward(x, w1, b1, y1, ws1, g1, Activation.Relu)),
             ("pool1 forward", () => Kernels.MaxPool2d(y1, p1, a1, 32 * B, 28, 28, 2, 2, 0)),
-            ("conv2 forward (32->64, 14x14)", () => Kernels.Conv2dForward(p1, w2, b2, y2, ws2, g2)),
+            ("conv2 forward + ReLU (32->64, 14x14)", () => Kernels.Conv2dForward(p1, w2, b2, y2, ws2, g2, Activation.Relu)),
             ("pool2 forward", () => Kernels.MaxPool2d(y2, p2, a2, 64 * B, 14, 14, 2, 2, 0)),
             ("pool2 backward", () => Kernels.MaxPool2dBackward(a2, dp2, dy2, 64 * B, 14, 14, 7, 7)),
             ("conv2 bias grad (ChannelSum)", () => Kernels.ChannelSum(dy2, db, B, 64, 196)),

@@ -47,16 +47,16 @@ partial class FashionCnn : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of FashionCnn.</summary>
-    // Memory plan: 101136 floats per sample in the batched part of the activation arena, 599056 fixed;
+    // Memory plan: 85616 floats per sample in the batched part of the activation arena, 599056 fixed;
     // 421648 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
         readonly int[] _labels;
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 101136, fixedFloats: 599056)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 85616, fixedFloats: 599056)
         {
-            _fixed = 101136 * maxBatch;
+            _fixed = 85616 * maxBatch;
             _labels = new int[maxBatch];
         }
 
@@ -74,7 +74,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
             ReshapeForward(B);
             HiddenForward(B);
             OutputForward(B);
-            Activations.Slice(22864 * B, 10 * B).CopyTo(output);
+            Activations.Slice(60496 * B, 10 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -103,7 +103,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Conv2Backward(B);
             Pool1Backward(B);
             Conv1Backward(B);
-            if (!output.IsEmpty) Activations.Slice(22864 * B, 10 * B).CopyTo(output);
+            if (!output.IsEmpty) Activations.Slice(60496 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
@@ -113,52 +113,19 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Span<float> image = Activations.Slice(0, 784 * B); // (B, 1, 28, 28) input image
             Span<float> conv1_weight = Parameters.Values.Slice(0, 288); // (32, 1, 3, 3) conv1.weight
             Span<float> conv1_bias = Parameters.Values.Slice(288, 32); // (32) conv1.bias
-            Span<float> t9 = Activations.Slice(784 * B, 25088 * B); // (B, 32, 28, 28) conv1.Forward(image)
+            Span<float> t10 = Activations.Slice(784 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
             Span<float> t9_columns = Activations.Slice(_fixed, 29376); // (29376) im2col workspace: 4 slots of one image of image unrolled into patches
-            Span<float> t10 = Activations.Slice(25872 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
 
-            // conv1.Forward(image): Conv2dBias → (B, 32, 28, 28)
-            Kernels.Conv2dForward(image, conv1_weight, conv1_bias, t9, t9_columns, new Conv2dGeometry(B, 1, 28, 28, 32, Kernel: 3, Padding: 1));
-
-            // Fused loop over (B, 32, 28, 28):
-            //   v10 = Relu(t9)   ← Relu(conv1.Forward(image))
-            {
-                ref float x0 = ref MemoryMarshal.GetReference(t9);
-                ref float y10 = ref MemoryMarshal.GetReference(t10);
-                int n = 25088 * B, i = 0;
-                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                {
-                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                    {
-                        var a9 = Vector512.LoadUnsafe(ref x0, (nuint)(i));
-                        var v10 = Vector512.Max(a9, Vector512<float>.Zero);
-                        v10.StoreUnsafe(ref y10, (nuint)(i));
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                {
-                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-                    {
-                        var a9 = Vector256.LoadUnsafe(ref x0, (nuint)(i));
-                        var v10 = Vector256.Max(a9, Vector256<float>.Zero);
-                        v10.StoreUnsafe(ref y10, (nuint)(i));
-                    }
-                }
-                for (; i < n; i++)
-                {
-                    float a9 = Unsafe.Add(ref x0, i);
-                    float v10 = MathF.Max(a9, 0f);
-                    Unsafe.Add(ref y10, i) = v10;
-                }
-            }
+            // Relu(conv1.Forward(image)): Conv2dBias, Relu → (B, 32, 28, 28)
+            Kernels.Conv2dForward(image, conv1_weight, conv1_bias, t10, t9_columns, new Conv2dGeometry(B, 1, 28, 28, 32, Kernel: 3, Padding: 1), activation: Activation.Relu);
         }
 
         /// <summary>Forward pass of pool1 (MaxPool2d 2x2).</summary>
         void Pool1Forward(int B)
         {
-            Span<float> t10 = Activations.Slice(25872 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
-            Span<float> t11 = Activations.Slice(784 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> t11_argmax = Activations.Slice(7056 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
+            Span<float> t10 = Activations.Slice(784 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
+            Span<float> t11 = Activations.Slice(25872 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> t11_argmax = Activations.Slice(32144 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
 
             // pool1.Forward(Relu(conv1.Forward(image))): MaxPool2d → (B, 32, 14, 14)
             Kernels.MaxPool2d(t10, t11, t11_argmax, 32 * B, 28, 28, 2, 2, 0);
@@ -167,55 +134,22 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of conv2 (Conv2d 32 → 64, 3x3, padding 1).</summary>
         void Conv2Forward(int B)
         {
-            Span<float> t11 = Activations.Slice(784 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> t11 = Activations.Slice(25872 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> conv2_weight = Parameters.Values.Slice(320, 18432); // (64, 32, 3, 3) conv2.weight
             Span<float> conv2_bias = Parameters.Values.Slice(18752, 64); // (64) conv2.bias
-            Span<float> t12 = Activations.Slice(13328 * B, 12544 * B); // (B, 64, 14, 14) conv2.Forward(x)
+            Span<float> t13 = Activations.Slice(38416 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
             Span<float> t12_columns = Activations.Slice(_fixed, 299520); // (299520) im2col workspace: 4 slots of one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled into patches
-            Span<float> t13 = Activations.Slice(50960 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
 
-            // conv2.Forward(x): Conv2dBias → (B, 64, 14, 14)
-            Kernels.Conv2dForward(t11, conv2_weight, conv2_bias, t12, t12_columns, new Conv2dGeometry(B, 32, 14, 14, 64, Kernel: 3, Padding: 1));
-
-            // Fused loop over (B, 64, 14, 14):
-            //   v13 = Relu(t12)   ← Relu(conv2.Forward(x))
-            {
-                ref float x0 = ref MemoryMarshal.GetReference(t12);
-                ref float y13 = ref MemoryMarshal.GetReference(t13);
-                int n = 12544 * B, i = 0;
-                if (Vector512.IsHardwareAccelerated && CpuFeatures.Active == SimdLevel.Avx512)
-                {
-                    for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
-                    {
-                        var a12 = Vector512.LoadUnsafe(ref x0, (nuint)(i));
-                        var v13 = Vector512.Max(a12, Vector512<float>.Zero);
-                        v13.StoreUnsafe(ref y13, (nuint)(i));
-                    }
-                }
-                else if (Vector256.IsHardwareAccelerated && CpuFeatures.Active >= SimdLevel.Avx2)
-                {
-                    for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-                    {
-                        var a12 = Vector256.LoadUnsafe(ref x0, (nuint)(i));
-                        var v13 = Vector256.Max(a12, Vector256<float>.Zero);
-                        v13.StoreUnsafe(ref y13, (nuint)(i));
-                    }
-                }
-                for (; i < n; i++)
-                {
-                    float a12 = Unsafe.Add(ref x0, i);
-                    float v13 = MathF.Max(a12, 0f);
-                    Unsafe.Add(ref y13, i) = v13;
-                }
-            }
+            // Relu(conv2.Forward(x)): Conv2dBias, Relu → (B, 64, 14, 14)
+            Kernels.Conv2dForward(t11, conv2_weight, conv2_bias, t13, t12_columns, new Conv2dGeometry(B, 32, 14, 14, 64, Kernel: 3, Padding: 1), activation: Activation.Relu);
         }
 
         /// <summary>Forward pass of pool2 (MaxPool2d 2x2).</summary>
         void Pool2Forward(int B)
         {
-            Span<float> t13 = Activations.Slice(50960 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
-            Span<float> t14 = Activations.Slice(13328 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
-            Span<float> t14_argmax = Activations.Slice(16464 * B, 3136 * B); // (B, 64, 7, 7) where each maximum of Relu(conv2.Forward(x)) was (index in its plane, as a float)
+            Span<float> t13 = Activations.Slice(38416 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
+            Span<float> t14 = Activations.Slice(50960 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
+            Span<float> t14_argmax = Activations.Slice(54096 * B, 3136 * B); // (B, 64, 7, 7) where each maximum of Relu(conv2.Forward(x)) was (index in its plane, as a float)
 
             // pool2.Forward(Relu(conv2.Forward(x))): MaxPool2d → (B, 64, 7, 7)
             Kernels.MaxPool2d(t13, t14, t14_argmax, 64 * B, 14, 14, 2, 2, 0);
@@ -224,8 +158,8 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of the model body.</summary>
         void ReshapeForward(int B)
         {
-            Span<float> t14 = Activations.Slice(13328 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
-            Span<float> t15 = Activations.Slice(19600 * B, 3136 * B); // (B, 3136) Flatten(x)
+            Span<float> t14 = Activations.Slice(50960 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
+            Span<float> t15 = Activations.Slice(57232 * B, 3136 * B); // (B, 3136) Flatten(x)
 
             // Flatten(x): Reshape → (B, 3136)
             t14.CopyTo(t15);
@@ -234,10 +168,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of hidden (Linear 3136 → 128).</summary>
         void HiddenForward(int B)
         {
-            Span<float> t15 = Activations.Slice(19600 * B, 3136 * B); // (B, 3136) Flatten(x)
+            Span<float> t15 = Activations.Slice(57232 * B, 3136 * B); // (B, 3136) Flatten(x)
             Span<float> hidden_weight = Parameters.Values.Slice(18816, 401408); // (3136, 128) hidden.weight
             Span<float> hidden_bias = Parameters.Values.Slice(420224, 128); // (128) hidden.bias
-            Span<float> t18 = Activations.Slice(22736 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
+            Span<float> t18 = Activations.Slice(60368 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
 
             // Relu(hidden.Forward(Flatten(x))): (B, 3136) · (3136, 128) + bias, Relu → (B, 128)
             Gemm.Sgemm(false, false, B, 128, 3136, t15, 3136, hidden_weight, 128, t18, 128, bias: hidden_bias, activation: Activation.Relu);
@@ -246,10 +180,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of output (Linear 128 → 10).</summary>
         void OutputForward(int B)
         {
-            Span<float> t18 = Activations.Slice(22736 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
+            Span<float> t18 = Activations.Slice(60368 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
             Span<float> output_weight = Parameters.Values.Slice(420352, 1280); // (128, 10) output.weight
             Span<float> output_bias = Parameters.Values.Slice(421632, 10); // (10) output.bias
-            Span<float> t20 = Activations.Slice(22864 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(Flatten(x))))
+            Span<float> t20 = Activations.Slice(60496 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(Flatten(x))))
 
             // output.Forward(Relu(hidden.Forward(Flatten(x)))): (B, 128) · (128, 10) + bias → (B, 10)
             Gemm.Sgemm(false, false, B, 10, 128, t18, 128, output_weight, 10, t20, 10, bias: output_bias);
@@ -258,9 +192,9 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of the loss.</summary>
         void LossForward(int B)
         {
-            Span<float> t20 = Activations.Slice(22864 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(Flatten(x))))
+            Span<float> t20 = Activations.Slice(60496 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(Flatten(x))))
             Span<float> t22 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
-            Span<float> t22_probabilities = Activations.Slice(22880 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(Flatten(x))))
+            Span<float> t22_probabilities = Activations.Slice(60512 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(Flatten(x))))
             ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
 
             // SoftmaxCrossEntropy(logits, labels): SoftmaxCrossEntropy → scalar
@@ -271,8 +205,8 @@ partial class FashionCnn : global::ModelGen.ModelBase
         void LossBackward(int B)
         {
             Span<float> t22 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
-            Span<float> t22_probabilities = Activations.Slice(22880 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(Flatten(x))))
-            Span<float> d24 = Activations.Slice(22896 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(Flatten(x))))
+            Span<float> t22_probabilities = Activations.Slice(60512 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(Flatten(x))))
+            Span<float> d24 = Activations.Slice(60528 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(Flatten(x))))
             ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
 
             // grad of output.Forward(Relu(hidden.Forward(Flatten(x)))): SoftmaxCrossEntropyGrad → (B, 10)
@@ -282,11 +216,11 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of output (Linear 128 → 10).</summary>
         void OutputBackward(int B)
         {
-            Span<float> d24 = Activations.Slice(22896 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(Flatten(x))))
+            Span<float> d24 = Activations.Slice(60528 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(Flatten(x))))
             Span<float> d_output_bias = Parameters.Gradients.Slice(421632, 10); // (10) grad of output.bias
             Span<float> output_weight = Parameters.Values.Slice(420352, 1280); // (128, 10) output.weight
-            Span<float> d26 = Activations.Slice(22912 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(Flatten(x)))
-            Span<float> t18 = Activations.Slice(22736 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
+            Span<float> d26 = Activations.Slice(60544 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(Flatten(x)))
+            Span<float> t18 = Activations.Slice(60368 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
             Span<float> d_output_weight = Parameters.Gradients.Slice(420352, 1280); // (128, 10) grad of output.weight
 
             // grad of output.bias: ReduceTo → (10)
@@ -302,13 +236,13 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of hidden (Linear 3136 → 128).</summary>
         void HiddenBackward(int B)
         {
-            Span<float> t18 = Activations.Slice(22736 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
-            Span<float> d26 = Activations.Slice(22912 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(Flatten(x)))
-            Span<float> d28 = Activations.Slice(23040 * B, 128 * B); // (B, 128) grad of hidden.Forward(Flatten(x))
+            Span<float> t18 = Activations.Slice(60368 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
+            Span<float> d26 = Activations.Slice(60544 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(Flatten(x)))
+            Span<float> d28 = Activations.Slice(60672 * B, 128 * B); // (B, 128) grad of hidden.Forward(Flatten(x))
             Span<float> d_hidden_bias = Parameters.Gradients.Slice(420224, 128); // (128) grad of hidden.bias
             Span<float> hidden_weight = Parameters.Values.Slice(18816, 401408); // (3136, 128) hidden.weight
-            Span<float> d30 = Activations.Slice(63504 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
-            Span<float> t15 = Activations.Slice(19600 * B, 3136 * B); // (B, 3136) Flatten(x)
+            Span<float> d30 = Activations.Slice(60800 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
+            Span<float> t15 = Activations.Slice(57232 * B, 3136 * B); // (B, 3136) Flatten(x)
             Span<float> d_hidden_weight = Parameters.Gradients.Slice(18816, 401408); // (3136, 128) grad of hidden.weight
 
             // Fused loop over (B, 128):
@@ -360,8 +294,8 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of the model body.</summary>
         void ReshapeBackward(int B)
         {
-            Span<float> d30 = Activations.Slice(63504 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
-            Span<float> d32 = Activations.Slice(19600 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
+            Span<float> d30 = Activations.Slice(60800 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
+            Span<float> d32 = Activations.Slice(57232 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
 
             // grad of pool2.Forward(Relu(conv2.Forward(x))): Reshape → (B, 64, 7, 7)
             d30.CopyTo(d32);
@@ -370,10 +304,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of pool2 (MaxPool2d 2x2).</summary>
         void Pool2Backward(int B)
         {
-            Span<float> t14 = Activations.Slice(13328 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
-            Span<float> t14_argmax = Activations.Slice(16464 * B, 3136 * B); // (B, 64, 7, 7) where each maximum of Relu(conv2.Forward(x)) was (index in its plane, as a float)
-            Span<float> d32 = Activations.Slice(19600 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
-            Span<float> d33 = Activations.Slice(63504 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
+            Span<float> t14 = Activations.Slice(50960 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
+            Span<float> t14_argmax = Activations.Slice(54096 * B, 3136 * B); // (B, 64, 7, 7) where each maximum of Relu(conv2.Forward(x)) was (index in its plane, as a float)
+            Span<float> d32 = Activations.Slice(57232 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
+            Span<float> d33 = Activations.Slice(60528 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
 
             // grad of Relu(conv2.Forward(x)): MaxPool2dGrad → (B, 64, 14, 14)
             Kernels.MaxPool2dBackward(t14_argmax, d32, d33, 64 * B, 14, 14, 7, 7);
@@ -382,13 +316,13 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of conv2 (Conv2d 32 → 64, 3x3, padding 1).</summary>
         void Conv2Backward(int B)
         {
-            Span<float> t13 = Activations.Slice(50960 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
-            Span<float> d33 = Activations.Slice(63504 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
-            Span<float> d34 = Activations.Slice(76048 * B, 12544 * B); // (B, 64, 14, 14) grad of conv2.Forward(x)
+            Span<float> t13 = Activations.Slice(38416 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
+            Span<float> d33 = Activations.Slice(60528 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
+            Span<float> d34 = Activations.Slice(73072 * B, 12544 * B); // (B, 64, 14, 14) grad of conv2.Forward(x)
             Span<float> conv2_weight = Parameters.Values.Slice(320, 18432); // (64, 32, 3, 3) conv2.weight
-            Span<float> d35 = Activations.Slice(13328 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> d35 = Activations.Slice(38416 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> d35_columns = Activations.Slice(_fixed + 16, 299520); // (299520) col2im workspace: 4 slots of one image's patch gradients
-            Span<float> t11 = Activations.Slice(784 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> t11 = Activations.Slice(25872 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> d_conv2_weight = Parameters.Gradients.Slice(320, 18432); // (64, 32, 3, 3) grad of conv2.weight
             Span<float> d_conv2_weight_columns = Activations.Slice(_fixed + 299536, 299520); // (299520) im2col workspace: 4 slots of one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled again, and partial weight gradients
             Span<float> d_conv2_bias = Parameters.Gradients.Slice(18752, 64); // (64) grad of conv2.bias
@@ -442,10 +376,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of pool1 (MaxPool2d 2x2).</summary>
         void Pool1Backward(int B)
         {
-            Span<float> t11 = Activations.Slice(784 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> t11_argmax = Activations.Slice(7056 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
-            Span<float> d35 = Activations.Slice(13328 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> d38 = Activations.Slice(50960 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
+            Span<float> t11 = Activations.Slice(25872 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> t11_argmax = Activations.Slice(32144 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
+            Span<float> d35 = Activations.Slice(38416 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> d38 = Activations.Slice(60528 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
 
             // grad of Relu(conv1.Forward(image)): MaxPool2dGrad → (B, 32, 28, 28)
             Kernels.MaxPool2dBackward(t11_argmax, d35, d38, 32 * B, 28, 28, 14, 14);
@@ -454,9 +388,9 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of conv1 (Conv2d 1 → 32, 3x3, padding 1).</summary>
         void Conv1Backward(int B)
         {
-            Span<float> t10 = Activations.Slice(25872 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
-            Span<float> d38 = Activations.Slice(50960 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
-            Span<float> d39 = Activations.Slice(76048 * B, 25088 * B); // (B, 32, 28, 28) grad of conv1.Forward(image)
+            Span<float> t10 = Activations.Slice(784 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
+            Span<float> d38 = Activations.Slice(60528 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
+            Span<float> d39 = Activations.Slice(25872 * B, 25088 * B); // (B, 32, 28, 28) grad of conv1.Forward(image)
             Span<float> image = Activations.Slice(0, 784 * B); // (B, 1, 28, 28) input image
             Span<float> d_conv1_weight = Parameters.Gradients.Slice(0, 288); // (32, 1, 3, 3) grad of conv1.weight
             Span<float> d_conv1_weight_columns = Activations.Slice(_fixed + 16, 29376); // (29376) im2col workspace: 4 slots of one image of image unrolled again, and partial weight gradients

@@ -128,7 +128,7 @@ internal static class ProgramEmitter
         foreach (var unit in units) foreach (int id in unit.Outputs) producer[id] = unit;
         foreach (var unit in units)
         {
-            if (unit.Kind == UnitKind.Gemm && unit.Activation != "None") epilogueScope[unit.Last] = g[unit.Nodes[0]].Scope;
+            if (unit.HasEpilogue && unit.Activation != "None") epilogueScope[unit.Last] = g[unit.Nodes[0]].Scope;
             if (unit.Kind == UnitKind.Elementwise && !g[unit.Last].IsBackward && g[unit.Last].Scope.Length == 0
                 && unit.Nodes.All(id => Activations.Contains(g[id].Op)) && unit.Inputs.Count(i => g[i].Op != "Const") == 1
                 && producer.TryGetValue(unit.Inputs.First(i => g[i].Op != "Const"), out var layer)
@@ -215,7 +215,8 @@ internal static class ProgramEmitter
                 default:
                     {
                         var n = g[unit.Nodes[0]];
-                        body.Line($"// {Names.Comment(Describe(g, n))}: {n.Op} → {n.Shape}");
+                        string fused = unit.Activation != "None" ? ", " + unit.Activation : "";
+                        body.Line($"// {Names.Comment(Describe(g, unit.Nodes.Count > 1 ? g[unit.Last] : n))}: {n.Op}{fused} → {n.Shape}");
                         OpTable.Get(n.Op).Emit!(context, n);
                         break;
                     }
@@ -231,6 +232,14 @@ internal static class ProgramEmitter
                 var def = OpTable.Get(n.Op);
                 w.Line($"Span<float> {names.Name(id)}_{def.AuxName} = {names.AuxSlice(id)}; // {n.Aux} {Names.Comment(string.Format(def.AuxComment, g[n.Inputs[0]].Label))}");
             }
+        }
+        // Second buffers of nodes the step stores nothing of (a convolution whose unit's one buffer is its fused activation's).
+        foreach (int id in context.AuxUsed)
+        {
+            if (touched.Contains(id) || !plan.AuxSlots.ContainsKey(id)) continue;
+            var n = g[id];
+            var def = OpTable.Get(n.Op);
+            w.Line($"Span<float> {names.Name(id)}_{def.AuxName} = {names.AuxSlice(id)}; // {n.Aux} {Names.Comment(string.Format(def.AuxComment, g[n.Inputs[0]].Label))}");
         }
         if (labels) w.Line("ReadOnlySpan<int> labels = _labels.AsSpan(0, B);");
         w.Append(body);
@@ -275,7 +284,7 @@ internal static class ProgramEmitter
 
         public Unit Unit { get; set; } = null!;
 
-        public string Buf(int node) => Unit.Kind == UnitKind.Gemm && Unit.Nodes.Contains(node) ? _names.Name(Unit.Last) : _names.Name(node);
+        public string Buf(int node) => Unit.HasEpilogue && Unit.Nodes.Contains(node) ? _names.Name(Unit.Last) : _names.Name(node);
 
         /// <summary>Nodes whose second buffer the emitted code named.</summary>
         public HashSet<int> AuxUsed { get; } = new();
@@ -293,7 +302,7 @@ internal static class ProgramEmitter
         public string Labels => "labels";
 
         public (int Bias, string Activation) Epilogue(Node node) =>
-            Unit.Kind == UnitKind.Gemm && Unit.Nodes[0] == node.Id ? (Unit.Bias, Unit.Activation) : (-1, "None");
+            Unit.HasEpilogue && Unit.Nodes[0] == node.Id ? (Unit.Bias, Unit.Activation) : (-1, "None");
 
         public void Line(string code) => _w.Line(code);
     }

@@ -56,6 +56,16 @@ internal sealed class OpDef
     /// <summary>How the backward pass of this op is built; null for ops that are never differentiated.</summary>
     public BackwardRule? Backward { get; init; }
 
+    /// <summary>
+    /// A kernel op that can apply an activation to its own output (an epilogue in the same pass, as
+    /// <c>Kernels.Conv2dForward</c> does): fusion then absorbs a following ReLU, tanh or sigmoid that is the only reader
+    /// of the op's output into the op's unit, and the emitter finds it with <see cref="IEmitContext.Epilogue"/>. The
+    /// activation's node keeps its id and its gradient row (which reads the activation's output, the unit's output),
+    /// so backward is unchanged. The op's own output is then never stored, so its Aux buffer must be a workspace of
+    /// the kernel call alone (no later node may read it).
+    /// </summary>
+    public bool FusesActivation { get; init; }
+
     /// <summary>How a kernel op is emitted.</summary>
     public KernelEmitter? Emit { get; init; }
 
@@ -83,7 +93,10 @@ internal interface IEmitContext
     /// <summary>The labels span.</summary>
     string Labels { get; }
 
-    /// <summary>When the node is a GEMM with a fused epilogue: the bias node (or -1) and the activation name.</summary>
+    /// <summary>
+    /// When the node heads a unit with a fused epilogue (a GEMM, or a kernel op with <see cref="OpDef.FusesActivation"/>):
+    /// the bias node (or -1; GEMMs only) and the activation name ("None" when there is none).
+    /// </summary>
     (int Bias, string Activation) Epilogue(Node node);
 
     void Line(string code);

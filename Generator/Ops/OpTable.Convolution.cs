@@ -16,22 +16,25 @@ internal static partial class OpTable
 {
     static partial void Convolution()
     {
+        // Conv2d and Conv2dBias opt in to activation fusion (OpDef.FusesActivation): a ReLU, tanh or sigmoid that only
+        // reads the convolution is applied by Kernels.Conv2dForward right after each image's GEMM, and the unit's
+        // one buffer is the activation's.
         // ---- convolution: x (B, C, H, W), w (O, C/G, k, k)[, b (O)] → (B, O, Ho, Wo) ----
         Row(new("Conv2d", OpKind.Kernel, 2, ConvRule)
         {
-            AuxName = "columns", AuxComment = "im2col workspace: 4 slots of one image of {0} unrolled into patches",
+            AuxName = "columns", AuxComment = "im2col workspace: 4 slots of one image of {0} unrolled into patches", FusesActivation = true,
             Backward = (g, n, dy) => new[] { ConvGradData(g, n, dy), ConvGradWeight(g, n, dy) },
-            Emit = (c, n) => c.Line($"Kernels.Conv2dForward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, default, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Id), n)});"),
+            Emit = (c, n) => c.Line($"Kernels.Conv2dForward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, default, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Id), n)}{ConvEpilogue(c, n)});"),
         });
         Row(new("Conv2dBias", OpKind.Kernel, 3, ConvRule)
         {
-            AuxName = "columns", AuxComment = "im2col workspace: 4 slots of one image of {0} unrolled into patches",
+            AuxName = "columns", AuxComment = "im2col workspace: 4 slots of one image of {0} unrolled into patches", FusesActivation = true,
             Backward = (g, n, dy) => new[]
             {
                 ConvGradData(g, n, dy), ConvGradWeight(g, n, dy),
                 g.Op("ChannelSum", new[] { dy }, x => x.Like = In(g, n, 2)),
             },
-            Emit = (c, n) => c.Line($"Kernels.Conv2dForward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Id), n)});"),
+            Emit = (c, n) => c.Line($"Kernels.Conv2dForward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Id), n)}{ConvEpilogue(c, n)});"),
         });
         // Conv2dGradData(dy, w) → dx (Like = x's shape); Aux: one image's column matrix.
         Row(new("Conv2dGradData", OpKind.Kernel, 2, ConvGradRule)
@@ -202,6 +205,9 @@ internal static partial class OpTable
     /// </summary>
     static int ConvWorkspace(int channels, int outChannels, int groupChannels, int k, int ho, int wo) =>
         ConvSlots * (channels * k * k * ho * wo + outChannels * groupChannels * k * k);
+
+    /// <summary>", activation: Activation.Relu" when fusion gave the convolution an activation (OpDef.FusesActivation), else "".</summary>
+    static string ConvEpilogue(IEmitContext c, Node n) => c.Epilogue(n).Activation is var act && act != "None" ? $", activation: Activation.{act}" : "";
 
     static string Geometry(Shape x, Shape y, Node n)
     {

@@ -19,10 +19,16 @@ internal sealed class Unit
     /// <summary>Nodes whose values leave the unit (stored to a buffer).</summary>
     public List<int> Outputs { get; } = new();
 
+    /// <summary>
+    /// A GEMM, or a kernel op with an absorbed activation: its nodes share one output buffer (that of
+    /// <see cref="Last"/>), which is the only value the unit stores.
+    /// </summary>
+    public bool HasEpilogue => Kind == UnitKind.Gemm || (Kind == UnitKind.Kernel && Activation != "None");
+
     /// <summary>For a GEMM: the bias node added in the epilogue, or -1.</summary>
     public int Bias { get; set; } = -1;
 
-    /// <summary>For a GEMM: the activation applied in the epilogue.</summary>
+    /// <summary>For a GEMM or a kernel op with <see cref="OpDef.FusesActivation"/>: the activation applied in the epilogue.</summary>
     public string Activation { get; set; } = "None";
 
     /// <summary>Values the unit reads from other units or sources.</summary>
@@ -33,7 +39,8 @@ internal sealed class Unit
 
 /// <summary>
 /// Drops what the requested outputs do not need, fuses each MatMul with a following bias add and activation
-/// into one GEMM call, fuses chains of elementwise ops of one shape into single loops, and orders the result.
+/// into one GEMM call, fuses a kernel op that opts in (<see cref="OpDef.FusesActivation"/>, the convolutions) with a
+/// following activation, fuses chains of elementwise ops of one shape into single loops, and orders the result.
 /// </summary>
 internal static class Fusion
 {
@@ -80,6 +87,19 @@ internal static class Fusion
                     }
                 }
             }
+            foreach (int n in unit.Nodes) unitOf[n] = units.Count;
+            units.Add(unit);
+        }
+
+        // Kernel epilogues: an op whose row opts in → activation, the activation its only reader, in the same phase.
+        foreach (var k in g.Nodes)
+        {
+            if (!live[k.Id] || unitOf[k.Id] >= 0 || !OpTable.Get(k.Op).FusesActivation) continue;
+            if (requiredSet.Contains(k.Id) || consumers[k.Id].Count != 1 || g[consumers[k.Id][0]] is not { Op: "Relu" or "Tanh" or "Sigmoid" } act
+                || !act.Shape.Equals(k.Shape) || Phase(act) != Phase(k)) continue;
+            var unit = new Unit { Kind = UnitKind.Kernel, Activation = act.Op };
+            unit.Nodes.Add(k.Id);
+            unit.Nodes.Add(act.Id);
             foreach (int n in unit.Nodes) unitOf[n] = units.Count;
             units.Add(unit);
         }
@@ -138,7 +158,7 @@ internal static class Fusion
                 foreach (int i in g[id].Inputs)
                     if (!inside.Contains(i) && !unit.Inputs.Contains(i)) unit.Inputs.Add(i);
                 bool escapes = requiredSet.Contains(id) || consumers[id].Any(c => unitOf[c] != u);
-                if (unit.Kind == UnitKind.Gemm ? id == unit.Last : escapes) unit.Outputs.Add(id);
+                if (unit.HasEpilogue ? id == unit.Last : escapes) unit.Outputs.Add(id);
             }
         }
         return Order(g, units, unitOf);

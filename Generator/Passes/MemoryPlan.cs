@@ -131,6 +131,14 @@ internal sealed class MemoryPlan
         {
             FreeDead(u);
             foreach (int o in units[u].Outputs) Place(o, u);
+            // A node inside a fused unit that stores nothing of its own (a convolution whose activation was fused into
+            // it) may still need its Aux workspace, free again after that unit.
+            foreach (int id in units[u].Nodes)
+            {
+                if (units[u].Outputs.Contains(id) || plan.AuxSlots.ContainsKey(id) || g[id].Aux is not { } work) continue;
+                plan.AuxSlots[id] = new Slot(work.IsBatched ? Region.Batched : Region.Fixed, (work.IsBatched ? batched : fixedArena).Take(RoundUp(work.FixedCount)), work.FixedCount);
+                auxFrees.Add((u, id));
+            }
         }
         plan.FloatsPerSample = batched.High;
         plan.FixedFloats = fixedArena.High;

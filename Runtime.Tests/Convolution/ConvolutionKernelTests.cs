@@ -25,6 +25,9 @@ public class ConvolutionKernelTests
             ("pointwise", new Conv2dGeometry(2, 7, 5, 7, 3, 1)),
             ("5x5, stride 3", new Conv2dGeometry(1, 2, 17, 19, 19, 5, Stride: 3, Padding: 2)),
             ("wide rows (SIMD body)", new Conv2dGeometry(2, 3, 6, 37, 17, 3, Padding: 1)),
+            // Many output channels over small planes: the forward product is computed transposed (positions × channels).
+            ("transposed forward, 64 channels of 5x7", new Conv2dGeometry(3, 16, 5, 7, 64, 3, Padding: 1)),
+            ("transposed forward, groups 2 of 32 channels", new Conv2dGeometry(2, 16, 6, 5, 64, 3, Padding: 1, Groups: 2)),
         };
         foreach (var level in CpuTestSupport.AllLevels)
             foreach (var (name, g) in shapes) data.Add(level, name, g);
@@ -73,6 +76,36 @@ public class ConvolutionKernelTests
         var db = new float[g.OutChannels];
         Kernels.ChannelSum(dy, db, g.Batch, g.OutChannels, g.OutHeight * g.OutWidth);
         AssertClose(dbRef, db, $"{name} db");
+    }
+
+    /// <summary>
+    /// The fused epilogue: act(conv2d(x, w) + b) in one call equals the reference convolution followed by the
+    /// activation, with and without a bias, on every shape and SIMD level (odd plane sizes exercise the scalar tails).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ForwardWithFusedActivationMatchesReference(SimdLevel level, string name, Conv2dGeometry g)
+    {
+        using var forced = CpuTestSupport.Force(level);
+        var rng = new Random(name.Length + 1);
+        int xn = g.Batch * g.Channels * g.Height * g.Width, wn = g.OutChannels * g.GroupChannels * g.Kernel * g.Kernel;
+        int yn = g.Batch * g.OutChannels * g.OutHeight * g.OutWidth;
+        float[] x = CpuTestSupport.Random(rng, xn), w = CpuTestSupport.Random(rng, wn), b = CpuTestSupport.Random(rng, g.OutChannels);
+        var workspace = Enumerable.Repeat(float.NaN, Kernels.Conv2dWorkspace(g)).ToArray();
+        foreach (var act in new[] { Activation.Relu, Activation.Tanh, Activation.Sigmoid })
+        {
+            foreach (bool withBias in new[] { true, false })
+            {
+                var yRef = new double[yn];
+                Reference.Conv2d<double>(D(x), D(w), withBias ? D(b) : new double[g.OutChannels], yRef, g);
+                for (int i = 0; i < yn; i++)
+                    yRef[i] = act switch { Activation.Relu => Math.Max(yRef[i], 0), Activation.Tanh => Math.Tanh(yRef[i]), _ => 1 / (1 + Math.Exp(-yRef[i])) };
+                var y = Enumerable.Repeat(7f, yn).ToArray();
+                Kernels.Conv2dForward(x, w, withBias ? b : default, y, workspace, g, act);
+                AssertClose(yRef, y, $"{name} {act}{(withBias ? " + bias" : "")} y");
+            }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => Kernels.Conv2dForward(x, w, b, new float[yn], workspace, g, (Activation)99));
     }
 
     [Theory]

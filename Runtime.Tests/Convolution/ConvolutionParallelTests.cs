@@ -29,6 +29,7 @@ public class ConvolutionParallelTests
             // Few taps per group and many outputs: the weight gradient is computed transposed per chunk.
             ("first layer: 1 channel, 20 outputs", new Conv2dGeometry(6, 1, 6, 7, 20, 3, Padding: 1)),
             ("few taps, 2 groups of 18 outputs", new Conv2dGeometry(3, 2, 5, 6, 36, 3, Padding: 1, Groups: 2)),
+            ("transposed forward, batch 5 (uneven chunks)", new Conv2dGeometry(5, 16, 5, 7, 64, 3, Padding: 1)),
         };
         foreach (var level in CpuTestSupport.AllLevels)
             foreach (int threads in new[] { 1, 2 })
@@ -86,6 +87,11 @@ public class ConvolutionParallelTests
                 var dw1 = new float[wn];
                 Kernels.Conv2dBackwardWeight(x, dy, dw1, workspace, g);
                 Assert.Equal(dw1, dw);
+                // Images are independent in the forward pass (transposed product or not): the same bits on one thread.
+                Array.Fill(workspace, float.NaN);
+                var y1 = new float[yn];
+                Kernels.Conv2dForward(x, w, b, y1, workspace, g);
+                Assert.Equal(y1, y);
             }
         }
         finally
@@ -118,7 +124,7 @@ public class ConvolutionParallelTests
                 for (int i = 1; i < x.Length; i += 13) x[i] = -0f;
                 for (int i = 2; i < x.Length; i += 17) x[i] = 0f;
                 for (int i = 3; i < x.Length; i += 29) x[i] = float.NaN;
-                float[] y = new float[planes * ho * wo], argmax = new float[y.Length], dx = new float[x.Length];
+                float[] y = new float[planes * ho * wo], argmax = new float[y.Length], dx = Enumerable.Repeat(7f, x.Length).ToArray(); // overwritten
                 Kernels.MaxPool2d(x, y, argmax, planes, h, w, 2, 2, 0);
                 Kernels.MaxPool2dBackward(argmax, dy, dx, planes, h, w, ho, wo);
                 float[] yRef = new float[y.Length], dxRef = new float[x.Length];
@@ -126,6 +132,41 @@ public class ConvolutionParallelTests
                 Reference.MaxPool2dBackward<float>(x, dy, dxRef, planes, h, w, 2, 2, 0);
                 Assert.Equal(yRef.Select(BitConverter.SingleToInt32Bits), y.Select(BitConverter.SingleToInt32Bits));
                 Assert.Equal(dxRef, dx);
+            }
+        }
+        finally
+        {
+            CpuFeatures.Threads = saved;
+        }
+    }
+
+    /// <summary>The bias gradient: the reference sums, and the same bits on 1 and 2 threads.</summary>
+    [Theory]
+    [InlineData(SimdLevel.Avx512)]
+    [InlineData(SimdLevel.Avx2)]
+    [InlineData(SimdLevel.Scalar)]
+    public void ChannelSumMatchesReferenceOnAnyThreads(SimdLevel level)
+    {
+        using var forced = CpuTestSupport.Force(level);
+        int saved = CpuFeatures.Threads;
+        try
+        {
+            var rng = new Random(5);
+            foreach (var (batch, channels, size) in new[] { (5, 37, 199), (3, 3, 7), (64, 64, 196), (33, 2, 500) })
+            {
+                float[] dy = CpuTestSupport.Random(rng, batch * channels * size);
+                var expected = new double[channels];
+                for (int n = 0; n < batch; n++)
+                    for (int c = 0; c < channels; c++)
+                        for (int i = 0; i < size; i++) expected[c] += dy[(n * channels + c) * size + i];
+                CpuFeatures.Threads = 2;
+                var db2 = Enumerable.Repeat(7f, channels).ToArray();
+                Kernels.ChannelSum(dy, db2, batch, channels, size);
+                AssertClose(expected, db2, $"db {batch}x{channels}x{size}");
+                CpuFeatures.Threads = 1;
+                var db1 = new float[channels];
+                Kernels.ChannelSum(dy, db1, batch, channels, size);
+                Assert.Equal(db1, db2);
             }
         }
         finally

@@ -228,6 +228,7 @@ public static partial class Kernels
         public Conv2dGeometry G;
         public int Chunks;
         public bool Transposed;
+        public Activation Activation;
     }
 
     /// <summary>Runs body for every chunk, on the pool when there are several threads, else in order on this thread.</summary>
@@ -248,13 +249,21 @@ public static partial class Kernels
     /// <param name="y">Receives N·O·Ho·Wo outputs.</param>
     /// <param name="workspace">Scratch: <see cref="Conv2dWorkspace"/> floats, or at least one image's column matrix (C·k·k·Ho·Wo).</param>
     /// <param name="g">The geometry.</param>
-    public static unsafe void Conv2dForward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, Span<float> workspace, Conv2dGeometry g)
+    /// <param name="activation">
+    /// Applied to every output after the bias, in the same pass over each image's freshly computed (cache-resident)
+    /// output planes: y = act(conv2d(x, w) + b). The compiler fuses a ReLU, tanh or sigmoid that only reads the
+    /// convolution into this epilogue.
+    /// </param>
+    public static unsafe void Conv2dForward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y, Span<float> workspace, Conv2dGeometry g,
+        Activation activation = Activation.None)
     {
         CheckConv(x.Length, w.Length, y.Length, workspace.Length, g);
         if (!bias.IsEmpty) CheckLength(bias.Length, g.OutChannels, nameof(bias));
+        if (activation < Activation.None || activation > Activation.Sigmoid)
+            throw new ArgumentOutOfRangeException(nameof(activation));
         fixed (float* px = x, pw = w, pb = bias, py = y, pws = workspace)
         {
-            var args = new ConvArgs { X = px, W = pw, Bias = bias.IsEmpty ? null : pb, Y = py, Workspace = pws, G = g, Chunks = DataChunks(g, workspace.Length) };
+            var args = new ConvArgs { X = px, W = pw, Bias = bias.IsEmpty ? null : pb, Y = py, Workspace = pws, G = g, Chunks = DataChunks(g, workspace.Length), Activation = activation };
             RunChunks(&ForwardChunk, &args);
         }
     }
@@ -267,6 +276,8 @@ public static partial class Kernels
         int cols = ColumnsOf(g), weights = WeightsOf(g);
         var w = new ReadOnlySpan<float>(a.W, weights);
         var workspace = new Span<float>(a.Workspace + (long)chunk * cols, cols);
+        bool transposed = ForwardTransposed(g);
+        Span<float> scratch = transposed ? ForwardScratch(hw * og) : default;
         for (int n = g.Batch * chunk / a.Chunks, end = g.Batch * (chunk + 1) / a.Chunks; n < end; n++)
         {
             var xn = new ReadOnlySpan<float>(a.X + (long)n * image, image);
@@ -277,12 +288,76 @@ public static partial class Kernels
                 col = workspace;
             }
             var yn = new Span<float>(a.Y + (long)n * g.OutChannels * hw, g.OutChannels * hw);
+            if (transposed)
+            {
+                // (positions × channels) = colᵀ · wᵀ, then transposed into the channel planes with bias and activation.
+                for (int grp = 0; grp < g.Groups; grp++)
+                {
+                    Gemm.SgemmSerial(true, true, hw, og, kk, col.Slice(grp * kk * hw, kk * hw), hw, w.Slice(grp * og * kk, og * kk), kk, scratch, og);
+                    TransposeBiasActivate(scratch, yn.Slice(grp * og * hw, og * hw), hw, og, a.Bias != null ? a.Bias + grp * og : null, a.Activation);
+                }
+                continue;
+            }
             for (int grp = 0; grp < g.Groups; grp++)
                 Gemm.SgemmSerial(false, false, og, hw, kk, w.Slice(grp * og * kk, og * kk), kk, col.Slice(grp * kk * hw, kk * hw), hw,
                     yn.Slice(grp * og * hw, og * hw), hw);
-            if (a.Bias != null)
-                for (int o = 0; o < g.OutChannels; o++) AddScalarInPlace(yn.Slice(o * hw, hw), a.Bias[o]);
+            if (a.Bias != null || a.Activation != Activation.None)
+                for (int o = 0; o < g.OutChannels; o++) BiasActivateInPlace(yn.Slice(o * hw, hw), a.Bias != null ? a.Bias[o] : 0f, a.Activation);
         }
+    }
+
+    /// <summary>
+    /// Whether the forward GEMM of each image and group is better computed transposed, as (positions × channels) =
+    /// colᵀ · wᵀ followed by a transposition into channel planes: when the output channels fill the micro-kernel's
+    /// 32 (AVX-512) or 16 columns much better than the plane's positions do (64 channels of 14 × 14 = 196
+    /// positions: 196 is 6.1 tiles of 32, 64 is 2), measured on 64 × 196 × 288: 63 → 94 GFLOP/s on one core. The
+    /// product must be deep enough (C/G·k·k ≥ 32) for the GEMM to outweigh the transposition. Depends only on the
+    /// geometry and the SIMD level, so results do not depend on the thread count.
+    /// </summary>
+    static bool ForwardTransposed(in Conv2dGeometry g)
+    {
+        int hw = g.OutHeight * g.OutWidth, kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels;
+        if (kk < 32 || og < 8) return false;
+        int nr = CpuFeatures.Active == SimdLevel.Avx512 ? 32 : 16;
+        static long Up(int v, int m) => (v + m - 1) / m * (long)m;
+        long direct = Up(og, 6) * Up(hw, nr), transposed = Up(hw, 6) * Up(og, nr);
+        return transposed * 10 < direct * 9;
+    }
+
+    /// <summary>Per-thread scratch for the transposed forward product (grown on demand; steady state allocates nothing).</summary>
+    [ThreadStatic] static float[]? t_forwardScratch;
+
+    static Span<float> ForwardScratch(int length)
+    {
+        var s = t_forwardScratch;
+        if (s == null || s.Length < length) t_forwardScratch = s = new float[length];
+        return s.AsSpan(0, length);
+    }
+
+    /// <summary>y[o·hw + p] = act(t[p·og + o] + bias[o]): a (positions × channels) product into channel planes.</summary>
+    static unsafe void TransposeBiasActivate(ReadOnlySpan<float> t, Span<float> y, int hw, int og, float* bias, Activation act)
+    {
+        // Blocks of 8 channels × 8 positions keep reads and writes within a few cache lines each.
+        fixed (float* pt = t, py = y)
+        {
+            for (int o0 = 0; o0 < og; o0 += 8)
+            {
+                int o1 = Math.Min(o0 + 8, og);
+                for (int p0 = 0; p0 < hw; p0 += 64)
+                {
+                    int p1 = Math.Min(p0 + 64, hw);
+                    for (int o = o0; o < o1; o++)
+                    {
+                        float b = bias != null ? bias[o] : 0f;
+                        float* dst = py + (long)o * hw;
+                        float* src = pt + o;
+                        for (int p = p0; p < p1; p++) dst[p] = src[(long)p * og] + b;
+                    }
+                }
+            }
+        }
+        if (act != Activation.None)
+            for (int o = 0; o < og; o++) BiasActivateInPlace(y.Slice(o * hw, hw), 0f, act);
     }
 
     /// <summary>dx = the gradient of <see cref="Conv2dForward"/> with respect to its input (overwritten).</summary>
@@ -347,7 +422,11 @@ public static partial class Kernels
         int kk = g.GroupChannels * g.Kernel * g.Kernel, og = g.GroupOutChannels;
         // Few taps per group (a first layer: C·k·k = 9) make dw's rows too short for the GEMM's column tiles: then each
         // chunk computes dwᵀ (taps × O/G per group, a row per tap) in its own slot, and the slots are transposed into dw.
-        bool transposed = kk < 16 && og >= 2 * kk && (long)chunks * (cols + weights) <= workspace.Length;
+        // The same when O/G fills the micro-kernel's column tiles exactly (32 on AVX-512, else 16) and the taps are at
+        // least twice as many: the long side then runs down the 6-row tiles (conv2's 64 × 288 × 196: 90–95 → 105 GFLOP/s
+        // on one core).
+        int nr = CpuFeatures.Active == SimdLevel.Avx512 ? 32 : 16;
+        bool transposed = ((kk < 16 && og >= 2 * kk) || (og % nr == 0 && kk >= 2 * og)) && (long)chunks * (cols + weights) <= workspace.Length;
         fixed (float* px = x, pdy = dy, pdw = dw, pws = workspace)
         {
             var args = new ConvArgs { X = px, Y = pdy, W = pdw, Workspace = pws, G = g, Chunks = chunks, Transposed = transposed };
@@ -408,15 +487,29 @@ public static partial class Kernels
     /// <param name="batch">N.</param>
     /// <param name="channels">C.</param>
     /// <param name="size">Values per plane (Ho·Wo).</param>
-    public static void ChannelSum(ReadOnlySpan<float> dy, Span<float> db, int batch, int channels, int size)
+    public static unsafe void ChannelSum(ReadOnlySpan<float> dy, Span<float> db, int batch, int channels, int size)
     {
         CheckLength(dy.Length, (long)batch * channels * size, nameof(dy));
         CheckLength(db.Length, channels, nameof(db));
-        for (int c = 0; c < channels; c++)
+        // Serial: the sums stream dy once at memory speed (64 × 64 × 196 in about 60 µs quiet); split over the pool
+        // they gained ~20 µs at best and lost more to a descheduled worker on a loaded machine.
+        fixed (float* pdy = dy, pdb = db)
+        {
+            var args = new PoolArgs { X = pdy, Y = pdb, Planes = channels, Height = batch, Width = size, Chunks = 1 };
+            ChannelSumChunk((nint)(&args), 0);
+        }
+    }
+
+    /// <summary>ChannelSum over one chunk of the channels: X is dy, Y is db, Planes the channels, Height the batch, Width the plane size.</summary>
+    static unsafe void ChannelSumChunk(nint context, int chunk)
+    {
+        ref readonly PoolArgs a = ref *(PoolArgs*)context;
+        int channels = a.Planes, batch = a.Height, size = a.Width;
+        for (int c = channels * chunk / a.Chunks, end = channels * (chunk + 1) / a.Chunks; c < end; c++)
         {
             double sum = 0;
-            for (int n = 0; n < batch; n++) sum += SumFloat(dy.Slice((n * channels + c) * size, size));
-            db[c] = (float)sum;
+            for (int n = 0; n < batch; n++) sum += SumFloat(new ReadOnlySpan<float>(a.X + ((long)n * channels + c) * size, size));
+            a.Y[c] = (float)sum;
         }
     }
 
@@ -429,6 +522,59 @@ public static partial class Kernels
         CheckLength(wLength, (long)g.OutChannels * g.GroupChannels * g.Kernel * g.Kernel, "w");
         CheckLength(yLength, (long)g.Batch * g.OutChannels * g.OutHeight * g.OutWidth, "y");
         if (!IsPointwise(g)) CheckLength(workspaceLength, ColumnsOf(g), "workspace");
+    }
+
+    /// <summary>y = act(y + s) elementwise.</summary>
+    static void BiasActivateInPlace(Span<float> y, float s, Activation act)
+    {
+        if (act == Activation.None)
+        {
+            if (s != 0f) AddScalarInPlace(y, s);
+            return;
+        }
+        ref float py = ref MemoryMarshal.GetReference(y);
+        int n = y.Length, i = 0;
+        SimdLevel level = CpuFeatures.Active;
+        if (level == SimdLevel.Avx512)
+        {
+            Vector512<float> vs = Vector512.Create(s);
+            for (; i <= n - 16; i += 16)
+            {
+                Vector512<float> v = Vector512.LoadUnsafe(ref py, (nuint)i) + vs;
+                v = act switch
+                {
+                    Activation.Relu => Vector512.Max(v, Vector512<float>.Zero),
+                    Activation.Tanh => VMath.Tanh(v),
+                    _ => VMath.Sigmoid(v),
+                };
+                v.StoreUnsafe(ref py, (nuint)i);
+            }
+        }
+        else if (level == SimdLevel.Avx2)
+        {
+            Vector256<float> vs = Vector256.Create(s);
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref py, (nuint)i) + vs;
+                v = act switch
+                {
+                    Activation.Relu => Vector256.Max(v, Vector256<float>.Zero),
+                    Activation.Tanh => VMath.Tanh(v),
+                    _ => VMath.Sigmoid(v),
+                };
+                v.StoreUnsafe(ref py, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref py, i) + s;
+            Unsafe.Add(ref py, i) = act switch
+            {
+                Activation.Relu => MathF.Max(v, 0f),
+                Activation.Tanh => VMath.Tanh(v),
+                _ => VMath.Sigmoid(v),
+            };
+        }
     }
 
     /// <summary>y += s elementwise.</summary>
@@ -513,7 +659,7 @@ public static partial class Kernels
     unsafe struct PoolArgs
     {
         public float* X, Y, Argmax;
-        public int Planes, Height, Width, Chunks;
+        public int Planes, Height, Width, Chunks, OutHeight, OutWidth;
     }
 
     /// <summary>2×2 max pooling with stride 2 and no padding over one chunk of the planes (ties to the first tap in window order).</summary>
@@ -583,19 +729,34 @@ public static partial class Kernels
     /// <param name="width">W.</param>
     /// <param name="outHeight">Ho.</param>
     /// <param name="outWidth">Wo.</param>
-    public static void MaxPool2dBackward(ReadOnlySpan<float> argmax, ReadOnlySpan<float> dy, Span<float> dx, int planes, int height, int width, int outHeight, int outWidth)
+    public static unsafe void MaxPool2dBackward(ReadOnlySpan<float> argmax, ReadOnlySpan<float> dy, Span<float> dx, int planes, int height, int width, int outHeight, int outWidth)
     {
         CheckPool(dx.Length, dy.Length, planes, height, width, outHeight, outWidth);
         CheckLength(argmax.Length, (long)planes * outHeight * outWidth, nameof(argmax));
-        int size = height * width, outSize = outHeight * outWidth;
-        dx.Slice(0, planes * size).Clear();
-        for (int p = 0; p < planes; p++)
+        // Chunks of planes in parallel (each plane's scatter is independent, so the bits do not depend on the threads).
+        fixed (float* pa = argmax, pdy = dy, pdx = dx)
         {
-            Span<float> plane = dx.Slice(p * size, size);
-            for (int o = p * outSize, end = o + outSize; o < end; o++)
+            var args = new PoolArgs { X = pdx, Y = pdy, Argmax = pa, Planes = planes, Height = height, Width = width, OutHeight = outHeight, OutWidth = outWidth };
+            args.Chunks = Math.Max(1, Math.Min(planes, 4 * CpuFeatures.Threads));
+            if (planes * height * width < 1 << 14 || CpuFeatures.Threads == 1 || !WorkerPool.TryRun(&MaxPoolBackwardChunk, (nint)(&args), args.Chunks, CpuFeatures.Threads))
+                for (int c = 0; c < args.Chunks; c++) MaxPoolBackwardChunk((nint)(&args), c);
+        }
+    }
+
+    /// <summary>Max pooling's backward pass over one chunk of the planes: X is dx, Y is dy.</summary>
+    static unsafe void MaxPoolBackwardChunk(nint context, int chunk)
+    {
+        ref readonly PoolArgs a = ref *(PoolArgs*)context;
+        int size = a.Height * a.Width, outSize = a.OutHeight * a.OutWidth;
+        int p0 = a.Planes * chunk / a.Chunks, p1 = a.Planes * (chunk + 1) / a.Chunks;
+        new Span<float>(a.X + (long)p0 * size, (p1 - p0) * size).Clear();
+        for (int p = p0; p < p1; p++)
+        {
+            float* plane = a.X + (long)p * size;
+            for (long o = (long)p * outSize, end = o + outSize; o < end; o++)
             {
-                int at = (int)argmax[o];
-                if (at >= 0) plane[at] += dy[o];
+                int at = (int)a.Argmax[o];
+                if (at >= 0) plane[at] += a.Y[o];
             }
         }
     }
