@@ -19,7 +19,8 @@ public partial class AllocationMlp
 
 /// <summary>
 /// The steady state allocates nothing: after 3 warm-up steps, 20 generated TrainStep + optimizer steps (AdamW, and
-/// Sgd with momentum), and 20 Infer calls at batch 1 and 64, allocate 0 bytes on the calling thread
+/// Sgd with momentum), and 20 Infer calls at batch 1 and 64, allocate 0 bytes on the calling thread (the least of three
+/// such windows)
 /// (GC.GetAllocatedBytesForCurrentThread). The batch of 64 is large enough for the GEMMs to use the worker pool.
 /// </summary>
 [Collection(CpuSettingsCollection.Name)] // other tests force SIMD levels process-wide
@@ -39,12 +40,22 @@ public sealed class AllocationTests
         return (model, program, x, labels);
     }
 
+    /// <summary>
+    /// Bytes allocated by 20 steps after 3 warm-up steps, as the least of three consecutive windows: a one-time lazy
+    /// initialization on a path that only timing takes (the first time the caller finds the worker pool busy, say)
+    /// can fall into any one window on a loaded machine, while an allocation per step shows in all three.
+    /// </summary>
     static long AllocatedBy(Action step)
     {
         for (int i = 0; i < 3; i++) step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) step();
-        return GC.GetAllocatedBytesForCurrentThread() - before;
+        long least = long.MaxValue;
+        for (int window = 0; window < 3; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20; i++) step();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        return least;
     }
 
     [Fact]
