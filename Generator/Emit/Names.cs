@@ -44,9 +44,6 @@ internal static class Names
     /// <summary>A per-sample offset or length as C#: "0", "B", "128 * B".</summary>
     public static string PerSample(int floats) => floats == 0 ? "0" : floats == 1 ? "B" : floats + " * B";
 
-    /// <summary>A shape for comments: "(B, 784)".</summary>
-    public static string ShapeText(Shape s) => s.ToString();
-
     /// <summary>Escapes text for a string literal.</summary>
     public static string Quote(string s) => "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 

@@ -90,21 +90,19 @@ internal sealed class LayerArgs
 }
 
 /// <summary>A call to a built-in layer's Forward being lowered: the instance, its arguments, inputs and parameter nodes.</summary>
-internal sealed class LayerCall
+internal sealed class LayerCall : CallContext
 {
     readonly Func<string, int> _parameter;
     readonly IReadOnlyList<Value> _inputs;
-    readonly bool _training;
 
     public LayerCall(InstanceSpec instance, LayerArgs args, IReadOnlyList<Value> inputs, string text, GraphBuilder builder, Func<string, int> parameter, bool training)
+        : base(builder, training)
     {
         Instance = instance;
         Args = args;
         _inputs = inputs;
         Text = text;
-        Builder = builder;
         _parameter = parameter;
-        _training = training;
     }
 
     public InstanceSpec Instance { get; }
@@ -114,21 +112,7 @@ internal sealed class LayerCall
     /// <summary>The call as source text, for messages.</summary>
     public string Text { get; }
 
-    public GraphBuilder Builder { get; }
-
-    public Graph Graph => Builder.Graph;
-
     public int Count => _inputs.Count;
-
-    /// <summary>Whether this is the training graph; reading it marks the graph as having two variants.</summary>
-    public bool Training
-    {
-        get
-        {
-            Graph.ModeDependent = true;
-            return _training;
-        }
-    }
 
     /// <summary>Input <paramref name="i"/> as a tensor node.</summary>
     public int T(int i) => i < _inputs.Count && _inputs[i] is TensorValue t ? t.Node
@@ -138,10 +122,6 @@ internal sealed class LayerCall
     public int Parameter(string name) => _parameter(name);
 
     public Shape ShapeOf(int node) => Graph[node].Shape;
-
-    public int Op(string op, params int[] inputs) => Builder.Op(op, inputs);
-
-    public int Op(string op, int[] inputs, Action<Node> attributes) => Builder.Op(op, inputs, attributes);
 
     /// <summary>A shape error naming the layer, as the user wrote it.</summary>
     public CompileError ShapeError(string problem) => new("MG0002", $"{Text} ({Instance.TypeKey})", problem);

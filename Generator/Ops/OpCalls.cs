@@ -59,40 +59,24 @@ internal static partial class OpCalls
 
 /// <summary>
 /// One call being lowered: its arguments (tensors, numbers, labels), checked accessors for them, and the graph
-/// builder. Reading <see cref="Training"/> marks the graph as having training and inference variants.
+/// builder. Reading <see cref="CallContext.Training"/> marks the graph as having training and inference variants.
 /// </summary>
-internal sealed class OpCall
+internal sealed class OpCall : CallContext
 {
     readonly IReadOnlyList<Value> _args;
     readonly IReadOnlyList<string> _text;
-    readonly bool _training;
 
     public OpCall(string name, IReadOnlyList<Value> args, IReadOnlyList<string> argumentText, GraphBuilder builder, bool training)
+        : base(builder, training)
     {
         Name = name;
         _args = args;
         _text = argumentText;
-        Builder = builder;
-        _training = training;
     }
 
     public string Name { get; }
 
-    public GraphBuilder Builder { get; }
-
-    public Graph Graph => Builder.Graph;
-
     public int Count => _args.Count;
-
-    /// <summary>Whether this is the training graph (Dropout drops, BatchNorm uses batch statistics).</summary>
-    public bool Training
-    {
-        get
-        {
-            Graph.ModeDependent = true;
-            return _training;
-        }
-    }
 
     /// <summary>Argument <paramref name="i"/> as a tensor node (a number becomes a constant).</summary>
     public int T(int i) => _args[i] switch
@@ -123,12 +107,6 @@ internal sealed class OpCall
 
     /// <summary>Argument <paramref name="i"/> as the loss's labels.</summary>
     public int Labels(int i) => _args[i] is LabelsValue l ? l.Node : throw Error(i, "must be the loss's Labels parameter");
-
-    /// <summary>Adds a node of the op table.</summary>
-    public int Op(string op, params int[] inputs) => Builder.Op(op, inputs);
-
-    /// <summary>Adds a node of the op table with attributes.</summary>
-    public int Op(string op, int[] inputs, Action<Node> attributes) => Builder.Op(op, inputs, attributes);
 
     CompileError Error(int i, string what) =>
         new("MG0004", i < _text.Count ? _text[i] : Name, $"argument {i + 1} of {Name} {what}");
