@@ -40,21 +40,9 @@ internal static class ModelEmitter
     public static string EmitWithoutProgram(ClassSpec spec)
     {
         var w = new CodeWriter();
-        var all = new List<(string Name, int[] Shape, bool Trainable)>();
-        void Walk(InstanceSpec instance)
-        {
-            foreach (var p in instance.Parameters)
-                all.Add((instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name, p.Shape.ToArray(), p.Trainable));
-            foreach (var f in instance.Fields) foreach (var item in f.Items) Walk(item);
-        }
-        Walk(spec.Root!);
-        var parameters = new List<(string, int[], int, bool)>();
-        int offset = 0;
-        foreach (var (name, shape, trainable) in all.Where(p => p.Trainable).Concat(all.Where(p => !p.Trainable)))
-        {
-            parameters.Add((name, shape, offset, trainable));
-            offset += MemoryPlan.RoundUp(shape.Aggregate(1, (a, b) => a * b));
-        }
+        var shapes = InstanceTree.Parameters(spec.Root!).ToDictionary(p => p.Name, p => p.Param.Shape.ToArray());
+        var parameters = MemoryPlan.LayoutParameters(InstanceTree.Parameters(spec.Root!).Select(p => (p.Name, shapes[p.Name].Aggregate(1, (a, b) => a * b), p.Param.Trainable)))
+            .Select(p => (p.Name, shapes[p.Name], p.Offset, p.Trainable)).ToList();
         OpenClass(w, spec, ": global::ModelGen.ModelBase");
         WriteDescription(w, spec, parameters, new int[0], new int[0], "None");
         WriteConstructor(w, spec);
@@ -97,14 +85,8 @@ internal static class ModelEmitter
     static void WriteDescription(CodeWriter w, ClassSpec spec, List<(string Name, int[] Shape, int Offset, bool Trainable)> parameters,
         IEnumerable<int> input, IEnumerable<int> output, string target)
     {
-        var inits = new Dictionary<string, string>();
-        void Walk(InstanceSpec instance)
-        {
-            foreach (var p in instance.Parameters)
-                inits[instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name] = "Init." + p.Init + (double.IsNaN(p.Scale) ? "" : ", " + p.Scale.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
-            foreach (var f in instance.Fields) foreach (var item in f.Items) Walk(item);
-        }
-        Walk(spec.Root!);
+        var inits = InstanceTree.Parameters(spec.Root!).ToDictionary(p => p.Name, p => "Init." + p.Param.Init
+            + (double.IsNaN(p.Param.Scale) ? "" : ", " + p.Param.Scale.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
         long count = parameters.Where(p => p.Trainable).Sum(p => (long)p.Shape.Aggregate(1, (a, b) => a * b));
         int state = parameters.Count(p => !p.Trainable);
         w.Line($"// {parameters.Count - state} parameter tensors, {count:N0} trainable scalars{(state > 0 ? $", then {state} state tensors that are saved but not trained" : "")}, in one arena (offsets in floats, 64-byte aligned).");

@@ -130,3 +130,17 @@ public sealed record BinaryExpr(string Op, Expr Left, Expr Right, string Text, S
 
 /// <summary>Unary minus.</summary>
 public sealed record NegateExpr(Expr Operand, SourceSpan Span) : Expr(Span);
+
+/// <summary>Walks of the instance tree shared by lowering and emission.</summary>
+public static class InstanceTree
+{
+    /// <summary>Every parameter of the tree with its full path name ("hidden.weight", "blocks.2.fc.bias"), in tree order.</summary>
+    public static System.Collections.Generic.IEnumerable<(string Name, string Scope, ParamSpec Param)> Parameters(InstanceSpec instance)
+    {
+        foreach (var p in instance.Parameters)
+            yield return (instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name, instance.Path, p);
+        foreach (var f in instance.Fields)
+            foreach (var item in f.Items)
+                foreach (var nested in Parameters(item)) yield return nested;
+    }
+}

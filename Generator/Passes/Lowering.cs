@@ -115,19 +115,16 @@ internal sealed class Lowering
         return g;
     }
 
-    void AddParameters(InstanceSpec instance)
+    void AddParameters(InstanceSpec root)
     {
-        foreach (var p in instance.Parameters)
+        foreach (var (name, scope, p) in InstanceTree.Parameters(root))
         {
-            string name = instance.Path.Length == 0 ? p.Name : instance.Path + "." + p.Name;
             int id = _b.Source("Parameter", new Shape(p.Shape.ToArray()), name);
-            _b.Graph[id].Scope = instance.Path;
+            _b.Graph[id].Scope = scope;
             _b.Graph[id].Trainable = p.Trainable;
             _paramNodes[name] = id;
             _b.Graph.Parameters.Add((name, id));
         }
-        foreach (var f in instance.Fields)
-            foreach (var item in f.Items) AddParameters(item);
     }
 
     Value? Invoke(InstanceSpec self, MethodSpec method, List<Value> args, SourceSpan site, string? scope = null)

@@ -52,20 +52,35 @@ internal sealed class MemoryPlan
 
     public static int RoundUp(int n) => (n + Align - 1) / Align * Align;
 
+    /// <summary>
+    /// The parameter arena's layout: trained parameters first, in the given order, then state that is saved but not
+    /// trained; each starts on a 64-byte boundary.
+    /// </summary>
+    public static List<(string Name, int Offset, int Length, bool Trainable)> LayoutParameters(IEnumerable<(string Name, int Length, bool Trainable)> parameters)
+    {
+        var all = parameters.ToList();
+        var layout = new List<(string, int, int, bool)>();
+        int offset = 0;
+        foreach (var (name, length, trainable) in all.Where(p => p.Trainable).Concat(all.Where(p => !p.Trainable)))
+        {
+            layout.Add((name, offset, length, trainable));
+            offset += RoundUp(length);
+        }
+        return layout;
+    }
+
     public static MemoryPlan Build(Graph g, List<Unit> units, IReadOnlyCollection<int> required)
     {
         var plan = new MemoryPlan();
-        int offset = 0;
+        var nodeOf = g.Parameters.ToDictionary(p => p.Name, p => p.Node, StringComparer.Ordinal);
+        plan.ParameterLayout.AddRange(LayoutParameters(g.Parameters.Select(p => (p.Name, g[p.Node].Shape.FixedCount, g[p.Node].Trainable))));
         var paramOffset = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var (name, node) in g.Parameters.Where(p => g[p.Node].Trainable).Concat(g.Parameters.Where(p => !g[p.Node].Trainable)))
+        foreach (var (name, offset, length, _) in plan.ParameterLayout)
         {
-            int length = g[node].Shape.FixedCount;
-            plan.ParameterLayout.Add((name, offset, length, g[node].Trainable));
             paramOffset[name] = offset;
-            plan.Slots[node] = new Slot(Region.Parameters, offset, length);
-            offset += RoundUp(length);
+            plan.Slots[nodeOf[name]] = new Slot(Region.Parameters, offset, length);
         }
-        plan.ParameterFloats = offset;
+        plan.ParameterFloats = plan.ParameterLayout.Count == 0 ? 0 : plan.ParameterLayout.Max(p => p.Offset + RoundUp(p.Length));
         foreach (var kv in g.Gradients)
             if (kv.Value >= 0) plan.Slots[kv.Value] = new Slot(Region.Gradients, paramOffset[kv.Key], g[kv.Value].Shape.FixedCount);
 
