@@ -14,7 +14,7 @@ namespace ModelGen.Cpu;
 /// Large products are split across <see cref="CpuFeatures.Threads"/> threads (the dimension with more tiles is
 /// split); packing buffers are per thread and reused, so a call allocates nothing once warmed up.
 /// </summary>
-public static unsafe class Gemm
+public static unsafe partial class Gemm
 {
     const int MR = 6;
     const int MC = 96;          // rows of op(A) packed at once (a multiple of MR): MC × KC floats stay in L2
