@@ -28,6 +28,18 @@ public class ConvolutionKernelTests
             // Many output channels over small planes: the forward product is computed transposed (positions × channels).
             ("transposed forward, 64 channels of 5x7", new Conv2dGeometry(3, 16, 5, 7, 64, 3, Padding: 1)),
             ("transposed forward, groups 2 of 32 channels", new Conv2dGeometry(2, 16, 6, 5, 64, 3, Padding: 1, Groups: 2)),
+            // Stride 1, one group, C·k·k ≥ 32: the implicit GEMM over the pitched layout (forward, data and weight
+            // gradients), with partial slivers of output channels, output rows narrower than 8 (scalar transposition),
+            // padding 0 up to k − 1, an even kernel, batch 1 and odd batches.
+            ("implicit, 33 → 37 channels, batch 7", new Conv2dGeometry(7, 33, 9, 11, 37, 3, Padding: 1)),
+            ("implicit 5x5, padding 2, narrow rows", new Conv2dGeometry(3, 8, 12, 7, 21, 5, Padding: 2)),
+            ("implicit, padding 0, batch 1", new Conv2dGeometry(1, 16, 10, 13, 24, 3)),
+            ("implicit, padding 2 = k - 1", new Conv2dGeometry(2, 12, 6, 9, 9, 3, Padding: 2)),
+            ("implicit 2x2, padding 1", new Conv2dGeometry(5, 20, 7, 8, 16, 2, Padding: 1)),
+            ("implicit, 64 → 65 channels, batch 5", new Conv2dGeometry(5, 64, 6, 17, 65, 3, Padding: 1)),
+            // Stride 1 but C·k·k < 32 (a first layer): im2col + GEMM; the data gradient (O·k·k ≥ 32) is implicit.
+            ("shallow, 1 → 7 channels", new Conv2dGeometry(3, 1, 28, 20, 7, 3, Padding: 1)),
+            ("shallow, 2 → 5 channels, padding 0", new Conv2dGeometry(2, 2, 9, 19, 5, 3)),
         };
         foreach (var level in CpuTestSupport.AllLevels)
             foreach (var (name, g) in shapes) data.Add(level, name, g);

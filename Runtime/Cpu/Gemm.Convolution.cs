@@ -15,7 +15,7 @@ namespace ModelGen.Cpu;
 //                             with B the weights packed once per call into NR-column slivers; 6 consecutive positions
 //                             are 6 consecutive floats, so a tile's A sliver is 6 broadcasts from one cache line.
 //   weight gradient           dWᵀ ((c, u, v) × out channels) += Σ over positions t  xpad[c·S + u·P + v + t] · dyᵀ[t, o]
-//                             with dyᵀ packed per image (zero at the junk positions).
+//                             with dyᵀ packed per image, the depth walking the valid positions row by row.
 // The (positions × channels) results are transposed into channel planes (with bias and activation) 8 × 8 at a time.
 public static unsafe partial class Gemm
 {
@@ -243,14 +243,14 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>
-    /// One image of the implicit weight gradient: partial (rows × ldc) (+)= A · packed dyᵀ, where row r = (c, u, v) of A
-    /// is the run xpad[c·S + u·P + v + t] over the depth t &lt; depth (rows past <paramref name="m"/>, up to the next
-    /// multiple of 6, repeat row 0 and are dropped by the caller), for every sliver.
+    /// One image of the implicit weight gradient: partial (rows × ldc) (+)= A · packed dyᵀ over the ho·wo valid output
+    /// positions, where row r = (c, u, v) of A holds xpad[c·S + u·P + v + i·P + j] at depth i·wo + j (rows past
+    /// <paramref name="m"/>, up to the next multiple of 6, repeat row 0 and are dropped by the caller), every sliver.
     /// </summary>
-    internal static void ConvWeightImage(SimdLevel level, float* xpad, int m, int k, int planeStride, int pitch, float* packedDy, int slivers, int depth,
+    internal static void ConvWeightImage(SimdLevel level, float* xpad, int m, int k, int planeStride, int pitch, int ho, int wo, float* packedDy, int slivers,
         float* partial, int ldc, bool load)
     {
-        int nr = ConvNr(level), taps = k * k;
+        int nr = ConvNr(level), taps = k * k, depth = ho * wo;
         long* o = stackalloc long[MR];
         for (int s = 0; s < slivers; s++)
         for (int r = 0; r < m; r += MR)
@@ -263,17 +263,22 @@ public static unsafe partial class Gemm
             float* b = packedDy + (long)s * depth * nr;
             float* c = partial + (long)r * ldc + s * nr;
             if (level == SimdLevel.Avx512)
-                ConvRows6x32(xpad + o[0], xpad + o[1], xpad + o[2], xpad + o[3], xpad + o[4], xpad + o[5], depth, b, c, ldc, load);
+                ConvRows6x32(xpad + o[0], xpad + o[1], xpad + o[2], xpad + o[3], xpad + o[4], xpad + o[5], ho, wo, pitch, b, c, ldc, load);
             else
-                ConvRows6x16(xpad + o[0], xpad + o[1], xpad + o[2], xpad + o[3], xpad + o[4], xpad + o[5], depth, b, c, ldc, load);
+                ConvRows6x16(xpad + o[0], xpad + o[1], xpad + o[2], xpad + o[3], xpad + o[4], xpad + o[5], ho, wo, pitch, b, c, ldc, load);
         }
     }
 
-    /// <summary>A 6 × 32 tile whose A rows are six arbitrary contiguous runs (a0..a5), depth kc.</summary>
-    static void ConvRows6x32(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, int kc, float* b, float* c, int ldc, bool load)
+    /// <summary>
+    /// A 6 × 32 tile whose A rows are six arbitrary runs (a0..a5): the depth is segments × kc, segment s of row r the
+    /// kc floats at a_r + s·segmentStride (an output row of positions, without the pitched layout's junk columns).
+    /// </summary>
+    static void ConvRows6x32(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, int segments, int kc, long segmentStride,
+        float* b, float* c, int ldc, bool load)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int seg = 0; seg < segments; seg++, a0 += segmentStride, a1 += segmentStride, a2 += segmentStride, a3 += segmentStride, a4 += segmentStride, a5 += segmentStride)
         for (int p = 0; p < kc; p++, b += 32)
         {
             Vector512<float> b0 = Vector512.Load(b);
@@ -301,10 +306,12 @@ public static unsafe partial class Gemm
     }
 
     /// <summary><see cref="ConvRows6x32"/> with Vector256: a 6 × 16 tile.</summary>
-    static void ConvRows6x16(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, int kc, float* b, float* c, int ldc, bool load)
+    static void ConvRows6x16(float* a0, float* a1, float* a2, float* a3, float* a4, float* a5, int segments, int kc, long segmentStride,
+        float* b, float* c, int ldc, bool load)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int seg = 0; seg < segments; seg++, a0 += segmentStride, a1 += segmentStride, a2 += segmentStride, a3 += segmentStride, a4 += segmentStride, a5 += segmentStride)
         for (int p = 0; p < kc; p++, b += 16)
         {
             Vector256<float> b0 = Vector256.Load(b);

@@ -14,6 +14,9 @@ namespace ModelGen.Cpu;
 //   backward data    dcol[g]   (Ck²/G × HoWo)    = w[g]ᵀ · dy[n, g], then col2im adds it into dx[n]
 //   backward weight  dw[g]     (O/G × Ck²/G)    += dy[n, g] · col[g]ᵀ  (im2col recomputed per image)
 // A 1×1 convolution with stride 1 and no padding uses the image itself as its column matrix.
+// Stride-1, single-group convolutions with C·k·k ≥ 32 (for the data gradient O·k·k ≥ 32) on AVX2/AVX-512 never build
+// the column matrix: they run as implicit GEMMs over a pitched copy of each image (see the region "implicit GEMM" and
+// Gemm.Convolution.cs), the data gradient as a convolution of dy with the flipped weight.
 public static partial class Kernels
 {
     /// <summary>
@@ -321,8 +324,12 @@ public static partial class Kernels
 
     /// <summary>
     /// The implicit forward product (the convolution, or the data gradient as a convolution of dy with the flipped
-    /// weight): false when the workspace cannot hold the packed weights and one image slot. Measured on conv2 of the
-    /// samples' CNN (64 images of 32 → 64 channels, 14 × 14, 2 threads): forward 3.6 → ... ms, data gradient 4.9 → ... ms.
+    /// weight): the weights packed once per call into the workspace, then chunks of images, each with its own slot
+    /// (pitched image and (positions × channels) product). False when the workspace cannot hold the packed weights
+    /// and one slot. Against im2col + GEMM per image on conv2 of the samples' CNN (64 images of 32 → 64 channels,
+    /// 14 × 14, 2 threads, same process, median of 15 windows each): forward + ReLU 2.98 → 2.35 ms, data gradient
+    /// (GEMM + col2im before) 3.50 → 2.33 ms. The junk columns of the pitched rows cost 7 % of the multiply-adds
+    /// (210 positions for 196); the micro-kernel then runs at about 200 GFLOP/s of the 226 FMA peak.
     /// </summary>
     static unsafe bool TryImplicitForward(float* x, float* w, float* bias, float* y, float* workspace, long workspaceLength, in Pitched p,
         int batch, bool flipped, SimdLevel level, Activation activation)
@@ -362,11 +369,12 @@ public static partial class Kernels
 
     /// <summary>
     /// The implicit weight gradient: each chunk of images sums dWᵀ ((c, u, v) × O) into its own partial, the partials
-    /// are added in chunk order and transposed into dw. False when the workspace cannot hold one chunk.
+    /// are added in chunk order and transposed into dw. False when the workspace cannot hold one chunk. The depth runs
+    /// over the valid positions only (row by row). conv2 of the samples' CNN: 2.40 → 2.29 ms (im2col + GEMM before).
     /// </summary>
     static unsafe bool TryImplicitWeight(float* x, float* dy, float* dw, float* workspace, long workspaceLength, in Pitched p, int batch, SimdLevel level)
     {
-        int rows = (p.Depth + 5) / 6 * 6, depth = p.OutH * p.Pitch;
+        int rows = (p.Depth + 5) / 6 * 6, depth = p.OutH * p.OutW;
         long packedDy = (long)p.Slivers * depth * p.Nr, partial = (long)rows * p.Ldc;
         long slot = p.Image + packedDy + partial;
         int chunks = ImplicitChunks(batch, workspaceLength, slot);
@@ -389,7 +397,7 @@ public static partial class Kernels
     {
         ref readonly ImplicitArgs a = ref *(ImplicitArgs*)context;
         Pitched p = a.P;
-        int depth = p.OutH * p.Pitch;
+        int depth = p.OutH * p.OutW;
         float* xpad = a.Workspace + chunk * a.Slot, packedDy = xpad + p.Image, partial = packedDy + (long)p.Slivers * depth * p.Nr;
         new Span<float>(xpad, (int)(partial - xpad)).Clear();
         int first = a.Batch * chunk / a.Chunks, end = a.Batch * (chunk + 1) / a.Chunks;
@@ -398,8 +406,8 @@ public static partial class Kernels
         for (int n = first; n < end; n++)
         {
             p.CopyIn(a.X + n * imageIn, xpad);
-            Gemm.PackConvGradient(a.Y + n * imageOut, p.OutC, p.OutH, p.OutW, p.Pitch, p.Nr, depth, packedDy);
-            Gemm.ConvWeightImage(a.Level, xpad, p.Depth, p.K, p.Plane, p.Pitch, packedDy, p.Slivers, depth, partial, p.Ldc, load: n > first);
+            Gemm.PackConvGradient(a.Y + n * imageOut, p.OutC, p.OutH, p.OutW, p.OutW, p.Nr, depth, packedDy);
+            Gemm.ConvWeightImage(a.Level, xpad, p.Depth, p.K, p.Plane, p.Pitch, p.OutH, p.OutW, packedDy, p.Slivers, partial, p.Ldc, load: n > first);
         }
     }
 
