@@ -27,13 +27,16 @@ public static class Compare
     {
         public int Windows => Quick ? 5 : 9;
         public int TrainSteps => Quick ? 100 : 300;
+        /// <summary>The peer's warm-up (PyTorch has no JIT to wait for); ModelGen's is <see cref="WarmUp"/>.</summary>
         public int WarmupSteps => Quick ? 50 : 200;
         public int CnnTrainSteps => Quick ? 10 : 20;
-        public int CnnWarmupSteps => Quick ? 5 : 10;
         public int Infer1Calls => Quick ? 2000 : 5000;
         public int Infer256Calls => Quick ? 50 : 200;
         public int GemmCalls => Quick ? 5 : 10;
         public long FmaIterations => Quick ? 30_000_000 : 60_000_000;
+        /// <summary>The least warm-up of every workload, in both modes (see <see cref="WarmUp"/>).</summary>
+        public double MinWarmupSeconds => 1.5;
+        public double MaxWarmupSeconds => Quick ? 3 : 5;
     }
 
     /// <summary>One workload's ModelGen figure (or the reason it has none).</summary>
@@ -70,6 +73,7 @@ public static class Compare
         // Each workload: a warm-up, then windows that alternate ModelGen and the peer, so that both see the same
         // machine; the FMA limit is measured in a window beside each GEMM window.
         var results = new List<Result>();
+        var warmups = new List<string>();
         var peerValues = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (var w in Workloads(train, settings))
         {
@@ -78,6 +82,7 @@ public static class Compare
                 results.Add(new Result(w.Name, null, w.Unit, w.LowerIsBetter, w.Missing));
                 continue;
             }
+            warmups.Add($"{w.Name} {WarmUp(w, settings).ToString("F1", Inv)} s");
             var mine = new double[settings.Windows];
             var theirs = new List<double>();
             for (int i = 0; i < settings.Windows; i++)
@@ -108,6 +113,7 @@ public static class Compare
 
         foreach (var note in peerNotes)
             Console.WriteLine(note);
+        Console.WriteLine($"# warm-up (until >= {settings.MinWarmupSeconds.ToString("F1", Inv)} s and two windows within 5 %): {string.Join(", ", warmups)}");
         Console.WriteLine("# name modelgen_value peer_value ratio unit   (ratio > 1 means ModelGen is better: modelgen/peer for throughput, peer/modelgen for latency)");
         foreach (var r in results)
         {
@@ -132,6 +138,30 @@ public static class Compare
         Console.WriteLine($"fma_peak {Format(peak)} n/a n/a GFLOP/s");
         Console.WriteLine($"# total {total.Elapsed.TotalSeconds.ToString("F1", Inv)} s");
         return 0;
+    }
+
+    /// <summary>
+    /// Runs windows of the workload until at least <see cref="Settings.MinWarmupSeconds"/> have passed and the last two
+    /// windows agree within 5 % (or <see cref="Settings.MaxWarmupSeconds"/> have passed); returns the seconds spent.
+    /// A fixed number of calls is not enough: .NET's tiered JIT recompiles hot methods with optimizations (and
+    /// profile-guided ones) in the background for about the first second of a process, and in that time the MLP
+    /// training step runs at half speed (50 quick warm-up steps, ~15 ms, left <c>compare --quick</c> at 85–148k
+    /// samples/s against ~210k once warm).
+    /// </summary>
+    static double WarmUp(Workload w, Settings s)
+    {
+        var elapsed = Stopwatch.StartNew();
+        double previous = double.NaN;
+        while (true)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int c = 0; c < w.PerWindow; c++) w.Run!();
+            double t = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            double spent = elapsed.Elapsed.TotalSeconds;
+            if (spent >= s.MaxWarmupSeconds || (spent >= s.MinWarmupSeconds && Math.Abs(t - previous) <= 0.05 * previous))
+                return spent;
+            previous = t;
+        }
     }
 
     /// <summary>
@@ -183,7 +213,7 @@ public static class Compare
     static Workload MlpTrain(Dataset train, Settings s)
     {
         var model = new BenchMlp(seed: 1);
-        return Train("fashion_mlp_train_b64", model, model.CreateProgram(64), train, s.TrainSteps, s.WarmupSteps);
+        return Train("fashion_mlp_train_b64", model, model.CreateProgram(64), train, s.TrainSteps);
     }
 
     /// <summary>
@@ -193,11 +223,11 @@ public static class Compare
     static Workload CnnTrain(Dataset train, Settings s)
     {
         var model = new BenchCnn(seed: 1);
-        return Train("fashion_cnn_train_b64", model, model.CreateProgram(64), train, s.CnnTrainSteps, s.CnnWarmupSteps);
+        return Train("fashion_cnn_train_b64", model, model.CreateProgram(64), train, s.CnnTrainSteps);
     }
 
     /// <summary>Shuffled batches of 64 copied in by <see cref="BatchLoader"/>, TrainStep and AdamW.Step; samples/s.</summary>
-    static Workload Train(string name, ModelBase model, CompiledProgram program, Dataset train, int steps, int warmup)
+    static Workload Train(string name, ModelBase model, CompiledProgram program, Dataset train, int steps)
     {
         const int batch = 64;
         var optimizer = new AdamW(1e-3f);
@@ -216,7 +246,6 @@ public static class Compare
             program.TrainStep(loader.Input, loader.Labels, default, batch, default);
             optimizer.Step(model.Parameters);
         }
-        for (int i = 0; i < warmup; i++) Step();
         return new Workload(name, "samples/s", false, steps, Step, t => steps * batch / t);
     }
 
@@ -230,8 +259,6 @@ public static class Compare
         var y = new float[256 * 10];
         void One() => program.Infer(x1.Span, 1, y.AsSpan(0, 10));
         void Batch() => program.Infer(x256.Span, 256, y);
-        for (int i = 0; i < 2000; i++) One();
-        for (int i = 0; i < 20; i++) Batch();
         yield return new Workload("mlp_infer_b1_latency", "us", true, s.Infer1Calls, One, t => t / s.Infer1Calls * 1e6);
         yield return new Workload("mlp_infer_b256", "samples/s", false, s.Infer256Calls, Batch, t => s.Infer256Calls * 256 / t);
     }
@@ -246,7 +273,6 @@ public static class Compare
         var c = new float[n * n];
         for (int i = 0; i < a.Length; i++) { a[i] = rng.NextSingle() * 2 - 1; b[i] = rng.NextSingle() * 2 - 1; }
         void Run() => Gemm.Sgemm(false, false, n, n, n, a, n, b, n, c, n);
-        for (int i = 0; i < 3; i++) Run();
         return new Workload("sgemm_1024", "GFLOP/s", false, s.GemmCalls, Run, t => 2.0 * n * n * n * s.GemmCalls / t / 1e9);
     }
 

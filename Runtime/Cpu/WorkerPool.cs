@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 
 namespace ModelGen.Cpu;
@@ -16,44 +17,61 @@ namespace ModelGen.Cpu;
 /// </summary>
 internal static unsafe class WorkerPool
 {
-    static readonly object s_dispatch = new();
     static readonly object s_wake = new();
     static readonly object s_done = new();
     static Thread[] s_workers = Array.Empty<Thread>();
-
-    static int s_generation;        // bumped once per job; workers wake on a change
-    static long s_ticket;           // (generation << 32) | next unclaimed item
-    static int s_completed;         // items finished in the current job
-    static int s_sleepers;
-    static int s_mainSleeping;
-    static delegate*<nint, int, void> s_body;
-    static nint s_context;
-    static int s_count;
     static Exception? s_error;
+
+    /// <summary>
+    /// The state the threads share, one cache line per group of fields written together: the job description (written
+    /// once per job, then only read), the ticket (claimed by every thread), the completion count, and the generation
+    /// that idle workers poll. Kept apart, a worker polling the generation does not lose its line each time another
+    /// thread claims or finishes an item (false sharing).
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit, Size = 5 * CacheLine)]
+    struct Shared
+    {
+        [FieldOffset(1 * CacheLine)] public delegate*<nint, int, void> Body;
+        [FieldOffset(1 * CacheLine + 8)] public nint Context;
+        [FieldOffset(1 * CacheLine + 16)] public int Count;
+        /// <summary>1 while a job runs: taken by compare-and-swap, not a monitor, which would let the caller's own
+        /// body re-enter and overwrite the running job.</summary>
+        [FieldOffset(1 * CacheLine + 20)] public int Busy;
+        /// <summary>(generation &lt;&lt; 32) | next unclaimed item.</summary>
+        [FieldOffset(2 * CacheLine)] public long Ticket;
+        [FieldOffset(3 * CacheLine)] public int Completed;
+        [FieldOffset(3 * CacheLine + 4)] public int MainSleeping;
+        /// <summary>Bumped once per job; workers wake on a change.</summary>
+        [FieldOffset(4 * CacheLine)] public int Generation;
+        [FieldOffset(4 * CacheLine + 4)] public int Sleepers;
+    }
+
+    const int CacheLine = 64;
+    static Shared s_shared;
 
     static readonly long s_spinTicks = Stopwatch.Frequency / 200;   // a worker spins 5 ms after a job before it sleeps
 
     /// <summary>
     /// Runs <paramref name="body"/> for items 0 .. <paramref name="count"/> − 1 on the caller and up to
     /// <paramref name="threads"/> − 1 workers, and waits for all of them. Returns false without running anything
-    /// when another thread is using the pool (the caller then does the work itself); a body must not use the pool.
+    /// when the pool is in use, by another thread or by the caller's own body (the caller then does the work itself).
     /// </summary>
     public static bool TryRun(delegate*<nint, int, void> body, nint context, int count, int threads)
     {
-        if (count <= 1 || threads <= 1 || !Monitor.TryEnter(s_dispatch))
+        if (count <= 1 || threads <= 1 || Interlocked.CompareExchange(ref s_shared.Busy, 1, 0) != 0)
             return false;
         try
         {
             EnsureWorkers(Math.Min(threads, count) - 1);
-            int generation = s_generation + 1;
-            s_body = body;
-            s_context = context;
-            s_count = count;
+            int generation = s_shared.Generation + 1;
+            s_shared.Body = body;
+            s_shared.Context = context;
+            s_shared.Count = count;
             s_error = null;
-            Volatile.Write(ref s_completed, 0);
-            Volatile.Write(ref s_ticket, (long)generation << 32);
-            Interlocked.Exchange(ref s_generation, generation);
-            if (Volatile.Read(ref s_sleepers) > 0)
+            Volatile.Write(ref s_shared.Completed, 0);
+            Volatile.Write(ref s_shared.Ticket, (long)generation << 32);
+            Interlocked.Exchange(ref s_shared.Generation, generation);
+            if (Volatile.Read(ref s_shared.Sleepers) > 0)
             {
                 lock (s_wake)
                     Monitor.PulseAll(s_wake);
@@ -61,15 +79,15 @@ internal static unsafe class WorkerPool
 
             Work(generation);
             WaitForCompletion(count);
-            s_body = null;
-            s_context = 0;
+            s_shared.Body = null;
+            s_shared.Context = 0;
             if (s_error != null)
                 ExceptionDispatchInfo.Capture(s_error).Throw();
             return true;
         }
         finally
         {
-            Monitor.Exit(s_dispatch);
+            Volatile.Write(ref s_shared.Busy, 0);
         }
     }
 
@@ -78,16 +96,16 @@ internal static unsafe class WorkerPool
     {
         while (true)
         {
-            long ticket = Volatile.Read(ref s_ticket);
+            long ticket = Volatile.Read(ref s_shared.Ticket);
             // A ticket of another generation, or an exhausted one, ends this thread's part of the job. A successful
             // claim proves the job is still running, so the body and context read below belong to it.
-            if ((int)(ticket >> 32) != generation || (int)ticket >= s_count)
+            if ((int)(ticket >> 32) != generation || (int)ticket >= s_shared.Count)
                 return;
-            if (Interlocked.CompareExchange(ref s_ticket, ticket + 1, ticket) != ticket)
+            if (Interlocked.CompareExchange(ref s_shared.Ticket, ticket + 1, ticket) != ticket)
                 continue;
-            try { s_body(s_context, (int)ticket); }
+            try { s_shared.Body(s_shared.Context, (int)ticket); }
             catch (Exception e) { s_error = e; }
-            if (Interlocked.Increment(ref s_completed) == s_count && Volatile.Read(ref s_mainSleeping) != 0)
+            if (Interlocked.Increment(ref s_shared.Completed) == s_shared.Count && Volatile.Read(ref s_shared.MainSleeping) != 0)
             {
                 lock (s_done)
                     Monitor.PulseAll(s_done);
@@ -104,7 +122,7 @@ internal static unsafe class WorkerPool
         for (int i = s_workers.Length; i < needed; i++)
         {
             var thread = new Thread(WorkerLoop) { IsBackground = true, Name = $"ModelGen.Cpu worker {i + 1}" };
-            thread.Start(new WorkerState(Volatile.Read(ref s_generation)));
+            thread.Start(new WorkerState(Volatile.Read(ref s_shared.Generation)));
             workers[i] = thread;
         }
         s_workers = workers;
@@ -135,7 +153,7 @@ internal static unsafe class WorkerPool
         {
             for (int i = 0; i < 16; i++)
             {
-                int g = Volatile.Read(ref s_generation);
+                int g = Volatile.Read(ref s_shared.Generation);
                 if (g != seen)
                     return g;
                 Thread.SpinWait(4);
@@ -143,15 +161,15 @@ internal static unsafe class WorkerPool
             Thread.Yield();
         }
         // Announce the sleep (a full fence), then re-check under the lock: TryRun bumps the generation before it
-        // reads s_sleepers, so one of the two always sees the other.
-        Interlocked.Increment(ref s_sleepers);
+        // reads the sleepers, so one of the two always sees the other.
+        Interlocked.Increment(ref s_shared.Sleepers);
         lock (s_wake)
         {
-            while (Volatile.Read(ref s_generation) == seen)
+            while (Volatile.Read(ref s_shared.Generation) == seen)
                 Monitor.Wait(s_wake);
         }
-        Interlocked.Decrement(ref s_sleepers);
-        return Volatile.Read(ref s_generation);
+        Interlocked.Decrement(ref s_shared.Sleepers);
+        return Volatile.Read(ref s_shared.Generation);
     }
 
     static void WaitForCompletion(int count)
@@ -162,18 +180,18 @@ internal static unsafe class WorkerPool
         {
             for (int i = 0; i < 16; i++)
             {
-                if (Volatile.Read(ref s_completed) == count)
+                if (Volatile.Read(ref s_shared.Completed) == count)
                     return;
                 Thread.SpinWait(4);
             }
             Thread.Yield();
         }
-        Interlocked.Exchange(ref s_mainSleeping, 1);
+        Interlocked.Exchange(ref s_shared.MainSleeping, 1);
         lock (s_done)
         {
-            while (Volatile.Read(ref s_completed) != count)
+            while (Volatile.Read(ref s_shared.Completed) != count)
                 Monitor.Wait(s_done);
         }
-        Volatile.Write(ref s_mainSleeping, 0);
+        Volatile.Write(ref s_shared.MainSleeping, 0);
     }
 }

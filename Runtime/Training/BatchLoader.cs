@@ -68,44 +68,94 @@ public sealed class BatchLoader
         if (_shuffle) Shuffle(_order, _seed, epoch);
     }
 
-    /// <summary>Copies batch <paramref name="index"/> of the epoch into the buffers and returns its size.</summary>
-    public int Load(int index)
+    /// <summary>
+    /// Copies batch <paramref name="index"/> of the epoch into the buffers and returns its size. The rows are scattered
+    /// over the data set (a random 3 KB row of a 188 MB array per Fashion-MNIST sample), so the copy waits on memory,
+    /// not on arithmetic: large batches are gathered by all the CPU threads (<see cref="Cpu.WorkerPool"/>), each with
+    /// its own misses in flight, and each thread asks for the rows a little ahead of the one it copies. Measured in
+    /// the training loop of <c>Benchmarks compare</c> (MLP, batch 64, 2 cores): 36–46 µs per batch on one thread with
+    /// the next batch prefetched, 22–26 µs on two. (Prefetching the next batch during the step did not pay: issuing
+    /// 3,000 prefetches takes ~20 µs on a thread, they are partly dropped, and the step evicts what they fetch.)
+    /// </summary>
+    public unsafe int Load(int index)
     {
         if ((uint)index >= (uint)BatchCount)
             throw new ArgumentOutOfRangeException(nameof(index), $"Batch {index} is outside 0..{BatchCount - 1}.");
         int start = index * BatchSize;
         int n = Math.Min(BatchSize, _order.Length - start);
-        int sampleLength = _data.SampleLength, targetLength = _data.TargetLength;
-        float[] features = _data.Features;
-        int[]? labels = _data.Labels;
-        float[]? targets = _data.Targets;
-        for (int r = 0; r < n; r++)
+        fixed (float* features = _data.Features)
+        fixed (int* labels = _data.Labels)
+        fixed (float* targets = _data.Targets)
+        fixed (int* order = _order)
+        fixed (float* input = _input)
+        fixed (int* labelsOut = _labels)
+        fixed (float* targetsOut = _targets)
         {
-            int s = _order[start + r];
-            Array.Copy(features, (long)s * sampleLength, _input, (long)r * sampleLength, sampleLength);
-            if (labels != null) _labels[r] = labels[s];
-            if (targets != null) Array.Copy(targets, (long)s * targetLength, _targets, (long)r * targetLength, targetLength);
+            var gather = new Gather
+            {
+                Features = features, Labels = _data.Labels != null ? labels : null, Targets = _data.Targets != null ? targets : null,
+                Order = order + start, Input = input, LabelsOut = labelsOut, TargetsOut = targetsOut,
+                Rows = n, SampleLength = _data.SampleLength, TargetLength = _data.TargetLength,
+            };
+            int threads = Cpu.CpuFeatures.Threads;
+            int chunks = (n + RowsPerChunk - 1) / RowsPerChunk;
+            if ((long)n * _data.SampleLength < ParallelFloats || threads == 1 || !Cpu.WorkerPool.TryRun(&GatherChunk, (nint)(&gather), chunks, threads))
+                CopyRows(&gather, 0, n);
         }
         _current = n;
-        if (index + 1 < BatchCount && System.Runtime.Intrinsics.X86.Sse.IsSupported)
-            Prefetch(index + 1);
         return n;
     }
 
-    /// <summary>
-    /// Asks the CPU to fetch batch <paramref name="index"/>'s feature rows (scattered over the data set, so each one a
-    /// cache miss) into its caches while the step on the current batch runs; changes nothing the program can observe.
-    /// </summary>
-    unsafe void Prefetch(int index)
+    /// <summary>Batches of at least this many floats (64 KB) are gathered on the worker pool.</summary>
+    const int ParallelFloats = 1 << 14;
+
+    /// <summary>Rows per work item: 4 items for a batch of 64, so that a thread the machine delays holds up few rows.</summary>
+    const int RowsPerChunk = 16;
+
+    /// <summary>How many rows ahead of the one being copied a thread asks for (a few misses in flight per thread).</summary>
+    const int RowsAhead = 2;
+
+    unsafe struct Gather
     {
-        int start = index * BatchSize, n = Math.Min(BatchSize, _order.Length - start), sampleLength = _data.SampleLength;
-        fixed (float* features = _data.Features)
-            for (int r = 0; r < n; r++)
-            {
-                float* row = features + (long)_order[start + r] * sampleLength;
-                for (int i = 0; i < sampleLength; i += 16)
-                    System.Runtime.Intrinsics.X86.Sse.Prefetch1(row + i);
-            }
+        public float* Features, Targets, Input, TargetsOut;
+        public int* Labels, Order, LabelsOut;
+        public int Rows, SampleLength, TargetLength;
+    }
+
+    static unsafe void GatherChunk(nint context, int chunk)
+    {
+        var g = (Gather*)context;
+        int first = chunk * RowsPerChunk;
+        CopyRows(g, first, Math.Min(g->Rows, first + RowsPerChunk));
+    }
+
+    /// <summary>Copies rows <paramref name="first"/> .. <paramref name="end"/> − 1 of the batch (sample, label, target).</summary>
+    static unsafe void CopyRows(Gather* g, int first, int end)
+    {
+        int sampleLength = g->SampleLength, targetLength = g->TargetLength;
+        bool prefetch = System.Runtime.Intrinsics.X86.Sse.IsSupported;
+        if (prefetch)
+            for (int r = first; r < Math.Min(end, first + RowsAhead); r++)
+                PrefetchRow(g->Features + (long)g->Order[r] * sampleLength, sampleLength);
+        for (int r = first; r < end; r++)
+        {
+            if (prefetch && r + RowsAhead < end)
+                PrefetchRow(g->Features + (long)g->Order[r + RowsAhead] * sampleLength, sampleLength);
+            long s = g->Order[r];
+            Buffer.MemoryCopy(g->Features + s * sampleLength, g->Input + (long)r * sampleLength,
+                (long)sampleLength * sizeof(float), (long)sampleLength * sizeof(float));
+            if (g->Labels != null) g->LabelsOut[r] = g->Labels[s];
+            if (g->Targets != null)
+                Buffer.MemoryCopy(g->Targets + s * targetLength, g->TargetsOut + (long)r * targetLength,
+                    (long)targetLength * sizeof(float), (long)targetLength * sizeof(float));
+        }
+    }
+
+    /// <summary>Asks the CPU to fetch one row into its caches; changes nothing the program can observe.</summary>
+    static unsafe void PrefetchRow(float* row, int length)
+    {
+        for (int i = 0; i < length; i += 16)
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(row + i);
     }
 
     /// <summary>
