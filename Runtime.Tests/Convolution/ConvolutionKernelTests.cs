@@ -148,7 +148,9 @@ public class ConvolutionKernelTests
     {
         using var forced = CpuTestSupport.Force(level);
         var rng = new Random(4);
-        foreach (var (planes, h, w, k, s, p) in new[] { (5, 9, 7, 3, 2, 1), (3, 8, 8, 2, 2, 0), (2, 5, 19, 3, 1, 1), (4, 6, 7, 2, 3, 1) })
+        // (3, 15, 17, 3, 2, 0): overlapping windows that fit the 2 × 2 blocks of the backward pass (2·Ho ≤ H, 2·Wo ≤ W),
+        // whose maxima mostly lie outside them (the plane is then scattered instead).
+        foreach (var (planes, h, w, k, s, p) in new[] { (5, 9, 7, 3, 2, 1), (3, 8, 8, 2, 2, 0), (2, 5, 19, 3, 1, 1), (4, 6, 7, 2, 3, 1), (3, 15, 17, 3, 2, 0), (2, 9, 24, 3, 2, 0) })
         {
             int ho = Conv2dGeometry.OutSize(h, k, s, p, 1), wo = Conv2dGeometry.OutSize(w, k, s, p, 1);
             float[] x = CpuTestSupport.Random(rng, planes * h * w), dy = CpuTestSupport.Random(rng, planes * ho * wo);
@@ -179,6 +181,34 @@ public class ConvolutionKernelTests
             Reference.GlobalAvgPoolBackward<double>(D(dy).AsSpan(0, planes), gdxd, planes, h * w);
             AssertClose(gyd, gy, "global y");
             AssertClose(gdxd, gdx, "global dx");
+        }
+    }
+
+    /// <summary>
+    /// Overlapping 3 × 3 windows (stride 2) whose maxima all lie in their 2 × 2 blocks (constant planes: ties go to the
+    /// first tap, the block's top-left), so that the backward pass writes blocks; and a plane where they do not after
+    /// one where they do (the rest of the chunk is scattered).
+    /// </summary>
+    [Theory]
+    [InlineData(SimdLevel.Avx512)]
+    [InlineData(SimdLevel.Avx2)]
+    [InlineData(SimdLevel.Scalar)]
+    public void MaxPoolBackwardWithMaximaInTheirBlocksMatchesReference(SimdLevel level)
+    {
+        using var forced = CpuTestSupport.Force(level);
+        var rng = new Random(9);
+        foreach (var (planes, h, w) in new[] { (3, 15, 17), (2, 7, 40), (1, 5, 5) })
+        {
+            int ho = Conv2dGeometry.OutSize(h, 3, 2, 0, 1), wo = Conv2dGeometry.OutSize(w, 3, 2, 0, 1);
+            float[] x = Enumerable.Repeat(0.25f, planes * h * w).ToArray(), dy = CpuTestSupport.Random(rng, planes * ho * wo);
+            if (planes > 1)
+                for (int i = h * w; i < x.Length; i += 3) x[i] = (float)rng.NextDouble();
+            float[] y = new float[planes * ho * wo], argmax = new float[y.Length], dx = Enumerable.Repeat(3f, x.Length).ToArray();
+            Kernels.MaxPool2d(x, y, argmax, planes, h, w, 3, 2, 0);
+            Kernels.MaxPool2dBackward(argmax, dy, dx, planes, h, w, ho, wo);
+            float[] dxRef = new float[x.Length];
+            Reference.MaxPool2dBackward<float>(x, dy, dxRef, planes, h, w, 3, 2, 0);
+            Assert.Equal(dxRef, dx);
         }
     }
 

@@ -115,7 +115,12 @@ public class ConvolutionParallelTests
             var rng = new Random(11);
             // Odd sizes (the last row and column are dropped), widths below, at and above a block of four outputs, and
             // enough planes for the pool (≥ 2^14 outputs).
-            foreach (var (planes, h, w) in new[] { (3, 7, 9), (2, 5, 5), (4, 9, 17), (5, 28, 28), (700, 14, 14), (3, 6, 15) })
+            // Block widths of the backward pass: 8 outputs (AVX-512), 4, and the scalar rest; 1 × 1 outputs; 7 × 7 → 3 × 3.
+            foreach (var (planes, h, w) in new[]
+                     {
+                         (3, 7, 9), (2, 5, 5), (4, 9, 17), (5, 28, 28), (700, 14, 14), (3, 6, 15), (1, 2, 2), (7, 7, 7), (1, 3, 3),
+                         (65, 3, 40), (2, 5, 33), (1, 4, 16), (3, 2, 6), (330, 5, 41),
+                     })
             {
                 int ho = h / 2, wo = w / 2;
                 float[] x = CpuTestSupport.Random(rng, planes * h * w), dy = CpuTestSupport.Random(rng, planes * ho * wo);
