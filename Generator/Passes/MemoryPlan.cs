@@ -27,7 +27,8 @@ internal readonly record struct Slot(Region Region, int Offset, int Length);
 /// one activation arena, and slices are reused once their value is dead. Batched values are planned in
 /// "floats per sample", so that one plan serves every batch size up to the arena's capacity; parameters and
 /// their gradients live at fixed offsets of the two parameter arenas. Every offset is a multiple of 16 floats
-/// (64 bytes, one Vector512).
+/// (64 bytes, one Vector512). The model's input and target get no slot: the generated methods read the caller's
+/// spans in place (copying a batch of 64 Fashion-MNIST images into the arena cost ~4 µs and 200 KB of cache per step).
 /// </summary>
 internal sealed class MemoryPlan
 {
@@ -84,7 +85,7 @@ internal sealed class MemoryPlan
         foreach (var kv in g.Gradients)
             if (kv.Value >= 0) plan.Slots[kv.Value] = new Slot(Region.Gradients, paramOffset[kv.Key], g[kv.Value].Shape.FixedCount);
 
-        // Liveness: a value is born in the unit that computes it (sources before the first unit) and dies after
+        // Liveness: a value is born in the unit that computes it and dies after
         // the last unit that reads it; what the program returns stays to the end.
         int end = units.Count;
         var lastUse = new Dictionary<int, int>();
@@ -110,7 +111,7 @@ internal sealed class MemoryPlan
                 }
                 return;
             }
-            if (n.Op is "Const" or "Labels") return;
+            if (n.Op is "Const" or "Labels" or "Input" or "Target") return;
             bool isBatched = n.Shape.IsBatched;
             var arena = isBatched ? batched : fixedArena;
             int length = RoundUp(n.Shape.FixedCount);
@@ -140,8 +141,6 @@ internal sealed class MemoryPlan
             }
         }
 
-        foreach (var n in g.Nodes)
-            if (n.Op is "Input" or "Target" && lastUse.ContainsKey(n.Id)) Place(n.Id, -1);
         for (int u = 0; u < units.Count; u++)
         {
             FreeDead(u);
