@@ -231,10 +231,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
         {
             Span<float> t18 = Activations.Slice(59584 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
             Span<float> d26 = Activations.Slice(59760 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(Flatten(x)))
-            Span<float> d28 = Activations.Slice(59888 * B, 128 * B); // (B, 128) grad of hidden.Forward(Flatten(x))
+            Span<float> d28 = Activations.Slice(59584 * B, 128 * B); // (B, 128) grad of hidden.Forward(Flatten(x))
             Span<float> d_hidden_bias = Parameters.Gradients.Slice(420224, 128); // (128) grad of hidden.bias
             Span<float> hidden_weight = Parameters.Values.Slice(18816, 401408); // (3136, 128) hidden.weight
-            Span<float> d30 = Activations.Slice(60016 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
+            Span<float> d30 = Activations.Slice(59744 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
             Span<float> t15 = Activations.Slice(56448 * B, 3136 * B); // (B, 3136) Flatten(x)
             Span<float> d_hidden_weight = Parameters.Gradients.Slice(18816, 401408); // (3136, 128) grad of hidden.weight
 
@@ -287,7 +287,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of the model body.</summary>
         void ReshapeBackward(int B)
         {
-            Span<float> d30 = Activations.Slice(60016 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
+            Span<float> d30 = Activations.Slice(59744 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
             Span<float> d32 = Activations.Slice(56448 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
 
             // grad of pool2.Forward(Relu(conv2.Forward(x))): Reshape → (B, 64, 7, 7)
@@ -311,9 +311,9 @@ partial class FashionCnn : global::ModelGen.ModelBase
         {
             Span<float> t13 = Activations.Slice(37632 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
             Span<float> d33 = Activations.Slice(59744 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
-            Span<float> d34 = Activations.Slice(72288 * B, 12544 * B); // (B, 64, 14, 14) grad of conv2.Forward(x)
+            Span<float> d34 = Activations.Slice(37632 * B, 12544 * B); // (B, 64, 14, 14) grad of conv2.Forward(x)
             Span<float> conv2_weight = Parameters.Values.Slice(320, 18432); // (64, 32, 3, 3) conv2.weight
-            Span<float> d35 = Activations.Slice(37632 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> d35 = Activations.Slice(50176 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> d35_columns = Activations.Slice(_fixed + 16, 299520); // (299520) col2im workspace: 4 slots of one image's patch gradients
             Span<float> t11 = Activations.Slice(25088 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> d_conv2_weight = Parameters.Gradients.Slice(320, 18432); // (64, 32, 3, 3) grad of conv2.weight
@@ -371,7 +371,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
         {
             Span<float> t11 = Activations.Slice(25088 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> t11_argmax = Activations.Slice(31360 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
-            Span<float> d35 = Activations.Slice(37632 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> d35 = Activations.Slice(50176 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> d38 = Activations.Slice(59744 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
 
             // grad of Relu(conv1.Forward(image)): MaxPool2dGrad → (B, 32, 28, 28)
@@ -384,7 +384,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
             // image: (B, 1, 28, 28) the caller's input, read in place
             Span<float> t10 = Activations.Slice(0, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
             Span<float> d38 = Activations.Slice(59744 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
-            Span<float> d39 = Activations.Slice(25088 * B, 25088 * B); // (B, 32, 28, 28) grad of conv1.Forward(image)
+            Span<float> d39 = Activations.Slice(0, 25088 * B); // (B, 32, 28, 28) grad of conv1.Forward(image)
             Span<float> d_conv1_weight = Parameters.Gradients.Slice(0, 288); // (32, 1, 3, 3) grad of conv1.weight
             Span<float> d_conv1_weight_columns = Activations.Slice(_fixed + 16, 29376); // (29376) im2col workspace: 4 slots of one image of image unrolled again, and partial weight gradients
             Span<float> d_conv1_bias = Parameters.Gradients.Slice(288, 32); // (32) grad of conv1.bias

@@ -39,15 +39,15 @@ partial class HousePrices : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of HousePrices.</summary>
-    // Memory plan: 128 floats per sample in the batched part of the activation arena, 16 fixed;
+    // Memory plan: 96 floats per sample in the batched part of the activation arena, 16 fixed;
     // 496 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 128, fixedFloats: 16)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 96, fixedFloats: 16)
         {
-            _fixed = 128 * maxBatch;
+            _fixed = 96 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 13) → output (B, 1).</summary>
@@ -151,7 +151,7 @@ partial class HousePrices : global::ModelGen.ModelBase
             // features: (B, 13) the caller's input, read in place
             Span<float> t7 = Activations.Slice(0, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
             Span<float> d16 = Activations.Slice(64 * B, 32 * B); // (B, 32) grad of Sigmoid(hidden.Forward(features))
-            Span<float> d18 = Activations.Slice(96 * B, 32 * B); // (B, 32) grad of hidden.Forward(features)
+            Span<float> d18 = Activations.Slice(0, 32 * B); // (B, 32) grad of hidden.Forward(features)
             Span<float> d_hidden_bias = Parameters.Gradients.Slice(416, 32); // (32) grad of hidden.bias
             Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 416); // (13, 32) grad of hidden.weight
 

@@ -64,7 +64,7 @@ partial class NormMlp : global::ModelGen.ModelBase
             HiddenInference(B, input);
             NormInference(B);
             OutputInference(B);
-            Activations.Slice(128 * B, 10 * B).CopyTo(output);
+            Activations.Slice(0, 10 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -238,12 +238,12 @@ partial class NormMlp : global::ModelGen.ModelBase
             Span<float> t9 = Activations.Slice(128 * B, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
             Span<float> t9_probabilities = Activations.Slice(_fixed, 384); // (384) softmax of hidden.Forward(image)
             Span<float> d23 = Activations.Slice(768 * B, 128 * B); // (B, 128) grad of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
-            Span<float> d24 = Activations.Slice(288 * B, 128 * B); // (B, 128) grad of norm.Forward(hidden.Forward(image))
+            Span<float> d24 = Activations.Slice(768 * B, 128 * B); // (B, 128) grad of norm.Forward(hidden.Forward(image))
             Span<float> t8 = Activations.Slice(0, 128 * B); // (B, 128) hidden.Forward(image)
             Span<float> d25 = Activations.Slice(_fixed + 416, 128); // (128) grad of norm.weight
             Span<float> d26 = Activations.Slice(_fixed + 544, 128); // (128) grad of norm.bias
             Span<float> norm_weight = Parameters.Values.Slice(100352, 128); // (128) norm.weight
-            Span<float> d27 = Activations.Slice(416 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
+            Span<float> d27 = Activations.Slice(288 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
 
             // Fused loop over (B, 128):
             //   v24 = LeakyReluGrad(t9, d23, 0.01f)
@@ -297,7 +297,7 @@ partial class NormMlp : global::ModelGen.ModelBase
         void HiddenBackward(int B, ReadOnlySpan<float> image)
         {
             // image: (B, 784) the caller's input, read in place
-            Span<float> d27 = Activations.Slice(416 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
+            Span<float> d27 = Activations.Slice(288 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
             Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of hidden.weight
 
             // grad of hidden.weight: (B, 784)ᵀ · (B, 128) → (784, 128)
@@ -397,7 +397,7 @@ partial class NormMlp : global::ModelGen.ModelBase
             Span<float> norm_running_mean = Parameters.Values.Slice(101904, 128); // (128) norm.running_mean
             Span<float> norm_running_var = Parameters.Values.Slice(102032, 128); // (128) norm.running_var
             Span<float> t9 = Activations.Slice(128 * B, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
-            Span<float> t11 = Activations.Slice(0, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
+            Span<float> t11 = Activations.Slice(128 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
 
             // norm.Forward(hidden.Forward(image)): BatchNormInference → (B, 128)
             Kernels.BatchNormInference(t8, norm_weight, norm_bias, norm_running_mean, norm_running_var, t9, B, 128, 1, 1E-05f);
@@ -440,10 +440,10 @@ partial class NormMlp : global::ModelGen.ModelBase
         /// <summary>Inference pass of output (Linear 128 → 10).</summary>
         void OutputInference(int B)
         {
-            Span<float> t11 = Activations.Slice(0, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
+            Span<float> t11 = Activations.Slice(128 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
             Span<float> output_weight = Parameters.Values.Slice(100608, 1280); // (128, 10) output.weight
             Span<float> output_bias = Parameters.Values.Slice(101888, 10); // (10) output.bias
-            Span<float> t13 = Activations.Slice(128 * B, 10 * B); // (B, 10) output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
+            Span<float> t13 = Activations.Slice(0, 10 * B); // (B, 10) output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
 
             // output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))): (B, 128) · (128, 10) + bias → (B, 10)
             Gemm.Sgemm(false, false, B, 10, 128, t11, 128, output_weight, 10, t13, 10, bias: output_bias);

@@ -50,15 +50,15 @@ partial class ParameterMlp : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of ParameterMlp.</summary>
-    // Memory plan: 432 floats per sample in the batched part of the activation arena, 16 fixed;
+    // Memory plan: 304 floats per sample in the batched part of the activation arena, 16 fixed;
     // 101776 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 432, fixedFloats: 16)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 304, fixedFloats: 16)
         {
-            _fixed = 432 * maxBatch;
+            _fixed = 304 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 784) → output (B, 10).</summary>
@@ -137,7 +137,7 @@ partial class ParameterMlp : global::ModelGen.ModelBase
             Span<float> d15 = Activations.Slice(176 * B, 128 * B); // (B, 128) grad of Tanh(MatMul(x, W1) + B1)
             Span<float> t7 = Activations.Slice(0, 128 * B); // (B, 128) Tanh(MatMul(x, W1) + B1)
             Span<float> d_W2 = Parameters.Gradients.Slice(100480, 1280); // (128, 10) grad of W2
-            Span<float> d17 = Activations.Slice(304 * B, 128 * B); // (B, 128) grad of MatMul(x, W1) + B1
+            Span<float> d17 = Activations.Slice(0, 128 * B); // (B, 128) grad of MatMul(x, W1) + B1
             Span<float> d_B1 = Parameters.Gradients.Slice(100352, 128); // (128) grad of B1
             Span<float> d_W1 = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of W1
 

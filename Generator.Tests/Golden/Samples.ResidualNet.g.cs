@@ -49,15 +49,15 @@ partial class ResidualNet : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of ResidualNet.</summary>
-    // Memory plan: 624 floats per sample in the batched part of the activation arena, 16 fixed;
+    // Memory plan: 560 floats per sample in the batched part of the activation arena, 16 fixed;
     // 63568 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 624, fixedFloats: 16)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 560, fixedFloats: 16)
         {
-            _fixed = 624 * maxBatch;
+            _fixed = 560 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 784) → output (B, 10).</summary>
@@ -445,7 +445,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
         {
             Span<float> d39 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> t29 = Activations.Slice(320 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
-            Span<float> d42 = Activations.Slice(560 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d42 = Activations.Slice(320 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
             Span<float> d_blocks_2_Scale = Parameters.Gradients.Slice(58688, 64); // (64) grad of blocks.2.Scale
 
             // Fused loop over (B, 64):
@@ -515,9 +515,9 @@ partial class ResidualNet : global::ModelGen.ModelBase
             Span<float> d46 = Activations.Slice(320 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_1_Scale = Parameters.Values.Slice(54464, 64); // (64) blocks.1.Scale
             Span<float> t24 = Activations.Slice(192 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
-            Span<float> d48 = Activations.Slice(256 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d50 = Activations.Slice(384 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
-            Span<float> d52 = Activations.Slice(560 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d48 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d50 = Activations.Slice(320 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d52 = Activations.Slice(192 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
 
             // Fused loop over (B, 64):
             //   v48 = Add(d39, d46)
@@ -591,7 +591,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1 (Block).</summary>
         void Blocks1Backward(int B)
         {
-            Span<float> d50 = Activations.Slice(384 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d50 = Activations.Slice(320 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
             Span<float> d_blocks_1_Scale = Parameters.Gradients.Slice(54464, 64); // (64) grad of blocks.1.Scale
 
             // grad of blocks.1.Scale: ReduceTo → (64)
@@ -601,10 +601,10 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1.linear (Linear 64 → 64).</summary>
         void Blocks1LinearBackward2(int B)
         {
-            Span<float> d52 = Activations.Slice(560 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d52 = Activations.Slice(192 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
             Span<float> d_blocks_1_linear_bias = Parameters.Gradients.Slice(58624, 64); // (64) grad of blocks.1.linear.bias
             Span<float> blocks_1_linear_weight = Parameters.Values.Slice(54528, 4096); // (64, 64) blocks.1.linear.weight
-            Span<float> d54 = Activations.Slice(192 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d54 = Activations.Slice(256 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> t21 = Activations.Slice(128 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
             Span<float> d_blocks_1_linear_weight = Parameters.Gradients.Slice(54528, 4096); // (64, 64) grad of blocks.1.linear.weight
 
@@ -621,13 +621,13 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0.linear (Linear 64 → 64).</summary>
         void Blocks0LinearBackward(int B)
         {
-            Span<float> d48 = Activations.Slice(256 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d54 = Activations.Slice(192 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d48 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d54 = Activations.Slice(256 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_0_Scale = Parameters.Values.Slice(50240, 64); // (64) blocks.0.Scale
             Span<float> t19 = Activations.Slice(64 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
-            Span<float> d56 = Activations.Slice(128 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d58 = Activations.Slice(320 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
-            Span<float> d60 = Activations.Slice(384 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d56 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d58 = Activations.Slice(256 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d60 = Activations.Slice(64 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
 
             // Fused loop over (B, 64):
             //   v56 = Add(d48, d54)
@@ -701,7 +701,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0 (Block).</summary>
         void Blocks0Backward(int B)
         {
-            Span<float> d58 = Activations.Slice(320 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d58 = Activations.Slice(256 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
             Span<float> d_blocks_0_Scale = Parameters.Gradients.Slice(50240, 64); // (64) grad of blocks.0.Scale
 
             // grad of blocks.0.Scale: ReduceTo → (64)
@@ -711,10 +711,10 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0.linear (Linear 64 → 64).</summary>
         void Blocks0LinearBackward2(int B)
         {
-            Span<float> d60 = Activations.Slice(384 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d60 = Activations.Slice(64 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
             Span<float> d_blocks_0_linear_bias = Parameters.Gradients.Slice(54400, 64); // (64) grad of blocks.0.linear.bias
             Span<float> blocks_0_linear_weight = Parameters.Values.Slice(50304, 4096); // (64, 64) blocks.0.linear.weight
-            Span<float> d62 = Activations.Slice(64 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
+            Span<float> d62 = Activations.Slice(128 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
             Span<float> t16 = Activations.Slice(0, 64 * B); // (B, 64) Relu(input.Forward(image))
             Span<float> d_blocks_0_linear_weight = Parameters.Gradients.Slice(50304, 4096); // (64, 64) grad of blocks.0.linear.weight
 
@@ -732,10 +732,10 @@ partial class ResidualNet : global::ModelGen.ModelBase
         void InputBackward(int B, ReadOnlySpan<float> image)
         {
             // image: (B, 784) the caller's input, read in place
-            Span<float> d56 = Activations.Slice(128 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d62 = Activations.Slice(64 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
+            Span<float> d56 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d62 = Activations.Slice(128 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
             Span<float> t16 = Activations.Slice(0, 64 * B); // (B, 64) Relu(input.Forward(image))
-            Span<float> d65 = Activations.Slice(192 * B, 64 * B); // (B, 64) grad of input.Forward(image)
+            Span<float> d65 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of input.Forward(image)
             Span<float> d_input_bias = Parameters.Gradients.Slice(50176, 64); // (64) grad of input.bias
             Span<float> d_input_weight = Parameters.Gradients.Slice(0, 50176); // (784, 64) grad of input.weight
 
