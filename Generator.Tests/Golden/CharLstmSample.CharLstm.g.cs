@@ -49,15 +49,15 @@ partial class CharLstm : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of CharLstm.</summary>
-    // Memory plan: 169024 floats per sample in the batched part of the activation arena, 16 fixed;
+    // Memory plan: 175104 floats per sample in the batched part of the activation arena, 16 fixed;
     // 208992 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 169024, fixedFloats: 16)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 175104, fixedFloats: 16)
         {
-            _fixed = 169024 * maxBatch;
+            _fixed = 175104 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 64) → output (B, 64, 96).</summary>
@@ -66,11 +66,10 @@ partial class CharLstm : global::ModelGen.ModelBase
             CheckBatch(batch, input.Length, 64);
             if (output.Length != batch * 6144) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 6144}.", nameof(output));
             int B = batch;
-            input.CopyTo(Activations.Slice(0, 64 * B));
-            TokensForward(B);
+            TokensForward(B, input);
             LstmForward(B);
             AddForward(B);
-            Activations.Slice(21568 * B, 6144 * B).CopyTo(output);
+            Activations.Slice(3072 * B, 6144 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -81,26 +80,24 @@ partial class CharLstm : global::ModelGen.ModelBase
             if (!output.IsEmpty && output.Length != batch * 6144) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 6144}.", nameof(output));
             int B = batch;
             Steps++;
-            input.CopyTo(Activations.Slice(0, 64 * B));
-            targets.CopyTo(Activations.Slice(64 * B, 6144 * B));
-            TokensForward(B);
+            TokensForward(B, input);
             LstmForward(B);
             AddForward(B);
-            LossForward(B);
-            LossBackward(B);
+            LossForward(B, targets);
+            LossBackward(B, targets);
             ReduceToBackward(B);
             LstmBackward(B);
-            TokensBackward(B);
-            if (!output.IsEmpty) Activations.Slice(21568 * B, 6144 * B).CopyTo(output);
+            TokensBackward(B, input);
+            if (!output.IsEmpty) Activations.Slice(3072 * B, 6144 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
         /// <summary>Forward pass of tokens (Embedding 96 × 48).</summary>
-        void TokensForward(int B)
+        void TokensForward(int B, ReadOnlySpan<float> ids)
         {
-            Span<float> ids = Activations.Slice(0, 64 * B); // (B, 64) input ids
+            // ids: (B, 64) the caller's input, read in place
             Span<float> tokens_weight = Parameters.Values.Slice(18528, 4608); // (96, 48) tokens.weight
-            Span<float> t8 = Activations.Slice(6208 * B, 3072 * B); // (B, 64, 48) tokens.Forward(ids)
+            Span<float> t8 = Activations.Slice(0, 3072 * B); // (B, 64, 48) tokens.Forward(ids)
 
             // tokens.Forward(ids): Embedding → (B, 64, 48)
             Kernels.Embedding(ids, tokens_weight, t8, 96, 48);
@@ -109,15 +106,15 @@ partial class CharLstm : global::ModelGen.ModelBase
         /// <summary>Forward pass of lstm (LSTM 48 → 192).</summary>
         void LstmForward(int B)
         {
-            Span<float> t8 = Activations.Slice(6208 * B, 3072 * B); // (B, 64, 48) tokens.Forward(ids)
+            Span<float> t8 = Activations.Slice(0, 3072 * B); // (B, 64, 48) tokens.Forward(ids)
             Span<float> lstm_weight_ih = Parameters.Values.Slice(23136, 36864); // (48, 768) lstm.weight_ih
             Span<float> lstm_bias_ih = Parameters.Values.Slice(207456, 768); // (768) lstm.bias_ih
-            Span<float> t10 = Activations.Slice(9280 * B, 49152 * B); // (B, 64, 768) lstm.Forward(tokens.Forward(ids))
+            Span<float> t10 = Activations.Slice(3072 * B, 49152 * B); // (B, 64, 768) lstm.Forward(tokens.Forward(ids))
             Span<float> lstm_bias_hh = Parameters.Values.Slice(208224, 768); // (768) lstm.bias_hh
-            Span<float> t11 = Activations.Slice(58432 * B, 49152 * B); // (B, 64, 768) lstm.Forward(tokens.Forward(ids))
+            Span<float> t11 = Activations.Slice(3072 * B, 49152 * B); // (B, 64, 768) lstm.Forward(tokens.Forward(ids))
             Span<float> lstm_weight_hh = Parameters.Values.Slice(60000, 147456); // (192, 768) lstm.weight_hh
-            Span<float> t12 = Activations.Slice(9280 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
-            Span<float> t12_probabilities = Activations.Slice(107584 * B, 61440 * B); // (B, 64, 960) softmax of lstm.Forward(tokens.Forward(ids))
+            Span<float> t12 = Activations.Slice(52224 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
+            Span<float> t12_probabilities = Activations.Slice(64512 * B, 61440 * B); // (B, 64, 960) softmax of lstm.Forward(tokens.Forward(ids))
 
             // lstm.Forward(tokens.Forward(ids)): (B, 64, 48) · (48, 768) + bias → (B, 64, 768)
             Gemm.Sgemm(false, false, 64 * B, 768, 48, t8, 48, lstm_weight_ih, 768, t10, 768, bias: lstm_bias_ih);
@@ -169,34 +166,34 @@ partial class CharLstm : global::ModelGen.ModelBase
         /// <summary>Forward pass of the model body.</summary>
         void AddForward(int B)
         {
-            Span<float> t12 = Activations.Slice(9280 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
+            Span<float> t12 = Activations.Slice(52224 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
             Span<float> Head = Parameters.Values.Slice(0, 18432); // (192, 96) Head
             Span<float> HeadBias = Parameters.Values.Slice(18432, 96); // (96) HeadBias
-            Span<float> t14 = Activations.Slice(21568 * B, 6144 * B); // (B, 64, 96) MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> t14 = Activations.Slice(3072 * B, 6144 * B); // (B, 64, 96) MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
 
             // MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias: (B, 64, 192) · (192, 96) + bias → (B, 64, 96)
             Gemm.Sgemm(false, false, 64 * B, 96, 192, t12, 192, Head, 96, t14, 96, bias: HeadBias);
         }
 
         /// <summary>Forward pass of the loss.</summary>
-        void LossForward(int B)
+        void LossForward(int B, ReadOnlySpan<float> target)
         {
-            Span<float> t14 = Activations.Slice(21568 * B, 6144 * B); // (B, 64, 96) MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
-            Span<float> target = Activations.Slice(64 * B, 6144 * B); // (B, 64, 96) target target
+            // target: (B, 64, 96) the caller's targets, read in place
+            Span<float> t14 = Activations.Slice(3072 * B, 6144 * B); // (B, 64, 96) MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
             Span<float> t16 = Activations.Slice(_fixed, 1); // scalar SequenceCrossEntropy(logits, target)
-            Span<float> t16_probabilities = Activations.Slice(27712 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> t16_probabilities = Activations.Slice(9216 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
 
             // SequenceCrossEntropy(logits, target): SequenceCrossEntropy → scalar
             t16[0] = Kernels.SequenceCrossEntropy(t14, target, t16_probabilities, 64 * B, 96);
         }
 
         /// <summary>Backward pass of the loss.</summary>
-        void LossBackward(int B)
+        void LossBackward(int B, ReadOnlySpan<float> target)
         {
+            // target: (B, 64, 96) the caller's targets, read in place
             Span<float> t16 = Activations.Slice(_fixed, 1); // scalar SequenceCrossEntropy(logits, target)
-            Span<float> t16_probabilities = Activations.Slice(27712 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
-            Span<float> target = Activations.Slice(64 * B, 6144 * B); // (B, 64, 96) target target
-            Span<float> d18 = Activations.Slice(33856 * B, 6144 * B); // (B, 64, 96) grad of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> t16_probabilities = Activations.Slice(9216 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> d18 = Activations.Slice(15360 * B, 6144 * B); // (B, 64, 96) grad of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
 
             // grad of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias: SequenceCrossEntropyGrad → (B, 64, 96)
             Kernels.SequenceCrossEntropyBackward(t16_probabilities, target, 1f, d18, 64 * B, 96);
@@ -205,11 +202,11 @@ partial class CharLstm : global::ModelGen.ModelBase
         /// <summary>Backward pass of the model body.</summary>
         void ReduceToBackward(int B)
         {
-            Span<float> d18 = Activations.Slice(33856 * B, 6144 * B); // (B, 64, 96) grad of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
+            Span<float> d18 = Activations.Slice(15360 * B, 6144 * B); // (B, 64, 96) grad of MatMul(lstm.Forward(tokens.Forward(ids)), Head) + HeadBias
             Span<float> d_HeadBias = Parameters.Gradients.Slice(18432, 96); // (96) grad of HeadBias
             Span<float> Head = Parameters.Values.Slice(0, 18432); // (192, 96) Head
-            Span<float> d20 = Activations.Slice(40000 * B, 12288 * B); // (B, 64, 192) grad of lstm.Forward(tokens.Forward(ids))
-            Span<float> t12 = Activations.Slice(9280 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
+            Span<float> d20 = Activations.Slice(21504 * B, 12288 * B); // (B, 64, 192) grad of lstm.Forward(tokens.Forward(ids))
+            Span<float> t12 = Activations.Slice(52224 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
             Span<float> d_Head = Parameters.Gradients.Slice(0, 18432); // (192, 96) grad of Head
 
             // grad of HeadBias: ReduceTo → (96)
@@ -225,18 +222,18 @@ partial class CharLstm : global::ModelGen.ModelBase
         /// <summary>Backward pass of lstm (LSTM 48 → 192).</summary>
         void LstmBackward(int B)
         {
-            Span<float> t12 = Activations.Slice(9280 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
-            Span<float> t12_probabilities = Activations.Slice(107584 * B, 61440 * B); // (B, 64, 960) softmax of lstm.Forward(tokens.Forward(ids))
+            Span<float> t12 = Activations.Slice(52224 * B, 12288 * B); // (B, 64, 192) lstm.Forward(tokens.Forward(ids))
+            Span<float> t12_probabilities = Activations.Slice(64512 * B, 61440 * B); // (B, 64, 960) softmax of lstm.Forward(tokens.Forward(ids))
             Span<float> lstm_weight_hh = Parameters.Values.Slice(60000, 147456); // (192, 768) lstm.weight_hh
-            Span<float> d20 = Activations.Slice(40000 * B, 12288 * B); // (B, 64, 192) grad of lstm.Forward(tokens.Forward(ids))
-            Span<float> d22 = Activations.Slice(52288 * B, 49152 * B); // (B, 64, 768) grad of lstm.Forward(tokens.Forward(ids))
-            Span<float> d22_probabilities = Activations.Slice(64 * B, 384 * B); // (B, 384) softmax of lstm.Forward(tokens.Forward(ids))
+            Span<float> d20 = Activations.Slice(21504 * B, 12288 * B); // (B, 64, 192) grad of lstm.Forward(tokens.Forward(ids))
+            Span<float> d22 = Activations.Slice(125952 * B, 49152 * B); // (B, 64, 768) grad of lstm.Forward(tokens.Forward(ids))
+            Span<float> d22_probabilities = Activations.Slice(15360 * B, 384 * B); // (B, 384) softmax of lstm.Forward(tokens.Forward(ids))
             Span<float> d_lstm_weight_hh = Parameters.Gradients.Slice(60000, 147456); // (192, 768) grad of lstm.weight_hh
             Span<float> d_lstm_bias_hh = Parameters.Gradients.Slice(208224, 768); // (768) grad of lstm.bias_hh
             Span<float> d_lstm_bias_ih = Parameters.Gradients.Slice(207456, 768); // (768) grad of lstm.bias_ih
             Span<float> lstm_weight_ih = Parameters.Values.Slice(23136, 36864); // (48, 768) lstm.weight_ih
-            Span<float> d26 = Activations.Slice(448 * B, 3072 * B); // (B, 64, 48) grad of tokens.Forward(ids)
-            Span<float> t8 = Activations.Slice(6208 * B, 3072 * B); // (B, 64, 48) tokens.Forward(ids)
+            Span<float> d26 = Activations.Slice(15744 * B, 3072 * B); // (B, 64, 48) grad of tokens.Forward(ids)
+            Span<float> t8 = Activations.Slice(0, 3072 * B); // (B, 64, 48) tokens.Forward(ids)
             Span<float> d_lstm_weight_ih = Parameters.Gradients.Slice(23136, 36864); // (48, 768) grad of lstm.weight_ih
 
             // grad of lstm.Forward(tokens.Forward(ids)): LstmGrad → (B, 64, 768)
@@ -259,10 +256,10 @@ partial class CharLstm : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of tokens (Embedding 96 × 48).</summary>
-        void TokensBackward(int B)
+        void TokensBackward(int B, ReadOnlySpan<float> ids)
         {
-            Span<float> ids = Activations.Slice(0, 64 * B); // (B, 64) input ids
-            Span<float> d26 = Activations.Slice(448 * B, 3072 * B); // (B, 64, 48) grad of tokens.Forward(ids)
+            // ids: (B, 64) the caller's input, read in place
+            Span<float> d26 = Activations.Slice(15744 * B, 3072 * B); // (B, 64, 48) grad of tokens.Forward(ids)
             Span<float> d_tokens_weight = Parameters.Gradients.Slice(18528, 4608); // (96, 48) grad of tokens.weight
 
             // grad of tokens.weight: EmbeddingGrad → (96, 48)

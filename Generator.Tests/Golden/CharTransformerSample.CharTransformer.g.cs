@@ -84,15 +84,15 @@ partial class CharTransformer : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of CharTransformer.</summary>
-    // Memory plan: 215104 floats per sample in the batched part of the activation arena, 16 fixed;
+    // Memory plan: 205440 floats per sample in the batched part of the activation arena, 16 fixed;
     // 116576 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 215104, fixedFloats: 16)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 205440, fixedFloats: 16)
         {
-            _fixed = 215104 * maxBatch;
+            _fixed = 205440 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 64) → output (B, 64, 96).</summary>
@@ -101,8 +101,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             CheckBatch(batch, input.Length, 64);
             if (output.Length != batch * 6144) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 6144}.", nameof(output));
             int B = batch;
-            input.CopyTo(Activations.Slice(0, 64 * B));
-            TokensForward(B);
+            TokensForward(B, input);
             BroadcastToForward(B);
             Blocks0Norm1Forward(B);
             Blocks0AttentionForward(B);
@@ -116,7 +115,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Blocks1Forward2(B);
             FinalForward(B);
             AddForward(B);
-            Activations.Slice(182336 * B, 6144 * B).CopyTo(output);
+            Activations.Slice(172672 * B, 6144 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -127,9 +126,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
             if (!output.IsEmpty && output.Length != batch * 6144) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 6144}.", nameof(output));
             int B = batch;
             Steps++;
-            input.CopyTo(Activations.Slice(0, 64 * B));
-            targets.CopyTo(Activations.Slice(64 * B, 6144 * B));
-            TokensForward(B);
+            TokensForward(B, input);
             BroadcastToForward(B);
             Blocks0Norm1Forward(B);
             Blocks0AttentionForward(B);
@@ -143,8 +140,8 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Blocks1Forward2(B);
             FinalForward(B);
             AddForward(B);
-            LossForward(B);
-            LossBackward(B);
+            LossForward(B, targets);
+            LossBackward(B, targets);
             ReduceToBackward(B);
             FinalBackward(B);
             Blocks1Backward(B);
@@ -158,17 +155,17 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Blocks0AttentionBackward(B);
             Blocks0Norm1Backward(B);
             AddBackward(B);
-            TokensBackward(B);
-            if (!output.IsEmpty) Activations.Slice(182336 * B, 6144 * B).CopyTo(output);
+            TokensBackward(B, input);
+            if (!output.IsEmpty) Activations.Slice(172672 * B, 6144 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
         /// <summary>Forward pass of tokens (Embedding 96 × 64).</summary>
-        void TokensForward(int B)
+        void TokensForward(int B, ReadOnlySpan<float> ids)
         {
-            Span<float> ids = Activations.Slice(0, 64 * B); // (B, 64) input ids
+            // ids: (B, 64) the caller's input, read in place
             Span<float> tokens_weight = Parameters.Values.Slice(10336, 6144); // (96, 64) tokens.weight
-            Span<float> t39 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids)
+            Span<float> t39 = Activations.Slice(0, 4096 * B); // (B, 64, 64) tokens.Forward(ids)
 
             // tokens.Forward(ids): Embedding → (B, 64, 64)
             Kernels.Embedding(ids, tokens_weight, t39, 96, 64);
@@ -178,9 +175,9 @@ partial class CharTransformer : global::ModelGen.ModelBase
         void BroadcastToForward(int B)
         {
             Span<float> Position = Parameters.Values.Slice(0, 4096); // (64, 64) Position
-            Span<float> t40 = Activations.Slice(10304 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
-            Span<float> t39 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids)
-            Span<float> t41 = Activations.Slice(14400 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
+            Span<float> t40 = Activations.Slice(4096 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
+            Span<float> t39 = Activations.Slice(0, 4096 * B); // (B, 64, 64) tokens.Forward(ids)
+            Span<float> t41 = Activations.Slice(0, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
 
             // tokens.Forward(ids) + Position: BroadcastTo → (B, 64, 64)
             Kernels.BroadcastTo(Position, stackalloc int[] { 64, 64 }, t40, stackalloc int[] { B, 64, 64 });
@@ -225,11 +222,11 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.0.norm1 (LayerNorm 64).</summary>
         void Blocks0Norm1Forward(int B)
         {
-            Span<float> t41 = Activations.Slice(14400 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
+            Span<float> t41 = Activations.Slice(0, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
             Span<float> blocks_0_norm1_weight = Parameters.Values.Slice(49568, 64); // (64) blocks.0.norm1.weight
             Span<float> blocks_0_norm1_bias = Parameters.Values.Slice(49632, 64); // (64) blocks.0.norm1.bias
-            Span<float> t42 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t42_probabilities = Activations.Slice(10304 * B, 128 * B); // (B, 64, 2) softmax of tokens.Forward(ids) + Position
+            Span<float> t42 = Activations.Slice(4096 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> t42_probabilities = Activations.Slice(8192 * B, 128 * B); // (B, 64, 2) softmax of tokens.Forward(ids) + Position
 
             // norm1.Forward(x): LayerNorm → (B, 64, 64)
             Kernels.LayerNorm(t41, blocks_0_norm1_weight, blocks_0_norm1_bias, t42, t42_probabilities, 64 * B, 64, 1E-05f);
@@ -238,21 +235,21 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.0.attention (MultiHeadAttention 64, 4 heads, causal).</summary>
         void Blocks0AttentionForward(int B)
         {
-            Span<float> t42 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> t42 = Activations.Slice(4096 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
             Span<float> blocks_0_attention_query_weight = Parameters.Values.Slice(49696, 4096); // (64, 64) blocks.0.attention.query_weight
             Span<float> blocks_0_attention_query_bias = Parameters.Values.Slice(53792, 64); // (64) blocks.0.attention.query_bias
-            Span<float> t44 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t44 = Activations.Slice(8320 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_attention_key_weight = Parameters.Values.Slice(53856, 4096); // (64, 64) blocks.0.attention.key_weight
             Span<float> blocks_0_attention_key_bias = Parameters.Values.Slice(57952, 64); // (64) blocks.0.attention.key_bias
-            Span<float> t46 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t46 = Activations.Slice(12416 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_attention_value_weight = Parameters.Values.Slice(58016, 4096); // (64, 64) blocks.0.attention.value_weight
             Span<float> blocks_0_attention_value_bias = Parameters.Values.Slice(62112, 64); // (64) blocks.0.attention.value_bias
-            Span<float> t48 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> t49 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> t49_probabilities = Activations.Slice(34880 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
+            Span<float> t48 = Activations.Slice(16512 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t49 = Activations.Slice(20608 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t49_probabilities = Activations.Slice(24704 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_attention_out_weight = Parameters.Values.Slice(62176, 4096); // (64, 64) blocks.0.attention.out_weight
             Span<float> blocks_0_attention_out_bias = Parameters.Values.Slice(66272, 64); // (64) blocks.0.attention.out_bias
-            Span<float> t51 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t51 = Activations.Slice(41088 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
 
             // attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64) + bias → (B, 64, 64)
             Gemm.Sgemm(false, false, 64 * B, 64, 64, t42, 64, blocks_0_attention_query_weight, 64, t44, 64, bias: blocks_0_attention_query_bias);
@@ -273,9 +270,9 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.0 (Block).</summary>
         void Blocks0Forward(int B)
         {
-            Span<float> t41 = Activations.Slice(14400 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
-            Span<float> t51 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> t52 = Activations.Slice(55360 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
+            Span<float> t41 = Activations.Slice(0, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
+            Span<float> t51 = Activations.Slice(41088 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t52 = Activations.Slice(41088 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
 
             // Fused loop over (B, 64, 64):
             //   v52 = Add(t41, t51)   ← x + attention.Forward(norm1.Forward(x))
@@ -317,11 +314,11 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.0.norm2 (LayerNorm 64).</summary>
         void Blocks0Norm2Forward(int B)
         {
-            Span<float> t52 = Activations.Slice(55360 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
+            Span<float> t52 = Activations.Slice(41088 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_norm2_weight = Parameters.Values.Slice(66336, 64); // (64) blocks.0.norm2.weight
             Span<float> blocks_0_norm2_bias = Parameters.Values.Slice(66400, 64); // (64) blocks.0.norm2.bias
-            Span<float> t53 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
-            Span<float> t53_probabilities = Activations.Slice(10432 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
+            Span<float> t53 = Activations.Slice(45184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
+            Span<float> t53_probabilities = Activations.Slice(49280 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
 
             // norm2.Forward(x): LayerNorm → (B, 64, 64)
             Kernels.LayerNorm(t52, blocks_0_norm2_weight, blocks_0_norm2_bias, t53, t53_probabilities, 64 * B, 64, 1E-05f);
@@ -330,16 +327,16 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.0 (Block).</summary>
         void Blocks0Forward2(int B)
         {
-            Span<float> t53 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
+            Span<float> t53 = Activations.Slice(45184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
             Span<float> blocks_0_Up = Parameters.Values.Slice(16480, 16384); // (64, 256) blocks.0.Up
             Span<float> blocks_0_UpBias = Parameters.Values.Slice(32864, 256); // (256) blocks.0.UpBias
-            Span<float> t55 = Activations.Slice(59456 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
-            Span<float> t56 = Activations.Slice(75840 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
+            Span<float> t55 = Activations.Slice(49408 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
+            Span<float> t56 = Activations.Slice(65792 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
             Span<float> blocks_0_Down = Parameters.Values.Slice(33120, 16384); // (256, 64) blocks.0.Down
-            Span<float> t57 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)
-            Span<float> t52 = Activations.Slice(55360 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
+            Span<float> t57 = Activations.Slice(82176 * B, 4096 * B); // (B, 64, 64) MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)
+            Span<float> t52 = Activations.Slice(41088 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_DownBias = Parameters.Values.Slice(49504, 64); // (64) blocks.0.DownBias
-            Span<float> t59 = Activations.Slice(96320 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t59 = Activations.Slice(82176 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
 
             // MatMul(norm2.Forward(x), Up) + UpBias: (B, 64, 64) · (64, 256) + bias → (B, 64, 256)
             Gemm.Sgemm(false, false, 64 * B, 256, 64, t53, 64, blocks_0_Up, 256, t55, 256, bias: blocks_0_UpBias);
@@ -431,11 +428,11 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.1.norm1 (LayerNorm 64).</summary>
         void Blocks1Norm1Forward(int B)
         {
-            Span<float> t59 = Activations.Slice(96320 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t59 = Activations.Slice(82176 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> blocks_1_norm1_weight = Parameters.Values.Slice(99552, 64); // (64) blocks.1.norm1.weight
             Span<float> blocks_1_norm1_bias = Parameters.Values.Slice(99616, 64); // (64) blocks.1.norm1.bias
-            Span<float> t60 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t60 = Activations.Slice(86272 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> t60_probabilities = Activations.Slice(90368 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
 
             // norm1.Forward(x): LayerNorm → (B, 64, 64)
             Kernels.LayerNorm(t59, blocks_1_norm1_weight, blocks_1_norm1_bias, t60, t60_probabilities, 64 * B, 64, 1E-05f);
@@ -444,21 +441,21 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.1.attention (MultiHeadAttention 64, 4 heads, causal).</summary>
         void Blocks1AttentionForward(int B)
         {
-            Span<float> t60 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> t60 = Activations.Slice(86272 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
             Span<float> blocks_1_attention_query_weight = Parameters.Values.Slice(99680, 4096); // (64, 64) blocks.1.attention.query_weight
             Span<float> blocks_1_attention_query_bias = Parameters.Values.Slice(103776, 64); // (64) blocks.1.attention.query_bias
-            Span<float> t62 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t62 = Activations.Slice(90496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_attention_key_weight = Parameters.Values.Slice(103840, 4096); // (64, 64) blocks.1.attention.key_weight
             Span<float> blocks_1_attention_key_bias = Parameters.Values.Slice(107936, 64); // (64) blocks.1.attention.key_bias
-            Span<float> t64 = Activations.Slice(104512 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t64 = Activations.Slice(94592 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_attention_value_weight = Parameters.Values.Slice(108000, 4096); // (64, 64) blocks.1.attention.value_weight
             Span<float> blocks_1_attention_value_bias = Parameters.Values.Slice(112096, 64); // (64) blocks.1.attention.value_bias
-            Span<float> t66 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> t67 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> t67_probabilities = Activations.Slice(116800 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
+            Span<float> t66 = Activations.Slice(98688 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t67 = Activations.Slice(102784 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t67_probabilities = Activations.Slice(106880 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_attention_out_weight = Parameters.Values.Slice(112160, 4096); // (64, 64) blocks.1.attention.out_weight
             Span<float> blocks_1_attention_out_bias = Parameters.Values.Slice(116256, 64); // (64) blocks.1.attention.out_bias
-            Span<float> t69 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t69 = Activations.Slice(123264 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
 
             // attention.Forward(norm1.Forward(x)): (B, 64, 64) · (64, 64) + bias → (B, 64, 64)
             Gemm.Sgemm(false, false, 64 * B, 64, 64, t60, 64, blocks_1_attention_query_weight, 64, t62, 64, bias: blocks_1_attention_query_bias);
@@ -479,9 +476,9 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.1 (Block).</summary>
         void Blocks1Forward(int B)
         {
-            Span<float> t59 = Activations.Slice(96320 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> t69 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> t70 = Activations.Slice(137280 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
+            Span<float> t59 = Activations.Slice(82176 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t69 = Activations.Slice(123264 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t70 = Activations.Slice(123264 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
 
             // Fused loop over (B, 64, 64):
             //   v70 = Add(t59, t69)   ← x + attention.Forward(norm1.Forward(x))
@@ -523,11 +520,11 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.1.norm2 (LayerNorm 64).</summary>
         void Blocks1Norm2Forward(int B)
         {
-            Span<float> t70 = Activations.Slice(137280 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
+            Span<float> t70 = Activations.Slice(123264 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_norm2_weight = Parameters.Values.Slice(116320, 64); // (64) blocks.1.norm2.weight
             Span<float> blocks_1_norm2_bias = Parameters.Values.Slice(116384, 64); // (64) blocks.1.norm2.bias
-            Span<float> t71 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
-            Span<float> t71_probabilities = Activations.Slice(10688 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
+            Span<float> t71 = Activations.Slice(127360 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
+            Span<float> t71_probabilities = Activations.Slice(131456 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
 
             // norm2.Forward(x): LayerNorm → (B, 64, 64)
             Kernels.LayerNorm(t70, blocks_1_norm2_weight, blocks_1_norm2_bias, t71, t71_probabilities, 64 * B, 64, 1E-05f);
@@ -536,16 +533,16 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.1 (Block).</summary>
         void Blocks1Forward2(int B)
         {
-            Span<float> t71 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
+            Span<float> t71 = Activations.Slice(127360 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
             Span<float> blocks_1_Up = Parameters.Values.Slice(66464, 16384); // (64, 256) blocks.1.Up
             Span<float> blocks_1_UpBias = Parameters.Values.Slice(82848, 256); // (256) blocks.1.UpBias
-            Span<float> t73 = Activations.Slice(141376 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
-            Span<float> t74 = Activations.Slice(157760 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
+            Span<float> t73 = Activations.Slice(131584 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
+            Span<float> t74 = Activations.Slice(147968 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
             Span<float> blocks_1_Down = Parameters.Values.Slice(83104, 16384); // (256, 64) blocks.1.Down
-            Span<float> t75 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)
-            Span<float> t70 = Activations.Slice(137280 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
+            Span<float> t75 = Activations.Slice(164352 * B, 4096 * B); // (B, 64, 64) MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)
+            Span<float> t70 = Activations.Slice(123264 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_DownBias = Parameters.Values.Slice(99488, 64); // (64) blocks.1.DownBias
-            Span<float> t77 = Activations.Slice(178240 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t77 = Activations.Slice(164352 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
 
             // MatMul(norm2.Forward(x), Up) + UpBias: (B, 64, 64) · (64, 256) + bias → (B, 64, 256)
             Gemm.Sgemm(false, false, 64 * B, 256, 64, t71, 64, blocks_1_Up, 256, t73, 256, bias: blocks_1_UpBias);
@@ -637,11 +634,11 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of final (LayerNorm 64).</summary>
         void FinalForward(int B)
         {
-            Span<float> t77 = Activations.Slice(178240 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t77 = Activations.Slice(164352 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> final_weight = Parameters.Values.Slice(116448, 64); // (64) final.weight
             Span<float> final_bias = Parameters.Values.Slice(116512, 64); // (64) final.bias
-            Span<float> t78 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
-            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t78 = Activations.Slice(168448 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
+            Span<float> t78_probabilities = Activations.Slice(172544 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
 
             // final.Forward(x): LayerNorm → (B, 64, 64)
             Kernels.LayerNorm(t77, final_weight, final_bias, t78, t78_probabilities, 64 * B, 64, 1E-05f);
@@ -650,34 +647,34 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Forward pass of the model body.</summary>
         void AddForward(int B)
         {
-            Span<float> t78 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
+            Span<float> t78 = Activations.Slice(168448 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
             Span<float> Head = Parameters.Values.Slice(4096, 6144); // (64, 96) Head
             Span<float> HeadBias = Parameters.Values.Slice(10240, 96); // (96) HeadBias
-            Span<float> t80 = Activations.Slice(182336 * B, 6144 * B); // (B, 64, 96) MatMul(final.Forward(x), Head) + HeadBias
+            Span<float> t80 = Activations.Slice(172672 * B, 6144 * B); // (B, 64, 96) MatMul(final.Forward(x), Head) + HeadBias
 
             // MatMul(final.Forward(x), Head) + HeadBias: (B, 64, 64) · (64, 96) + bias → (B, 64, 96)
             Gemm.Sgemm(false, false, 64 * B, 96, 64, t78, 64, Head, 96, t80, 96, bias: HeadBias);
         }
 
         /// <summary>Forward pass of the loss.</summary>
-        void LossForward(int B)
+        void LossForward(int B, ReadOnlySpan<float> target)
         {
-            Span<float> t80 = Activations.Slice(182336 * B, 6144 * B); // (B, 64, 96) MatMul(final.Forward(x), Head) + HeadBias
-            Span<float> target = Activations.Slice(64 * B, 6144 * B); // (B, 64, 96) target target
+            // target: (B, 64, 96) the caller's targets, read in place
+            Span<float> t80 = Activations.Slice(172672 * B, 6144 * B); // (B, 64, 96) MatMul(final.Forward(x), Head) + HeadBias
             Span<float> t82 = Activations.Slice(_fixed, 1); // scalar SequenceCrossEntropy(logits, target)
-            Span<float> t82_probabilities = Activations.Slice(188480 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(final.Forward(x), Head) + HeadBias
+            Span<float> t82_probabilities = Activations.Slice(178816 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(final.Forward(x), Head) + HeadBias
 
             // SequenceCrossEntropy(logits, target): SequenceCrossEntropy → scalar
             t82[0] = Kernels.SequenceCrossEntropy(t80, target, t82_probabilities, 64 * B, 96);
         }
 
         /// <summary>Backward pass of the loss.</summary>
-        void LossBackward(int B)
+        void LossBackward(int B, ReadOnlySpan<float> target)
         {
+            // target: (B, 64, 96) the caller's targets, read in place
             Span<float> t82 = Activations.Slice(_fixed, 1); // scalar SequenceCrossEntropy(logits, target)
-            Span<float> t82_probabilities = Activations.Slice(188480 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(final.Forward(x), Head) + HeadBias
-            Span<float> target = Activations.Slice(64 * B, 6144 * B); // (B, 64, 96) target target
-            Span<float> d84 = Activations.Slice(194624 * B, 6144 * B); // (B, 64, 96) grad of MatMul(final.Forward(x), Head) + HeadBias
+            Span<float> t82_probabilities = Activations.Slice(178816 * B, 6144 * B); // (B, 64, 96) softmax of MatMul(final.Forward(x), Head) + HeadBias
+            Span<float> d84 = Activations.Slice(184960 * B, 6144 * B); // (B, 64, 96) grad of MatMul(final.Forward(x), Head) + HeadBias
 
             // grad of MatMul(final.Forward(x), Head) + HeadBias: SequenceCrossEntropyGrad → (B, 64, 96)
             Kernels.SequenceCrossEntropyBackward(t82_probabilities, target, 1f, d84, 64 * B, 96);
@@ -686,11 +683,11 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of the model body.</summary>
         void ReduceToBackward(int B)
         {
-            Span<float> d84 = Activations.Slice(194624 * B, 6144 * B); // (B, 64, 96) grad of MatMul(final.Forward(x), Head) + HeadBias
+            Span<float> d84 = Activations.Slice(184960 * B, 6144 * B); // (B, 64, 96) grad of MatMul(final.Forward(x), Head) + HeadBias
             Span<float> d_HeadBias = Parameters.Gradients.Slice(10240, 96); // (96) grad of HeadBias
             Span<float> Head = Parameters.Values.Slice(4096, 6144); // (64, 96) Head
-            Span<float> d86 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of final.Forward(x)
-            Span<float> t78 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
+            Span<float> d86 = Activations.Slice(191104 * B, 4096 * B); // (B, 64, 64) grad of final.Forward(x)
+            Span<float> t78 = Activations.Slice(168448 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
             Span<float> d_Head = Parameters.Gradients.Slice(4096, 6144); // (64, 96) grad of Head
 
             // grad of HeadBias: ReduceTo → (96)
@@ -706,12 +703,12 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of final (LayerNorm 64).</summary>
         void FinalBackward(int B)
         {
-            Span<float> t78 = Activations.Slice(174144 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
-            Span<float> t78_probabilities = Activations.Slice(10816 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> t77 = Activations.Slice(178240 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t78 = Activations.Slice(168448 * B, 4096 * B); // (B, 64, 64) final.Forward(x)
+            Span<float> t78_probabilities = Activations.Slice(172544 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t77 = Activations.Slice(164352 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> final_weight = Parameters.Values.Slice(116448, 64); // (64) final.weight
-            Span<float> d86 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of final.Forward(x)
-            Span<float> d88 = Activations.Slice(194624 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d86 = Activations.Slice(191104 * B, 4096 * B); // (B, 64, 64) grad of final.Forward(x)
+            Span<float> d88 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_final_weight = Parameters.Gradients.Slice(116448, 64); // (64) grad of final.weight
             Span<float> d_final_bias = Parameters.Gradients.Slice(116512, 64); // (64) grad of final.bias
 
@@ -728,18 +725,18 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1 (Block).</summary>
         void Blocks1Backward(int B)
         {
-            Span<float> d88 = Activations.Slice(194624 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d88 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_blocks_1_DownBias = Parameters.Gradients.Slice(99488, 64); // (64) grad of blocks.1.DownBias
             Span<float> blocks_1_Down = Parameters.Values.Slice(83104, 16384); // (256, 64) blocks.1.Down
-            Span<float> d92 = Activations.Slice(198720 * B, 16384 * B); // (B, 64, 256) grad of Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
-            Span<float> t74 = Activations.Slice(157760 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
+            Span<float> d92 = Activations.Slice(189056 * B, 16384 * B); // (B, 64, 256) grad of Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
+            Span<float> t74 = Activations.Slice(147968 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
             Span<float> d_blocks_1_Down = Parameters.Gradients.Slice(83104, 16384); // (256, 64) grad of blocks.1.Down
-            Span<float> t73 = Activations.Slice(141376 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
-            Span<float> d94 = Activations.Slice(157760 * B, 16384 * B); // (B, 64, 256) grad of MatMul(norm2.Forward(x), Up) + UpBias
+            Span<float> t73 = Activations.Slice(131584 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
+            Span<float> d94 = Activations.Slice(131584 * B, 16384 * B); // (B, 64, 256) grad of MatMul(norm2.Forward(x), Up) + UpBias
             Span<float> d_blocks_1_UpBias = Parameters.Gradients.Slice(82848, 256); // (256) grad of blocks.1.UpBias
             Span<float> blocks_1_Up = Parameters.Values.Slice(66464, 16384); // (64, 256) blocks.1.Up
-            Span<float> d96 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
-            Span<float> t71 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
+            Span<float> d96 = Activations.Slice(147968 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
+            Span<float> t71 = Activations.Slice(127360 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
             Span<float> d_blocks_1_Up = Parameters.Gradients.Slice(66464, 16384); // (64, 256) grad of blocks.1.Up
 
             // grad of blocks.1.DownBias: ReduceTo → (64)
@@ -800,12 +797,12 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1.norm2 (LayerNorm 64).</summary>
         void Blocks1Norm2Backward(int B)
         {
-            Span<float> t71 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
-            Span<float> t71_probabilities = Activations.Slice(10688 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
-            Span<float> t70 = Activations.Slice(137280 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
+            Span<float> t71 = Activations.Slice(127360 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
+            Span<float> t71_probabilities = Activations.Slice(131456 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
+            Span<float> t70 = Activations.Slice(123264 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_1_norm2_weight = Parameters.Values.Slice(116320, 64); // (64) blocks.1.norm2.weight
-            Span<float> d96 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
-            Span<float> d98 = Activations.Slice(141376 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d96 = Activations.Slice(147968 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
+            Span<float> d98 = Activations.Slice(131584 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_1_norm2_weight = Parameters.Gradients.Slice(116320, 64); // (64) grad of blocks.1.norm2.weight
             Span<float> d_blocks_1_norm2_bias = Parameters.Gradients.Slice(116384, 64); // (64) grad of blocks.1.norm2.bias
 
@@ -822,9 +819,9 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1 (Block).</summary>
         void Blocks1Backward2(int B)
         {
-            Span<float> d88 = Activations.Slice(194624 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> d98 = Activations.Slice(141376 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
-            Span<float> d101 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d88 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d98 = Activations.Slice(131584 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d101 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
 
             // Fused loop over (B, 64, 64):
             //   v101 = Add(d88, d98)
@@ -866,32 +863,32 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1.attention (MultiHeadAttention 64, 4 heads, causal).</summary>
         void Blocks1AttentionBackward(int B)
         {
-            Span<float> d101 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d101 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_1_attention_out_bias = Parameters.Gradients.Slice(116256, 64); // (64) grad of blocks.1.attention.out_bias
             Span<float> blocks_1_attention_out_weight = Parameters.Values.Slice(112160, 4096); // (64, 64) blocks.1.attention.out_weight
-            Span<float> d103 = Activations.Slice(133184 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> t67 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> t67_probabilities = Activations.Slice(116800 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
+            Span<float> d103 = Activations.Slice(123264 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> t67 = Activations.Slice(102784 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t67_probabilities = Activations.Slice(106880 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_1_attention_out_weight = Parameters.Gradients.Slice(112160, 4096); // (64, 64) grad of blocks.1.attention.out_weight
-            Span<float> t66 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d105 = Activations.Slice(137280 * B, 16384 * B); // (B, 4, 64, 64) backward of attention.Forward(norm1.Forward(x))
-            Span<float> t64 = Activations.Slice(104512 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d106 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> t62 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d107 = Activations.Slice(104512 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> d108 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> t66 = Activations.Slice(98688 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d105 = Activations.Slice(127360 * B, 16384 * B); // (B, 4, 64, 64) backward of attention.Forward(norm1.Forward(x))
+            Span<float> t64 = Activations.Slice(94592 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d106 = Activations.Slice(98688 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> t62 = Activations.Slice(90496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d107 = Activations.Slice(94592 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> d108 = Activations.Slice(90496 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_1_attention_value_bias = Parameters.Gradients.Slice(112096, 64); // (64) grad of blocks.1.attention.value_bias
             Span<float> blocks_1_attention_value_weight = Parameters.Values.Slice(108000, 4096); // (64, 64) blocks.1.attention.value_weight
-            Span<float> d110 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> t60 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> d110 = Activations.Slice(102784 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> t60 = Activations.Slice(86272 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
             Span<float> d_blocks_1_attention_value_weight = Parameters.Gradients.Slice(108000, 4096); // (64, 64) grad of blocks.1.attention.value_weight
             Span<float> d_blocks_1_attention_key_bias = Parameters.Gradients.Slice(107936, 64); // (64) grad of blocks.1.attention.key_bias
             Span<float> blocks_1_attention_key_weight = Parameters.Values.Slice(103840, 4096); // (64, 64) blocks.1.attention.key_weight
-            Span<float> d113 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d113 = Activations.Slice(90496 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> d_blocks_1_attention_key_weight = Parameters.Gradients.Slice(103840, 4096); // (64, 64) grad of blocks.1.attention.key_weight
             Span<float> d_blocks_1_attention_query_bias = Parameters.Gradients.Slice(103776, 64); // (64) grad of blocks.1.attention.query_bias
             Span<float> blocks_1_attention_query_weight = Parameters.Values.Slice(99680, 4096); // (64, 64) blocks.1.attention.query_weight
-            Span<float> d116 = Activations.Slice(104512 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d116 = Activations.Slice(94592 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> d_blocks_1_attention_query_weight = Parameters.Gradients.Slice(99680, 4096); // (64, 64) grad of blocks.1.attention.query_weight
 
             // grad of blocks.1.attention.out_bias: ReduceTo → (64)
@@ -946,15 +943,15 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1.norm1 (LayerNorm 64).</summary>
         void Blocks1Norm1Backward(int B)
         {
-            Span<float> d110 = Activations.Slice(112704 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d113 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d116 = Activations.Slice(104512 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d119 = Activations.Slice(108608 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> t60 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t60_probabilities = Activations.Slice(10560 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> t59 = Activations.Slice(96320 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d110 = Activations.Slice(102784 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d113 = Activations.Slice(90496 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d116 = Activations.Slice(94592 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d119 = Activations.Slice(102784 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> t60 = Activations.Slice(86272 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> t60_probabilities = Activations.Slice(90368 * B, 128 * B); // (B, 64, 2) softmax of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> t59 = Activations.Slice(82176 * B, 4096 * B); // (B, 64, 64) (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> blocks_1_norm1_weight = Parameters.Values.Slice(99552, 64); // (64) blocks.1.norm1.weight
-            Span<float> d120 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d120 = Activations.Slice(90496 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_blocks_1_norm1_weight = Parameters.Gradients.Slice(99552, 64); // (64) grad of blocks.1.norm1.weight
             Span<float> d_blocks_1_norm1_bias = Parameters.Gradients.Slice(99616, 64); // (64) grad of blocks.1.norm1.bias
 
@@ -1015,20 +1012,20 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0 (Block).</summary>
         void Blocks0Backward(int B)
         {
-            Span<float> d101 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
-            Span<float> d120 = Activations.Slice(100416 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> d123 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d101 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d120 = Activations.Slice(90496 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d123 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
             Span<float> d_blocks_0_DownBias = Parameters.Gradients.Slice(49504, 64); // (64) grad of blocks.0.DownBias
             Span<float> blocks_0_Down = Parameters.Values.Slice(33120, 16384); // (256, 64) blocks.0.Down
-            Span<float> d125 = Activations.Slice(96320 * B, 16384 * B); // (B, 64, 256) grad of Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
-            Span<float> t56 = Activations.Slice(75840 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
+            Span<float> d125 = Activations.Slice(82176 * B, 16384 * B); // (B, 64, 256) grad of Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
+            Span<float> t56 = Activations.Slice(65792 * B, 16384 * B); // (B, 64, 256) Gelu(MatMul(norm2.Forward(x), Up) + UpBias)
             Span<float> d_blocks_0_Down = Parameters.Gradients.Slice(33120, 16384); // (256, 64) grad of blocks.0.Down
-            Span<float> t55 = Activations.Slice(59456 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
-            Span<float> d127 = Activations.Slice(75840 * B, 16384 * B); // (B, 64, 256) grad of MatMul(norm2.Forward(x), Up) + UpBias
+            Span<float> t55 = Activations.Slice(49408 * B, 16384 * B); // (B, 64, 256) MatMul(norm2.Forward(x), Up) + UpBias
+            Span<float> d127 = Activations.Slice(49408 * B, 16384 * B); // (B, 64, 256) grad of MatMul(norm2.Forward(x), Up) + UpBias
             Span<float> d_blocks_0_UpBias = Parameters.Gradients.Slice(32864, 256); // (256) grad of blocks.0.UpBias
             Span<float> blocks_0_Up = Parameters.Values.Slice(16480, 16384); // (64, 256) blocks.0.Up
-            Span<float> d129 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
-            Span<float> t53 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
+            Span<float> d129 = Activations.Slice(65792 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
+            Span<float> t53 = Activations.Slice(45184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
             Span<float> d_blocks_0_Up = Parameters.Gradients.Slice(16480, 16384); // (64, 256) grad of blocks.0.Up
 
             // Fused loop over (B, 64, 64):
@@ -1125,12 +1122,12 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0.norm2 (LayerNorm 64).</summary>
         void Blocks0Norm2Backward(int B)
         {
-            Span<float> t53 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
-            Span<float> t53_probabilities = Activations.Slice(10432 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
-            Span<float> t52 = Activations.Slice(55360 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
+            Span<float> t53 = Activations.Slice(45184 * B, 4096 * B); // (B, 64, 64) norm2.Forward(x)
+            Span<float> t53_probabilities = Activations.Slice(49280 * B, 128 * B); // (B, 64, 2) softmax of x + attention.Forward(norm1.Forward(x))
+            Span<float> t52 = Activations.Slice(41088 * B, 4096 * B); // (B, 64, 64) x + attention.Forward(norm1.Forward(x))
             Span<float> blocks_0_norm2_weight = Parameters.Values.Slice(66336, 64); // (64) blocks.0.norm2.weight
-            Span<float> d129 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
-            Span<float> d131 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d129 = Activations.Slice(65792 * B, 4096 * B); // (B, 64, 64) grad of norm2.Forward(x)
+            Span<float> d131 = Activations.Slice(49408 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_0_norm2_weight = Parameters.Gradients.Slice(66336, 64); // (64) grad of blocks.0.norm2.weight
             Span<float> d_blocks_0_norm2_bias = Parameters.Gradients.Slice(66400, 64); // (64) grad of blocks.0.norm2.bias
 
@@ -1147,9 +1144,9 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0 (Block).</summary>
         void Blocks0Backward2(int B)
         {
-            Span<float> d123 = Activations.Slice(92224 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
-            Span<float> d131 = Activations.Slice(59456 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
-            Span<float> d134 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d123 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of (x + MatMul(Gelu(MatMul(norm2.Forward(x), Up) + UpBias), Down)) + DownBias
+            Span<float> d131 = Activations.Slice(49408 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d134 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
 
             // Fused loop over (B, 64, 64):
             //   v134 = Add(d123, d131)
@@ -1191,32 +1188,32 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0.attention (MultiHeadAttention 64, 4 heads, causal).</summary>
         void Blocks0AttentionBackward(int B)
         {
-            Span<float> d134 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d134 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_0_attention_out_bias = Parameters.Gradients.Slice(66272, 64); // (64) grad of blocks.0.attention.out_bias
             Span<float> blocks_0_attention_out_weight = Parameters.Values.Slice(62176, 4096); // (64, 64) blocks.0.attention.out_weight
-            Span<float> d136 = Activations.Slice(51264 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> t49 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> t49_probabilities = Activations.Slice(34880 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
+            Span<float> d136 = Activations.Slice(41088 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> t49 = Activations.Slice(20608 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> t49_probabilities = Activations.Slice(24704 * B, 16384 * B); // (B, 4, 64, 64) softmax of attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_0_attention_out_weight = Parameters.Gradients.Slice(62176, 4096); // (64, 64) grad of blocks.0.attention.out_weight
-            Span<float> t48 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d138 = Activations.Slice(55360 * B, 16384 * B); // (B, 4, 64, 64) backward of attention.Forward(norm1.Forward(x))
-            Span<float> t46 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d139 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> t44 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
-            Span<float> d140 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
-            Span<float> d141 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> t48 = Activations.Slice(16512 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d138 = Activations.Slice(45184 * B, 16384 * B); // (B, 4, 64, 64) backward of attention.Forward(norm1.Forward(x))
+            Span<float> t46 = Activations.Slice(12416 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d139 = Activations.Slice(16512 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> t44 = Activations.Slice(8320 * B, 4096 * B); // (B, 64, 64) attention.Forward(norm1.Forward(x))
+            Span<float> d140 = Activations.Slice(12416 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
+            Span<float> d141 = Activations.Slice(8320 * B, 4096 * B); // (B, 64, 64) grad of attention.Forward(norm1.Forward(x))
             Span<float> d_blocks_0_attention_value_bias = Parameters.Gradients.Slice(62112, 64); // (64) grad of blocks.0.attention.value_bias
             Span<float> blocks_0_attention_value_weight = Parameters.Values.Slice(58016, 4096); // (64, 64) blocks.0.attention.value_weight
-            Span<float> d143 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> t42 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> d143 = Activations.Slice(20608 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> t42 = Activations.Slice(4096 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
             Span<float> d_blocks_0_attention_value_weight = Parameters.Gradients.Slice(58016, 4096); // (64, 64) grad of blocks.0.attention.value_weight
             Span<float> d_blocks_0_attention_key_bias = Parameters.Gradients.Slice(57952, 64); // (64) grad of blocks.0.attention.key_bias
             Span<float> blocks_0_attention_key_weight = Parameters.Values.Slice(53856, 4096); // (64, 64) blocks.0.attention.key_weight
-            Span<float> d146 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d146 = Activations.Slice(8320 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> d_blocks_0_attention_key_weight = Parameters.Gradients.Slice(53856, 4096); // (64, 64) grad of blocks.0.attention.key_weight
             Span<float> d_blocks_0_attention_query_bias = Parameters.Gradients.Slice(53792, 64); // (64) grad of blocks.0.attention.query_bias
             Span<float> blocks_0_attention_query_weight = Parameters.Values.Slice(49696, 4096); // (64, 64) blocks.0.attention.query_weight
-            Span<float> d149 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d149 = Activations.Slice(12416 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
             Span<float> d_blocks_0_attention_query_weight = Parameters.Gradients.Slice(49696, 4096); // (64, 64) grad of blocks.0.attention.query_weight
 
             // grad of blocks.0.attention.out_bias: ReduceTo → (64)
@@ -1271,15 +1268,15 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0.norm1 (LayerNorm 64).</summary>
         void Blocks0Norm1Backward(int B)
         {
-            Span<float> d143 = Activations.Slice(30784 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d146 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d149 = Activations.Slice(22592 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> d152 = Activations.Slice(26688 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
-            Span<float> t42 = Activations.Slice(6208 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
-            Span<float> t42_probabilities = Activations.Slice(10304 * B, 128 * B); // (B, 64, 2) softmax of tokens.Forward(ids) + Position
-            Span<float> t41 = Activations.Slice(14400 * B, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
+            Span<float> d143 = Activations.Slice(20608 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d146 = Activations.Slice(8320 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d149 = Activations.Slice(12416 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> d152 = Activations.Slice(20608 * B, 4096 * B); // (B, 64, 64) grad of norm1.Forward(x)
+            Span<float> t42 = Activations.Slice(4096 * B, 4096 * B); // (B, 64, 64) norm1.Forward(x)
+            Span<float> t42_probabilities = Activations.Slice(8192 * B, 128 * B); // (B, 64, 2) softmax of tokens.Forward(ids) + Position
+            Span<float> t41 = Activations.Slice(0, 4096 * B); // (B, 64, 64) tokens.Forward(ids) + Position
             Span<float> blocks_0_norm1_weight = Parameters.Values.Slice(49568, 64); // (64) blocks.0.norm1.weight
-            Span<float> d153 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of tokens.Forward(ids) + Position
+            Span<float> d153 = Activations.Slice(8320 * B, 4096 * B); // (B, 64, 64) grad of tokens.Forward(ids) + Position
             Span<float> d_blocks_0_norm1_weight = Parameters.Gradients.Slice(49568, 64); // (64) grad of blocks.0.norm1.weight
             Span<float> d_blocks_0_norm1_bias = Parameters.Gradients.Slice(49632, 64); // (64) grad of blocks.0.norm1.bias
 
@@ -1340,9 +1337,9 @@ partial class CharTransformer : global::ModelGen.ModelBase
         /// <summary>Backward pass of the model body.</summary>
         void AddBackward(int B)
         {
-            Span<float> d134 = Activations.Slice(64 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
-            Span<float> d153 = Activations.Slice(18496 * B, 4096 * B); // (B, 64, 64) grad of tokens.Forward(ids) + Position
-            Span<float> d156 = Activations.Slice(4160 * B, 4096 * B); // (B, 64, 64) grad of tokens.Forward(ids) + Position
+            Span<float> d134 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of x + attention.Forward(norm1.Forward(x))
+            Span<float> d153 = Activations.Slice(8320 * B, 4096 * B); // (B, 64, 64) grad of tokens.Forward(ids) + Position
+            Span<float> d156 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of tokens.Forward(ids) + Position
             Span<float> d_Position = Parameters.Gradients.Slice(0, 4096); // (64, 64) grad of Position
 
             // Fused loop over (B, 64, 64):
@@ -1386,10 +1383,10 @@ partial class CharTransformer : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of tokens (Embedding 96 × 64).</summary>
-        void TokensBackward(int B)
+        void TokensBackward(int B, ReadOnlySpan<float> ids)
         {
-            Span<float> ids = Activations.Slice(0, 64 * B); // (B, 64) input ids
-            Span<float> d156 = Activations.Slice(4160 * B, 4096 * B); // (B, 64, 64) grad of tokens.Forward(ids) + Position
+            // ids: (B, 64) the caller's input, read in place
+            Span<float> d156 = Activations.Slice(184960 * B, 4096 * B); // (B, 64, 64) grad of tokens.Forward(ids) + Position
             Span<float> d_tokens_weight = Parameters.Gradients.Slice(10336, 6144); // (96, 64) grad of tokens.weight
 
             // grad of tokens.weight: EmbeddingGrad → (96, 64)

@@ -47,17 +47,15 @@ partial class FashionCnn : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of FashionCnn.</summary>
-    // Memory plan: 85616 floats per sample in the batched part of the activation arena, 599056 fixed;
+    // Memory plan: 84832 floats per sample in the batched part of the activation arena, 599056 fixed;
     // 421648 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
-        readonly int[] _labels;
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 85616, fixedFloats: 599056)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 84832, fixedFloats: 599056)
         {
-            _fixed = 85616 * maxBatch;
-            _labels = new int[maxBatch];
+            _fixed = 84832 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 1, 28, 28) → output (B, 10).</summary>
@@ -66,15 +64,14 @@ partial class FashionCnn : global::ModelGen.ModelBase
             CheckBatch(batch, input.Length, 784);
             if (output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
-            input.CopyTo(Activations.Slice(0, 784 * B));
-            Conv1Forward(B);
+            Conv1Forward(B, input);
             Pool1Forward(B);
             Conv2Forward(B);
             Pool2Forward(B);
             ReshapeForward(B);
             HiddenForward(B);
             OutputForward(B);
-            Activations.Slice(60496 * B, 10 * B).CopyTo(output);
+            Activations.Slice(59712 * B, 10 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -85,35 +82,33 @@ partial class FashionCnn : global::ModelGen.ModelBase
             if (!output.IsEmpty && output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
             Steps++;
-            input.CopyTo(Activations.Slice(0, 784 * B));
-            labels.CopyTo(_labels);
-            Conv1Forward(B);
+            Conv1Forward(B, input);
             Pool1Forward(B);
             Conv2Forward(B);
             Pool2Forward(B);
             ReshapeForward(B);
             HiddenForward(B);
             OutputForward(B);
-            LossForward(B);
-            LossBackward(B);
+            LossForward(B, labels);
+            LossBackward(B, labels);
             OutputBackward(B);
             HiddenBackward(B);
             ReshapeBackward(B);
             Pool2Backward(B);
             Conv2Backward(B);
             Pool1Backward(B);
-            Conv1Backward(B);
-            if (!output.IsEmpty) Activations.Slice(60496 * B, 10 * B).CopyTo(output);
+            Conv1Backward(B, input);
+            if (!output.IsEmpty) Activations.Slice(59712 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
         /// <summary>Forward pass of conv1 (Conv2d 1 → 32, 3x3, padding 1).</summary>
-        void Conv1Forward(int B)
+        void Conv1Forward(int B, ReadOnlySpan<float> image)
         {
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 1, 28, 28) input image
+            // image: (B, 1, 28, 28) the caller's input, read in place
             Span<float> conv1_weight = Parameters.Values.Slice(0, 288); // (32, 1, 3, 3) conv1.weight
             Span<float> conv1_bias = Parameters.Values.Slice(288, 32); // (32) conv1.bias
-            Span<float> t10 = Activations.Slice(784 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
+            Span<float> t10 = Activations.Slice(0, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
             Span<float> t9_columns = Activations.Slice(_fixed, 29376); // (29376) im2col workspace: 4 slots of one image of image unrolled into patches
 
             // Relu(conv1.Forward(image)): Conv2dBias, Relu → (B, 32, 28, 28)
@@ -123,9 +118,9 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of pool1 (MaxPool2d 2x2).</summary>
         void Pool1Forward(int B)
         {
-            Span<float> t10 = Activations.Slice(784 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
-            Span<float> t11 = Activations.Slice(25872 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> t11_argmax = Activations.Slice(32144 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
+            Span<float> t10 = Activations.Slice(0, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
+            Span<float> t11 = Activations.Slice(25088 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> t11_argmax = Activations.Slice(31360 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
 
             // pool1.Forward(Relu(conv1.Forward(image))): MaxPool2d → (B, 32, 14, 14)
             Kernels.MaxPool2d(t10, t11, t11_argmax, 32 * B, 28, 28, 2, 2, 0);
@@ -134,10 +129,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of conv2 (Conv2d 32 → 64, 3x3, padding 1).</summary>
         void Conv2Forward(int B)
         {
-            Span<float> t11 = Activations.Slice(25872 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> t11 = Activations.Slice(25088 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> conv2_weight = Parameters.Values.Slice(320, 18432); // (64, 32, 3, 3) conv2.weight
             Span<float> conv2_bias = Parameters.Values.Slice(18752, 64); // (64) conv2.bias
-            Span<float> t13 = Activations.Slice(38416 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
+            Span<float> t13 = Activations.Slice(37632 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
             Span<float> t12_columns = Activations.Slice(_fixed, 299520); // (299520) im2col workspace: 4 slots of one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled into patches
 
             // Relu(conv2.Forward(x)): Conv2dBias, Relu → (B, 64, 14, 14)
@@ -147,9 +142,9 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of pool2 (MaxPool2d 2x2).</summary>
         void Pool2Forward(int B)
         {
-            Span<float> t13 = Activations.Slice(38416 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
-            Span<float> t14 = Activations.Slice(50960 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
-            Span<float> t14_argmax = Activations.Slice(54096 * B, 3136 * B); // (B, 64, 7, 7) where each maximum of Relu(conv2.Forward(x)) was (index in its plane, as a float)
+            Span<float> t13 = Activations.Slice(37632 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
+            Span<float> t14 = Activations.Slice(50176 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
+            Span<float> t14_argmax = Activations.Slice(53312 * B, 3136 * B); // (B, 64, 7, 7) where each maximum of Relu(conv2.Forward(x)) was (index in its plane, as a float)
 
             // pool2.Forward(Relu(conv2.Forward(x))): MaxPool2d → (B, 64, 7, 7)
             Kernels.MaxPool2d(t13, t14, t14_argmax, 64 * B, 14, 14, 2, 2, 0);
@@ -158,8 +153,8 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of the model body.</summary>
         void ReshapeForward(int B)
         {
-            Span<float> t14 = Activations.Slice(50960 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
-            Span<float> t15 = Activations.Slice(57232 * B, 3136 * B); // (B, 3136) Flatten(x)
+            Span<float> t14 = Activations.Slice(50176 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
+            Span<float> t15 = Activations.Slice(56448 * B, 3136 * B); // (B, 3136) Flatten(x)
 
             // Flatten(x): Reshape → (B, 3136)
             t14.CopyTo(t15);
@@ -168,10 +163,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of hidden (Linear 3136 → 128).</summary>
         void HiddenForward(int B)
         {
-            Span<float> t15 = Activations.Slice(57232 * B, 3136 * B); // (B, 3136) Flatten(x)
+            Span<float> t15 = Activations.Slice(56448 * B, 3136 * B); // (B, 3136) Flatten(x)
             Span<float> hidden_weight = Parameters.Values.Slice(18816, 401408); // (3136, 128) hidden.weight
             Span<float> hidden_bias = Parameters.Values.Slice(420224, 128); // (128) hidden.bias
-            Span<float> t18 = Activations.Slice(60368 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
+            Span<float> t18 = Activations.Slice(59584 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
 
             // Relu(hidden.Forward(Flatten(x))): (B, 3136) · (3136, 128) + bias, Relu → (B, 128)
             Gemm.Sgemm(false, false, B, 128, 3136, t15, 3136, hidden_weight, 128, t18, 128, bias: hidden_bias, activation: Activation.Relu);
@@ -180,34 +175,32 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Forward pass of output (Linear 128 → 10).</summary>
         void OutputForward(int B)
         {
-            Span<float> t18 = Activations.Slice(60368 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
+            Span<float> t18 = Activations.Slice(59584 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
             Span<float> output_weight = Parameters.Values.Slice(420352, 1280); // (128, 10) output.weight
             Span<float> output_bias = Parameters.Values.Slice(421632, 10); // (10) output.bias
-            Span<float> t20 = Activations.Slice(60496 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(Flatten(x))))
+            Span<float> t20 = Activations.Slice(59712 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(Flatten(x))))
 
             // output.Forward(Relu(hidden.Forward(Flatten(x)))): (B, 128) · (128, 10) + bias → (B, 10)
             Gemm.Sgemm(false, false, B, 10, 128, t18, 128, output_weight, 10, t20, 10, bias: output_bias);
         }
 
         /// <summary>Forward pass of the loss.</summary>
-        void LossForward(int B)
+        void LossForward(int B, ReadOnlySpan<int> labels)
         {
-            Span<float> t20 = Activations.Slice(60496 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(Flatten(x))))
+            Span<float> t20 = Activations.Slice(59712 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(Flatten(x))))
             Span<float> t22 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
-            Span<float> t22_probabilities = Activations.Slice(60512 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(Flatten(x))))
-            ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
+            Span<float> t22_probabilities = Activations.Slice(59728 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(Flatten(x))))
 
             // SoftmaxCrossEntropy(logits, labels): SoftmaxCrossEntropy → scalar
             t22[0] = Kernels.SoftmaxCrossEntropy(t20, labels, B, 10, t22_probabilities);
         }
 
         /// <summary>Backward pass of the loss.</summary>
-        void LossBackward(int B)
+        void LossBackward(int B, ReadOnlySpan<int> labels)
         {
             Span<float> t22 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
-            Span<float> t22_probabilities = Activations.Slice(60512 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(Flatten(x))))
-            Span<float> d24 = Activations.Slice(60528 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(Flatten(x))))
-            ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
+            Span<float> t22_probabilities = Activations.Slice(59728 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(Flatten(x))))
+            Span<float> d24 = Activations.Slice(59744 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(Flatten(x))))
 
             // grad of output.Forward(Relu(hidden.Forward(Flatten(x)))): SoftmaxCrossEntropyGrad → (B, 10)
             Kernels.SoftmaxCrossEntropyBackward(t22_probabilities, labels, B, 10, 1f, d24);
@@ -216,11 +209,11 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of output (Linear 128 → 10).</summary>
         void OutputBackward(int B)
         {
-            Span<float> d24 = Activations.Slice(60528 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(Flatten(x))))
+            Span<float> d24 = Activations.Slice(59744 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(Flatten(x))))
             Span<float> d_output_bias = Parameters.Gradients.Slice(421632, 10); // (10) grad of output.bias
             Span<float> output_weight = Parameters.Values.Slice(420352, 1280); // (128, 10) output.weight
-            Span<float> d26 = Activations.Slice(60544 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(Flatten(x)))
-            Span<float> t18 = Activations.Slice(60368 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
+            Span<float> d26 = Activations.Slice(59760 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(Flatten(x)))
+            Span<float> t18 = Activations.Slice(59584 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
             Span<float> d_output_weight = Parameters.Gradients.Slice(420352, 1280); // (128, 10) grad of output.weight
 
             // grad of output.bias: ReduceTo → (10)
@@ -236,13 +229,13 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of hidden (Linear 3136 → 128).</summary>
         void HiddenBackward(int B)
         {
-            Span<float> t18 = Activations.Slice(60368 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
-            Span<float> d26 = Activations.Slice(60544 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(Flatten(x)))
-            Span<float> d28 = Activations.Slice(60672 * B, 128 * B); // (B, 128) grad of hidden.Forward(Flatten(x))
+            Span<float> t18 = Activations.Slice(59584 * B, 128 * B); // (B, 128) Relu(hidden.Forward(Flatten(x)))
+            Span<float> d26 = Activations.Slice(59760 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(Flatten(x)))
+            Span<float> d28 = Activations.Slice(59584 * B, 128 * B); // (B, 128) grad of hidden.Forward(Flatten(x))
             Span<float> d_hidden_bias = Parameters.Gradients.Slice(420224, 128); // (128) grad of hidden.bias
             Span<float> hidden_weight = Parameters.Values.Slice(18816, 401408); // (3136, 128) hidden.weight
-            Span<float> d30 = Activations.Slice(60800 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
-            Span<float> t15 = Activations.Slice(57232 * B, 3136 * B); // (B, 3136) Flatten(x)
+            Span<float> d30 = Activations.Slice(59744 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
+            Span<float> t15 = Activations.Slice(56448 * B, 3136 * B); // (B, 3136) Flatten(x)
             Span<float> d_hidden_weight = Parameters.Gradients.Slice(18816, 401408); // (3136, 128) grad of hidden.weight
 
             // Fused loop over (B, 128):
@@ -294,8 +287,8 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of the model body.</summary>
         void ReshapeBackward(int B)
         {
-            Span<float> d30 = Activations.Slice(60800 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
-            Span<float> d32 = Activations.Slice(57232 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
+            Span<float> d30 = Activations.Slice(59744 * B, 3136 * B); // (B, 3136) grad of Flatten(x)
+            Span<float> d32 = Activations.Slice(56448 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
 
             // grad of pool2.Forward(Relu(conv2.Forward(x))): Reshape → (B, 64, 7, 7)
             d30.CopyTo(d32);
@@ -304,10 +297,10 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of pool2 (MaxPool2d 2x2).</summary>
         void Pool2Backward(int B)
         {
-            Span<float> t14 = Activations.Slice(50960 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
-            Span<float> t14_argmax = Activations.Slice(54096 * B, 3136 * B); // (B, 64, 7, 7) where each maximum of Relu(conv2.Forward(x)) was (index in its plane, as a float)
-            Span<float> d32 = Activations.Slice(57232 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
-            Span<float> d33 = Activations.Slice(60528 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
+            Span<float> t14 = Activations.Slice(50176 * B, 3136 * B); // (B, 64, 7, 7) pool2.Forward(Relu(conv2.Forward(x)))
+            Span<float> t14_argmax = Activations.Slice(53312 * B, 3136 * B); // (B, 64, 7, 7) where each maximum of Relu(conv2.Forward(x)) was (index in its plane, as a float)
+            Span<float> d32 = Activations.Slice(56448 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
+            Span<float> d33 = Activations.Slice(59744 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
 
             // grad of Relu(conv2.Forward(x)): MaxPool2dGrad → (B, 64, 14, 14)
             Kernels.MaxPool2dBackward(t14_argmax, d32, d33, 64 * B, 14, 14, 7, 7);
@@ -316,13 +309,13 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of conv2 (Conv2d 32 → 64, 3x3, padding 1).</summary>
         void Conv2Backward(int B)
         {
-            Span<float> t13 = Activations.Slice(38416 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
-            Span<float> d33 = Activations.Slice(60528 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
-            Span<float> d34 = Activations.Slice(73072 * B, 12544 * B); // (B, 64, 14, 14) grad of conv2.Forward(x)
+            Span<float> t13 = Activations.Slice(37632 * B, 12544 * B); // (B, 64, 14, 14) Relu(conv2.Forward(x))
+            Span<float> d33 = Activations.Slice(59744 * B, 12544 * B); // (B, 64, 14, 14) grad of Relu(conv2.Forward(x))
+            Span<float> d34 = Activations.Slice(37632 * B, 12544 * B); // (B, 64, 14, 14) grad of conv2.Forward(x)
             Span<float> conv2_weight = Parameters.Values.Slice(320, 18432); // (64, 32, 3, 3) conv2.weight
-            Span<float> d35 = Activations.Slice(38416 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> d35 = Activations.Slice(50176 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> d35_columns = Activations.Slice(_fixed + 16, 299520); // (299520) col2im workspace: 4 slots of one image's patch gradients
-            Span<float> t11 = Activations.Slice(25872 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> t11 = Activations.Slice(25088 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
             Span<float> d_conv2_weight = Parameters.Gradients.Slice(320, 18432); // (64, 32, 3, 3) grad of conv2.weight
             Span<float> d_conv2_weight_columns = Activations.Slice(_fixed + 299536, 299520); // (299520) im2col workspace: 4 slots of one image of pool1.Forward(Relu(conv1.Forward(image))) unrolled again, and partial weight gradients
             Span<float> d_conv2_bias = Parameters.Gradients.Slice(18752, 64); // (64) grad of conv2.bias
@@ -376,22 +369,22 @@ partial class FashionCnn : global::ModelGen.ModelBase
         /// <summary>Backward pass of pool1 (MaxPool2d 2x2).</summary>
         void Pool1Backward(int B)
         {
-            Span<float> t11 = Activations.Slice(25872 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> t11_argmax = Activations.Slice(32144 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
-            Span<float> d35 = Activations.Slice(38416 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
-            Span<float> d38 = Activations.Slice(60528 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
+            Span<float> t11 = Activations.Slice(25088 * B, 6272 * B); // (B, 32, 14, 14) pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> t11_argmax = Activations.Slice(31360 * B, 6272 * B); // (B, 32, 14, 14) where each maximum of Relu(conv1.Forward(image)) was (index in its plane, as a float)
+            Span<float> d35 = Activations.Slice(50176 * B, 6272 * B); // (B, 32, 14, 14) grad of pool1.Forward(Relu(conv1.Forward(image)))
+            Span<float> d38 = Activations.Slice(59744 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
 
             // grad of Relu(conv1.Forward(image)): MaxPool2dGrad → (B, 32, 28, 28)
             Kernels.MaxPool2dBackward(t11_argmax, d35, d38, 32 * B, 28, 28, 14, 14);
         }
 
         /// <summary>Backward pass of conv1 (Conv2d 1 → 32, 3x3, padding 1).</summary>
-        void Conv1Backward(int B)
+        void Conv1Backward(int B, ReadOnlySpan<float> image)
         {
-            Span<float> t10 = Activations.Slice(784 * B, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
-            Span<float> d38 = Activations.Slice(60528 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
-            Span<float> d39 = Activations.Slice(25872 * B, 25088 * B); // (B, 32, 28, 28) grad of conv1.Forward(image)
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 1, 28, 28) input image
+            // image: (B, 1, 28, 28) the caller's input, read in place
+            Span<float> t10 = Activations.Slice(0, 25088 * B); // (B, 32, 28, 28) Relu(conv1.Forward(image))
+            Span<float> d38 = Activations.Slice(59744 * B, 25088 * B); // (B, 32, 28, 28) grad of Relu(conv1.Forward(image))
+            Span<float> d39 = Activations.Slice(0, 25088 * B); // (B, 32, 28, 28) grad of conv1.Forward(image)
             Span<float> d_conv1_weight = Parameters.Gradients.Slice(0, 288); // (32, 1, 3, 3) grad of conv1.weight
             Span<float> d_conv1_weight_columns = Activations.Slice(_fixed + 16, 29376); // (29376) im2col workspace: 4 slots of one image of image unrolled again, and partial weight gradients
             Span<float> d_conv1_bias = Parameters.Gradients.Slice(288, 32); // (32) grad of conv1.bias

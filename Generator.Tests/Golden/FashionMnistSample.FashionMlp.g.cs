@@ -39,17 +39,15 @@ partial class FashionMlp : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of FashionMlp.</summary>
-    // Memory plan: 1216 floats per sample in the batched part of the activation arena, 16 fixed;
+    // Memory plan: 304 floats per sample in the batched part of the activation arena, 16 fixed;
     // 101776 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
-        readonly int[] _labels;
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 1216, fixedFloats: 16)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 304, fixedFloats: 16)
         {
-            _fixed = 1216 * maxBatch;
-            _labels = new int[maxBatch];
+            _fixed = 304 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 784) → output (B, 10).</summary>
@@ -58,10 +56,9 @@ partial class FashionMlp : global::ModelGen.ModelBase
             CheckBatch(batch, input.Length, 784);
             if (output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
-            input.CopyTo(Activations.Slice(0, 784 * B));
-            HiddenForward(B);
+            HiddenForward(B, input);
             OutputForward(B);
-            Activations.Slice(912 * B, 10 * B).CopyTo(output);
+            Activations.Slice(128 * B, 10 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -72,25 +69,23 @@ partial class FashionMlp : global::ModelGen.ModelBase
             if (!output.IsEmpty && output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
             Steps++;
-            input.CopyTo(Activations.Slice(0, 784 * B));
-            labels.CopyTo(_labels);
-            HiddenForward(B);
+            HiddenForward(B, input);
             OutputForward(B);
-            LossForward(B);
-            LossBackward(B);
+            LossForward(B, labels);
+            LossBackward(B, labels);
             OutputBackward(B);
-            HiddenBackward(B);
-            if (!output.IsEmpty) Activations.Slice(912 * B, 10 * B).CopyTo(output);
+            HiddenBackward(B, input);
+            if (!output.IsEmpty) Activations.Slice(128 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
         /// <summary>Forward pass of hidden (Linear 784 → 128).</summary>
-        void HiddenForward(int B)
+        void HiddenForward(int B, ReadOnlySpan<float> image)
         {
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
+            // image: (B, 784) the caller's input, read in place
             Span<float> hidden_weight = Parameters.Values.Slice(0, 100352); // (784, 128) hidden.weight
             Span<float> hidden_bias = Parameters.Values.Slice(100352, 128); // (128) hidden.bias
-            Span<float> t7 = Activations.Slice(784 * B, 128 * B); // (B, 128) Relu(hidden.Forward(image))
+            Span<float> t7 = Activations.Slice(0, 128 * B); // (B, 128) Relu(hidden.Forward(image))
 
             // Relu(hidden.Forward(image)): (B, 784) · (784, 128) + bias, Relu → (B, 128)
             Gemm.Sgemm(false, false, B, 128, 784, image, 784, hidden_weight, 128, t7, 128, bias: hidden_bias, activation: Activation.Relu);
@@ -99,34 +94,32 @@ partial class FashionMlp : global::ModelGen.ModelBase
         /// <summary>Forward pass of output (Linear 128 → 10).</summary>
         void OutputForward(int B)
         {
-            Span<float> t7 = Activations.Slice(784 * B, 128 * B); // (B, 128) Relu(hidden.Forward(image))
+            Span<float> t7 = Activations.Slice(0, 128 * B); // (B, 128) Relu(hidden.Forward(image))
             Span<float> output_weight = Parameters.Values.Slice(100480, 1280); // (128, 10) output.weight
             Span<float> output_bias = Parameters.Values.Slice(101760, 10); // (10) output.bias
-            Span<float> t9 = Activations.Slice(912 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(image)))
+            Span<float> t9 = Activations.Slice(128 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(image)))
 
             // output.Forward(Relu(hidden.Forward(image))): (B, 128) · (128, 10) + bias → (B, 10)
             Gemm.Sgemm(false, false, B, 10, 128, t7, 128, output_weight, 10, t9, 10, bias: output_bias);
         }
 
         /// <summary>Forward pass of the loss.</summary>
-        void LossForward(int B)
+        void LossForward(int B, ReadOnlySpan<int> labels)
         {
-            Span<float> t9 = Activations.Slice(912 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(image)))
+            Span<float> t9 = Activations.Slice(128 * B, 10 * B); // (B, 10) output.Forward(Relu(hidden.Forward(image)))
             Span<float> t11 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
-            Span<float> t11_probabilities = Activations.Slice(928 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(image)))
-            ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
+            Span<float> t11_probabilities = Activations.Slice(144 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(image)))
 
             // SoftmaxCrossEntropy(logits, labels): SoftmaxCrossEntropy → scalar
             t11[0] = Kernels.SoftmaxCrossEntropy(t9, labels, B, 10, t11_probabilities);
         }
 
         /// <summary>Backward pass of the loss.</summary>
-        void LossBackward(int B)
+        void LossBackward(int B, ReadOnlySpan<int> labels)
         {
             Span<float> t11 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
-            Span<float> t11_probabilities = Activations.Slice(928 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(image)))
-            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(image)))
-            ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
+            Span<float> t11_probabilities = Activations.Slice(144 * B, 10 * B); // (B, 10) softmax of output.Forward(Relu(hidden.Forward(image)))
+            Span<float> d13 = Activations.Slice(160 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(image)))
 
             // grad of output.Forward(Relu(hidden.Forward(image))): SoftmaxCrossEntropyGrad → (B, 10)
             Kernels.SoftmaxCrossEntropyBackward(t11_probabilities, labels, B, 10, 1f, d13);
@@ -135,11 +128,11 @@ partial class FashionMlp : global::ModelGen.ModelBase
         /// <summary>Backward pass of output (Linear 128 → 10).</summary>
         void OutputBackward(int B)
         {
-            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(image)))
+            Span<float> d13 = Activations.Slice(160 * B, 10 * B); // (B, 10) grad of output.Forward(Relu(hidden.Forward(image)))
             Span<float> d_output_bias = Parameters.Gradients.Slice(101760, 10); // (10) grad of output.bias
             Span<float> output_weight = Parameters.Values.Slice(100480, 1280); // (128, 10) output.weight
-            Span<float> d15 = Activations.Slice(960 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(image))
-            Span<float> t7 = Activations.Slice(784 * B, 128 * B); // (B, 128) Relu(hidden.Forward(image))
+            Span<float> d15 = Activations.Slice(176 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(image))
+            Span<float> t7 = Activations.Slice(0, 128 * B); // (B, 128) Relu(hidden.Forward(image))
             Span<float> d_output_weight = Parameters.Gradients.Slice(100480, 1280); // (128, 10) grad of output.weight
 
             // grad of output.bias: ReduceTo → (10)
@@ -153,13 +146,13 @@ partial class FashionMlp : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of hidden (Linear 784 → 128).</summary>
-        void HiddenBackward(int B)
+        void HiddenBackward(int B, ReadOnlySpan<float> image)
         {
-            Span<float> t7 = Activations.Slice(784 * B, 128 * B); // (B, 128) Relu(hidden.Forward(image))
-            Span<float> d15 = Activations.Slice(960 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(image))
-            Span<float> d17 = Activations.Slice(1088 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
+            // image: (B, 784) the caller's input, read in place
+            Span<float> t7 = Activations.Slice(0, 128 * B); // (B, 128) Relu(hidden.Forward(image))
+            Span<float> d15 = Activations.Slice(176 * B, 128 * B); // (B, 128) grad of Relu(hidden.Forward(image))
+            Span<float> d17 = Activations.Slice(0, 128 * B); // (B, 128) grad of hidden.Forward(image)
             Span<float> d_hidden_bias = Parameters.Gradients.Slice(100352, 128); // (128) grad of hidden.bias
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
             Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of hidden.weight
 
             // Fused loop over (B, 128):

@@ -39,15 +39,15 @@ partial class HousePrices : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of HousePrices.</summary>
-    // Memory plan: 160 floats per sample in the batched part of the activation arena, 16 fixed;
+    // Memory plan: 96 floats per sample in the batched part of the activation arena, 16 fixed;
     // 496 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 160, fixedFloats: 16)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 96, fixedFloats: 16)
         {
-            _fixed = 160 * maxBatch;
+            _fixed = 96 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 13) → output (B, 1).</summary>
@@ -56,10 +56,9 @@ partial class HousePrices : global::ModelGen.ModelBase
             CheckBatch(batch, input.Length, 13);
             if (output.Length != batch * 1) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 1}.", nameof(output));
             int B = batch;
-            input.CopyTo(Activations.Slice(0, 13 * B));
-            HiddenForward(B);
+            HiddenForward(B, input);
             OutputForward(B);
-            Activations.Slice(64 * B, B).CopyTo(output);
+            Activations.Slice(32 * B, B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -70,25 +69,23 @@ partial class HousePrices : global::ModelGen.ModelBase
             if (!output.IsEmpty && output.Length != batch * 1) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 1}.", nameof(output));
             int B = batch;
             Steps++;
-            input.CopyTo(Activations.Slice(0, 13 * B));
-            targets.CopyTo(Activations.Slice(16 * B, B));
-            HiddenForward(B);
+            HiddenForward(B, input);
             OutputForward(B);
-            LossForward(B);
-            LossBackward(B);
+            LossForward(B, targets);
+            LossBackward(B, targets);
             OutputBackward(B);
-            HiddenBackward(B);
-            if (!output.IsEmpty) Activations.Slice(64 * B, B).CopyTo(output);
+            HiddenBackward(B, input);
+            if (!output.IsEmpty) Activations.Slice(32 * B, B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
         /// <summary>Forward pass of hidden (Linear 13 → 32).</summary>
-        void HiddenForward(int B)
+        void HiddenForward(int B, ReadOnlySpan<float> features)
         {
-            Span<float> features = Activations.Slice(0, 13 * B); // (B, 13) input features
+            // features: (B, 13) the caller's input, read in place
             Span<float> hidden_weight = Parameters.Values.Slice(0, 416); // (13, 32) hidden.weight
             Span<float> hidden_bias = Parameters.Values.Slice(416, 32); // (32) hidden.bias
-            Span<float> t7 = Activations.Slice(32 * B, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
+            Span<float> t7 = Activations.Slice(0, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
 
             // Sigmoid(hidden.Forward(features)): (B, 13) · (13, 32) + bias, Sigmoid → (B, 32)
             Gemm.Sgemm(false, false, B, 32, 13, features, 13, hidden_weight, 32, t7, 32, bias: hidden_bias, activation: Activation.Sigmoid);
@@ -97,20 +94,20 @@ partial class HousePrices : global::ModelGen.ModelBase
         /// <summary>Forward pass of output (Linear 32 → 1).</summary>
         void OutputForward(int B)
         {
-            Span<float> t7 = Activations.Slice(32 * B, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
+            Span<float> t7 = Activations.Slice(0, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
             Span<float> output_weight = Parameters.Values.Slice(448, 32); // (32, 1) output.weight
             Span<float> output_bias = Parameters.Values.Slice(480, 1); // (1) output.bias
-            Span<float> t9 = Activations.Slice(64 * B, B); // (B, 1) output.Forward(Sigmoid(hidden.Forward(features)))
+            Span<float> t9 = Activations.Slice(32 * B, B); // (B, 1) output.Forward(Sigmoid(hidden.Forward(features)))
 
             // output.Forward(Sigmoid(hidden.Forward(features))): (B, 32) · (32, 1) + bias → (B, 1)
             Gemm.Sgemm(false, false, B, 1, 32, t7, 32, output_weight, 1, t9, 1, bias: output_bias);
         }
 
         /// <summary>Forward pass of the loss.</summary>
-        void LossForward(int B)
+        void LossForward(int B, ReadOnlySpan<float> target)
         {
-            Span<float> t9 = Activations.Slice(64 * B, B); // (B, 1) output.Forward(Sigmoid(hidden.Forward(features)))
-            Span<float> target = Activations.Slice(16 * B, B); // (B, 1) target target
+            // target: (B, 1) the caller's targets, read in place
+            Span<float> t9 = Activations.Slice(32 * B, B); // (B, 1) output.Forward(Sigmoid(hidden.Forward(features)))
             Span<float> t11 = Activations.Slice(_fixed, 1); // scalar MeanSquaredError(prediction, target)
 
             // MeanSquaredError(prediction, target): MeanSquaredError → scalar
@@ -118,11 +115,11 @@ partial class HousePrices : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of the loss.</summary>
-        void LossBackward(int B)
+        void LossBackward(int B, ReadOnlySpan<float> target)
         {
-            Span<float> t9 = Activations.Slice(64 * B, B); // (B, 1) output.Forward(Sigmoid(hidden.Forward(features)))
-            Span<float> target = Activations.Slice(16 * B, B); // (B, 1) target target
-            Span<float> d13 = Activations.Slice(80 * B, B); // (B, 1) grad of output.Forward(Sigmoid(hidden.Forward(features)))
+            // target: (B, 1) the caller's targets, read in place
+            Span<float> t9 = Activations.Slice(32 * B, B); // (B, 1) output.Forward(Sigmoid(hidden.Forward(features)))
+            Span<float> d13 = Activations.Slice(48 * B, B); // (B, 1) grad of output.Forward(Sigmoid(hidden.Forward(features)))
 
             // grad of output.Forward(Sigmoid(hidden.Forward(features))): MeanSquaredErrorGrad → (B, 1)
             Kernels.MeanSquaredErrorBackward(t9, target, 1f, d13);
@@ -131,11 +128,11 @@ partial class HousePrices : global::ModelGen.ModelBase
         /// <summary>Backward pass of output (Linear 32 → 1).</summary>
         void OutputBackward(int B)
         {
-            Span<float> d13 = Activations.Slice(80 * B, B); // (B, 1) grad of output.Forward(Sigmoid(hidden.Forward(features)))
+            Span<float> d13 = Activations.Slice(48 * B, B); // (B, 1) grad of output.Forward(Sigmoid(hidden.Forward(features)))
             Span<float> d_output_bias = Parameters.Gradients.Slice(480, 1); // (1) grad of output.bias
             Span<float> output_weight = Parameters.Values.Slice(448, 32); // (32, 1) output.weight
-            Span<float> d16 = Activations.Slice(96 * B, 32 * B); // (B, 32) grad of Sigmoid(hidden.Forward(features))
-            Span<float> t7 = Activations.Slice(32 * B, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
+            Span<float> d16 = Activations.Slice(64 * B, 32 * B); // (B, 32) grad of Sigmoid(hidden.Forward(features))
+            Span<float> t7 = Activations.Slice(0, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
             Span<float> d_output_weight = Parameters.Gradients.Slice(448, 32); // (32, 1) grad of output.weight
 
             // grad of output.bias: ReduceTo → (1)
@@ -149,13 +146,13 @@ partial class HousePrices : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of hidden (Linear 13 → 32).</summary>
-        void HiddenBackward(int B)
+        void HiddenBackward(int B, ReadOnlySpan<float> features)
         {
-            Span<float> t7 = Activations.Slice(32 * B, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
-            Span<float> d16 = Activations.Slice(96 * B, 32 * B); // (B, 32) grad of Sigmoid(hidden.Forward(features))
-            Span<float> d18 = Activations.Slice(128 * B, 32 * B); // (B, 32) grad of hidden.Forward(features)
+            // features: (B, 13) the caller's input, read in place
+            Span<float> t7 = Activations.Slice(0, 32 * B); // (B, 32) Sigmoid(hidden.Forward(features))
+            Span<float> d16 = Activations.Slice(64 * B, 32 * B); // (B, 32) grad of Sigmoid(hidden.Forward(features))
+            Span<float> d18 = Activations.Slice(0, 32 * B); // (B, 32) grad of hidden.Forward(features)
             Span<float> d_hidden_bias = Parameters.Gradients.Slice(416, 32); // (32) grad of hidden.bias
-            Span<float> features = Activations.Slice(0, 13 * B); // (B, 13) input features
             Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 416); // (13, 32) grad of hidden.weight
 
             // Fused loop over (B, 32):

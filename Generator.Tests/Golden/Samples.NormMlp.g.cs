@@ -44,17 +44,15 @@ partial class NormMlp : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of NormMlp.</summary>
-    // Memory plan: 1680 floats per sample in the batched part of the activation arena, 672 fixed;
+    // Memory plan: 896 floats per sample in the batched part of the activation arena, 672 fixed;
     // 102160 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
-        readonly int[] _labels;
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 1680, fixedFloats: 672)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 896, fixedFloats: 672)
         {
-            _fixed = 1680 * maxBatch;
-            _labels = new int[maxBatch];
+            _fixed = 896 * maxBatch;
         }
 
         /// <summary>Forward pass (inference variant): input (B, 784) → output (B, 10).</summary>
@@ -63,8 +61,7 @@ partial class NormMlp : global::ModelGen.ModelBase
             CheckBatch(batch, input.Length, 784);
             if (output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
-            input.CopyTo(Activations.Slice(0, 784 * B));
-            HiddenInference(B);
+            HiddenInference(B, input);
             NormInference(B);
             OutputInference(B);
             Activations.Slice(0, 10 * B).CopyTo(output);
@@ -78,29 +75,27 @@ partial class NormMlp : global::ModelGen.ModelBase
             if (!output.IsEmpty && output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
             Steps++;
-            input.CopyTo(Activations.Slice(0, 784 * B));
-            labels.CopyTo(_labels);
-            HiddenForward(B);
+            HiddenForward(B, input);
             NormForward(B);
             DropForward(B);
             OutputForward(B);
-            LossForward(B);
-            LossBackward(B);
+            LossForward(B, labels);
+            LossBackward(B, labels);
             OutputBackward(B);
             DropBackward(B);
             NormBackward(B);
-            HiddenBackward(B);
+            HiddenBackward(B, input);
             NormBackward2(B);
-            if (!output.IsEmpty) Activations.Slice(1040 * B, 10 * B).CopyTo(output);
+            if (!output.IsEmpty) Activations.Slice(256 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed + 400, 1)[0];
         }
 
         /// <summary>Forward pass of hidden (Linear 784 → 128, no bias).</summary>
-        void HiddenForward(int B)
+        void HiddenForward(int B, ReadOnlySpan<float> image)
         {
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
+            // image: (B, 784) the caller's input, read in place
             Span<float> hidden_weight = Parameters.Values.Slice(0, 100352); // (784, 128) hidden.weight
-            Span<float> t8 = Activations.Slice(784 * B, 128 * B); // (B, 128) hidden.Forward(image)
+            Span<float> t8 = Activations.Slice(0, 128 * B); // (B, 128) hidden.Forward(image)
 
             // hidden.Forward(image): (B, 784) · (784, 128) → (B, 128)
             Gemm.Sgemm(false, false, B, 128, 784, image, 784, hidden_weight, 128, t8, 128);
@@ -109,15 +104,15 @@ partial class NormMlp : global::ModelGen.ModelBase
         /// <summary>Forward pass of norm (BatchNorm1d 128, eps 1E-05, momentum 0.1).</summary>
         void NormForward(int B)
         {
-            Span<float> t8 = Activations.Slice(784 * B, 128 * B); // (B, 128) hidden.Forward(image)
+            Span<float> t8 = Activations.Slice(0, 128 * B); // (B, 128) hidden.Forward(image)
             Span<float> norm_weight = Parameters.Values.Slice(100352, 128); // (128) norm.weight
             Span<float> norm_bias = Parameters.Values.Slice(100480, 128); // (128) norm.bias
-            Span<float> t9 = Activations.Slice(912 * B, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
+            Span<float> t9 = Activations.Slice(128 * B, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
             Span<float> t9_probabilities = Activations.Slice(_fixed, 384); // (384) softmax of hidden.Forward(image)
             Span<float> norm_running_mean = Parameters.Values.Slice(101904, 128); // (128) norm.running_mean
             Span<float> norm_running_var = Parameters.Values.Slice(102032, 128); // (128) norm.running_var
             Span<float> t10 = Activations.Slice(_fixed + 384, 1); // scalar norm.Forward(hidden.Forward(image))
-            Span<float> t12 = Activations.Slice(1040 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
+            Span<float> t12 = Activations.Slice(256 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
 
             // norm.Forward(hidden.Forward(image)): BatchNorm → (B, 128)
             Kernels.BatchNormForward(t8, norm_weight, norm_bias, t9, t9_probabilities, B, 128, 1, 1E-05f);
@@ -163,9 +158,9 @@ partial class NormMlp : global::ModelGen.ModelBase
         /// <summary>Forward pass of drop (Dropout p = 0.2).</summary>
         void DropForward(int B)
         {
-            Span<float> t12 = Activations.Slice(1040 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
-            Span<float> t13 = Activations.Slice(1168 * B, 128 * B); // (B, 128) drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
-            Span<float> t13_probabilities = Activations.Slice(1296 * B, 128 * B); // (B, 128) softmax of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
+            Span<float> t12 = Activations.Slice(256 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
+            Span<float> t13 = Activations.Slice(384 * B, 128 * B); // (B, 128) drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
+            Span<float> t13_probabilities = Activations.Slice(512 * B, 128 * B); // (B, 128) softmax of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
 
             // drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)): Dropout → (B, 128)
             Kernels.DropoutForward(t12, t13_probabilities, t13, 0.2f, Seed, 0xF1A2A766DCD55BACUL, Steps); // salt of "drop"
@@ -174,34 +169,32 @@ partial class NormMlp : global::ModelGen.ModelBase
         /// <summary>Forward pass of output (Linear 128 → 10).</summary>
         void OutputForward(int B)
         {
-            Span<float> t13 = Activations.Slice(1168 * B, 128 * B); // (B, 128) drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
+            Span<float> t13 = Activations.Slice(384 * B, 128 * B); // (B, 128) drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
             Span<float> output_weight = Parameters.Values.Slice(100608, 1280); // (128, 10) output.weight
             Span<float> output_bias = Parameters.Values.Slice(101888, 10); // (10) output.bias
-            Span<float> t15 = Activations.Slice(1040 * B, 10 * B); // (B, 10) output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
+            Span<float> t15 = Activations.Slice(256 * B, 10 * B); // (B, 10) output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
 
             // output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))): (B, 128) · (128, 10) + bias → (B, 10)
             Gemm.Sgemm(false, false, B, 10, 128, t13, 128, output_weight, 10, t15, 10, bias: output_bias);
         }
 
         /// <summary>Forward pass of the loss.</summary>
-        void LossForward(int B)
+        void LossForward(int B, ReadOnlySpan<int> labels)
         {
-            Span<float> t15 = Activations.Slice(1040 * B, 10 * B); // (B, 10) output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
+            Span<float> t15 = Activations.Slice(256 * B, 10 * B); // (B, 10) output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
             Span<float> t17 = Activations.Slice(_fixed + 400, 1); // scalar CrossEntropy(logits, labels, 0.1)
-            Span<float> t17_probabilities = Activations.Slice(1056 * B, 10 * B); // (B, 10) softmax of output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
-            ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
+            Span<float> t17_probabilities = Activations.Slice(272 * B, 10 * B); // (B, 10) softmax of output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
 
             // CrossEntropy(logits, labels, 0.1): CrossEntropy → scalar
             t17[0] = Kernels.CrossEntropy(t15, labels, B, 10, 0.1f, t17_probabilities);
         }
 
         /// <summary>Backward pass of the loss.</summary>
-        void LossBackward(int B)
+        void LossBackward(int B, ReadOnlySpan<int> labels)
         {
             Span<float> t17 = Activations.Slice(_fixed + 400, 1); // scalar CrossEntropy(logits, labels, 0.1)
-            Span<float> t17_probabilities = Activations.Slice(1056 * B, 10 * B); // (B, 10) softmax of output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
-            Span<float> d19 = Activations.Slice(1072 * B, 10 * B); // (B, 10) grad of output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
-            ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
+            Span<float> t17_probabilities = Activations.Slice(272 * B, 10 * B); // (B, 10) softmax of output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
+            Span<float> d19 = Activations.Slice(288 * B, 10 * B); // (B, 10) grad of output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
 
             // grad of output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))): CrossEntropyGrad → (B, 10)
             Kernels.CrossEntropyBackward(t17_probabilities, labels, B, 10, 0.1f, 1f, d19);
@@ -210,11 +203,11 @@ partial class NormMlp : global::ModelGen.ModelBase
         /// <summary>Backward pass of output (Linear 128 → 10).</summary>
         void OutputBackward(int B)
         {
-            Span<float> d19 = Activations.Slice(1072 * B, 10 * B); // (B, 10) grad of output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
+            Span<float> d19 = Activations.Slice(288 * B, 10 * B); // (B, 10) grad of output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
             Span<float> d_output_bias = Parameters.Gradients.Slice(101888, 10); // (10) grad of output.bias
             Span<float> output_weight = Parameters.Values.Slice(100608, 1280); // (128, 10) output.weight
-            Span<float> d21 = Activations.Slice(1424 * B, 128 * B); // (B, 128) grad of drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
-            Span<float> t13 = Activations.Slice(1168 * B, 128 * B); // (B, 128) drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
+            Span<float> d21 = Activations.Slice(640 * B, 128 * B); // (B, 128) grad of drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
+            Span<float> t13 = Activations.Slice(384 * B, 128 * B); // (B, 128) drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
             Span<float> d_output_weight = Parameters.Gradients.Slice(100608, 1280); // (128, 10) grad of output.weight
 
             // grad of output.bias: ReduceTo → (10)
@@ -230,10 +223,10 @@ partial class NormMlp : global::ModelGen.ModelBase
         /// <summary>Backward pass of drop (Dropout p = 0.2).</summary>
         void DropBackward(int B)
         {
-            Span<float> t13 = Activations.Slice(1168 * B, 128 * B); // (B, 128) drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
-            Span<float> t13_probabilities = Activations.Slice(1296 * B, 128 * B); // (B, 128) softmax of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
-            Span<float> d21 = Activations.Slice(1424 * B, 128 * B); // (B, 128) grad of drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
-            Span<float> d23 = Activations.Slice(1552 * B, 128 * B); // (B, 128) grad of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
+            Span<float> t13 = Activations.Slice(384 * B, 128 * B); // (B, 128) drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
+            Span<float> t13_probabilities = Activations.Slice(512 * B, 128 * B); // (B, 128) softmax of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
+            Span<float> d21 = Activations.Slice(640 * B, 128 * B); // (B, 128) grad of drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))
+            Span<float> d23 = Activations.Slice(768 * B, 128 * B); // (B, 128) grad of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
 
             // grad of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01): DropoutGrad → (B, 128)
             Kernels.DropoutBackward(d21, t13_probabilities, d23);
@@ -242,15 +235,15 @@ partial class NormMlp : global::ModelGen.ModelBase
         /// <summary>Backward pass of norm (BatchNorm1d 128, eps 1E-05, momentum 0.1).</summary>
         void NormBackward(int B)
         {
-            Span<float> t9 = Activations.Slice(912 * B, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
+            Span<float> t9 = Activations.Slice(128 * B, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
             Span<float> t9_probabilities = Activations.Slice(_fixed, 384); // (384) softmax of hidden.Forward(image)
-            Span<float> d23 = Activations.Slice(1552 * B, 128 * B); // (B, 128) grad of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
-            Span<float> d24 = Activations.Slice(1072 * B, 128 * B); // (B, 128) grad of norm.Forward(hidden.Forward(image))
-            Span<float> t8 = Activations.Slice(784 * B, 128 * B); // (B, 128) hidden.Forward(image)
+            Span<float> d23 = Activations.Slice(768 * B, 128 * B); // (B, 128) grad of LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
+            Span<float> d24 = Activations.Slice(768 * B, 128 * B); // (B, 128) grad of norm.Forward(hidden.Forward(image))
+            Span<float> t8 = Activations.Slice(0, 128 * B); // (B, 128) hidden.Forward(image)
             Span<float> d25 = Activations.Slice(_fixed + 416, 128); // (128) grad of norm.weight
             Span<float> d26 = Activations.Slice(_fixed + 544, 128); // (128) grad of norm.bias
             Span<float> norm_weight = Parameters.Values.Slice(100352, 128); // (128) norm.weight
-            Span<float> d27 = Activations.Slice(1200 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
+            Span<float> d27 = Activations.Slice(288 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
 
             // Fused loop over (B, 128):
             //   v24 = LeakyReluGrad(t9, d23, 0.01f)
@@ -301,10 +294,10 @@ partial class NormMlp : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of hidden (Linear 784 → 128, no bias).</summary>
-        void HiddenBackward(int B)
+        void HiddenBackward(int B, ReadOnlySpan<float> image)
         {
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
-            Span<float> d27 = Activations.Slice(1200 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
+            // image: (B, 784) the caller's input, read in place
+            Span<float> d27 = Activations.Slice(288 * B, 128 * B); // (B, 128) grad of hidden.Forward(image)
             Span<float> d_hidden_weight = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of hidden.weight
 
             // grad of hidden.weight: (B, 784)ᵀ · (B, 128) → (784, 128)
@@ -385,11 +378,11 @@ partial class NormMlp : global::ModelGen.ModelBase
         }
 
         /// <summary>Inference pass of hidden (Linear 784 → 128, no bias).</summary>
-        void HiddenInference(int B)
+        void HiddenInference(int B, ReadOnlySpan<float> image)
         {
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
+            // image: (B, 784) the caller's input, read in place
             Span<float> hidden_weight = Parameters.Values.Slice(0, 100352); // (784, 128) hidden.weight
-            Span<float> t8 = Activations.Slice(784 * B, 128 * B); // (B, 128) hidden.Forward(image)
+            Span<float> t8 = Activations.Slice(0, 128 * B); // (B, 128) hidden.Forward(image)
 
             // hidden.Forward(image): (B, 784) · (784, 128) → (B, 128)
             Gemm.Sgemm(false, false, B, 128, 784, image, 784, hidden_weight, 128, t8, 128);
@@ -398,12 +391,12 @@ partial class NormMlp : global::ModelGen.ModelBase
         /// <summary>Inference pass of norm (BatchNorm1d 128, eps 1E-05, momentum 0.1).</summary>
         void NormInference(int B)
         {
-            Span<float> t8 = Activations.Slice(784 * B, 128 * B); // (B, 128) hidden.Forward(image)
+            Span<float> t8 = Activations.Slice(0, 128 * B); // (B, 128) hidden.Forward(image)
             Span<float> norm_weight = Parameters.Values.Slice(100352, 128); // (128) norm.weight
             Span<float> norm_bias = Parameters.Values.Slice(100480, 128); // (128) norm.bias
             Span<float> norm_running_mean = Parameters.Values.Slice(101904, 128); // (128) norm.running_mean
             Span<float> norm_running_var = Parameters.Values.Slice(102032, 128); // (128) norm.running_var
-            Span<float> t9 = Activations.Slice(0, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
+            Span<float> t9 = Activations.Slice(128 * B, 128 * B); // (B, 128) norm.Forward(hidden.Forward(image))
             Span<float> t11 = Activations.Slice(128 * B, 128 * B); // (B, 128) LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)
 
             // norm.Forward(hidden.Forward(image)): BatchNormInference → (B, 128)

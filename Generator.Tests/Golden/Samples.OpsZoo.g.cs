@@ -36,15 +36,15 @@ partial class OpsZoo : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of OpsZoo.</summary>
-    // Memory plan: 336 floats per sample in the batched part of the activation arena, 48 fixed;
+    // Memory plan: 240 floats per sample in the batched part of the activation arena, 32 fixed;
     // 144 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 336, fixedFloats: 48)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 240, fixedFloats: 32)
         {
-            _fixed = 336 * maxBatch;
+            _fixed = 240 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 16) → output (B, 8).</summary>
@@ -53,10 +53,9 @@ partial class OpsZoo : global::ModelGen.ModelBase
             CheckBatch(batch, input.Length, 16);
             if (output.Length != batch * 8) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 8}.", nameof(output));
             int B = batch;
-            input.CopyTo(Activations.Slice(0, 16 * B));
-            ProjForward(B);
+            ProjForward(B, input);
             SoftmaxForward(B);
-            Activations.Slice(208 * B, 8 * B).CopyTo(output);
+            Activations.Slice(176 * B, 8 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -67,25 +66,23 @@ partial class OpsZoo : global::ModelGen.ModelBase
             if (!output.IsEmpty && output.Length != batch * 8) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 8}.", nameof(output));
             int B = batch;
             Steps++;
-            input.CopyTo(Activations.Slice(0, 16 * B));
-            targets.CopyTo(Activations.Slice(16 * B, 8 * B));
-            ProjForward(B);
+            ProjForward(B, input);
             SoftmaxForward(B);
-            LossForward(B);
+            LossForward(B, targets);
             LossBackward(B);
             ReduceToBackward(B);
-            ProjBackward(B);
-            if (!output.IsEmpty) Activations.Slice(208 * B, 8 * B).CopyTo(output);
-            return Activations.Slice(_fixed + 32, 1)[0];
+            ProjBackward(B, input);
+            if (!output.IsEmpty) Activations.Slice(176 * B, 8 * B).CopyTo(output);
+            return Activations.Slice(_fixed + 16, 1)[0];
         }
 
         /// <summary>Forward pass of proj (Linear 16 → 8).</summary>
-        void ProjForward(int B)
+        void ProjForward(int B, ReadOnlySpan<float> x)
         {
-            Span<float> x = Activations.Slice(0, 16 * B); // (B, 16) input x
+            // x: (B, 16) the caller's input, read in place
             Span<float> proj_weight = Parameters.Values.Slice(0, 128); // (16, 8) proj.weight
             Span<float> proj_bias = Parameters.Values.Slice(128, 8); // (8) proj.bias
-            Span<float> t4 = Activations.Slice(32 * B, 8 * B); // (B, 8) proj.Forward(x)
+            Span<float> t4 = Activations.Slice(0, 8 * B); // (B, 8) proj.Forward(x)
 
             // proj.Forward(x): (B, 16) · (16, 8) + bias → (B, 8)
             Gemm.Sgemm(false, false, B, 8, 16, x, 16, proj_weight, 8, t4, 8, bias: proj_bias);
@@ -94,21 +91,21 @@ partial class OpsZoo : global::ModelGen.ModelBase
         /// <summary>Forward pass of the model body.</summary>
         void SoftmaxForward(int B)
         {
-            Span<float> t4 = Activations.Slice(32 * B, 8 * B); // (B, 8) proj.Forward(x)
-            Span<float> t5 = Activations.Slice(48 * B, 8 * B); // (B, 8) Softmax(h, -1)
-            Span<float> t6 = Activations.Slice(64 * B, 8 * B); // (B, 8) LogSoftmax(h, 1)
-            Span<float> t7 = Activations.Slice(80 * B, 8 * B); // (B, 8) Square(h)
-            Span<float> t8 = Activations.Slice(96 * B, B); // (B, 1) Sum(Square(h), 1, 1)
-            Span<float> t10 = Activations.Slice(80 * B, 8 * B); // (B, 8) Exp(-h)
-            Span<float> t11 = Activations.Slice(112 * B, B); // (B, 1) Mean(Exp(-h), 1, 1)
-            Span<float> t14 = Activations.Slice(128 * B, B); // (B, 1) s + 1
-            Span<float> t21 = Activations.Slice(96 * B, B); // (B, 1) m + 2
-            Span<float> t12 = Activations.Slice(112 * B, 8 * B); // (B, 8) Sigmoid(h)
-            Span<float> t15 = Activations.Slice(144 * B, 8 * B); // (B, 8) Sigmoid(h) / (s + 1)
-            Span<float> t17 = Activations.Slice(160 * B, 8 * B); // (B, 8) g + 1
-            Span<float> t18 = Activations.Slice(176 * B, 8 * B); // (B, 8) Log(g + 1)
-            Span<float> t22 = Activations.Slice(192 * B, 8 * B); // (B, 8) lp / (m + 2)
-            Span<float> t23 = Activations.Slice(208 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
+            Span<float> t4 = Activations.Slice(0, 8 * B); // (B, 8) proj.Forward(x)
+            Span<float> t5 = Activations.Slice(16 * B, 8 * B); // (B, 8) Softmax(h, -1)
+            Span<float> t6 = Activations.Slice(32 * B, 8 * B); // (B, 8) LogSoftmax(h, 1)
+            Span<float> t7 = Activations.Slice(48 * B, 8 * B); // (B, 8) Square(h)
+            Span<float> t8 = Activations.Slice(64 * B, B); // (B, 1) Sum(Square(h), 1, 1)
+            Span<float> t10 = Activations.Slice(48 * B, 8 * B); // (B, 8) Exp(-h)
+            Span<float> t11 = Activations.Slice(80 * B, B); // (B, 1) Mean(Exp(-h), 1, 1)
+            Span<float> t14 = Activations.Slice(64 * B, B); // (B, 1) s + 1
+            Span<float> t21 = Activations.Slice(80 * B, B); // (B, 1) m + 2
+            Span<float> t12 = Activations.Slice(96 * B, 8 * B); // (B, 8) Sigmoid(h)
+            Span<float> t15 = Activations.Slice(112 * B, 8 * B); // (B, 8) Sigmoid(h) / (s + 1)
+            Span<float> t17 = Activations.Slice(128 * B, 8 * B); // (B, 8) g + 1
+            Span<float> t18 = Activations.Slice(144 * B, 8 * B); // (B, 8) Log(g + 1)
+            Span<float> t22 = Activations.Slice(160 * B, 8 * B); // (B, 8) lp / (m + 2)
+            Span<float> t23 = Activations.Slice(176 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
 
             // Softmax(h, -1): Softmax → (B, 8)
             Kernels.Softmax(t4, t5, B, 8, 1);
@@ -358,16 +355,16 @@ partial class OpsZoo : global::ModelGen.ModelBase
         }
 
         /// <summary>Forward pass of the loss.</summary>
-        void LossForward(int B)
+        void LossForward(int B, ReadOnlySpan<float> target)
         {
-            Span<float> t23 = Activations.Slice(208 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
-            Span<float> target = Activations.Slice(16 * B, 8 * B); // (B, 8) target target
-            Span<float> t25 = Activations.Slice(224 * B, 8 * B); // (B, 8) prediction - target
-            Span<float> t26 = Activations.Slice(240 * B, 8 * B); // (B, 8) Square(prediction - target)
+            // target: (B, 8) the caller's targets, read in place
+            Span<float> t23 = Activations.Slice(176 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
+            Span<float> t25 = Activations.Slice(192 * B, 8 * B); // (B, 8) prediction - target
+            Span<float> t26 = Activations.Slice(208 * B, 8 * B); // (B, 8) Square(prediction - target)
             Span<float> t27 = Activations.Slice(_fixed, 1); // scalar Mean(Square(prediction - target))
-            Span<float> t28 = Activations.Slice(16 * B, 8 * B); // (B, 8) Square(prediction)
+            Span<float> t28 = Activations.Slice(208 * B, 8 * B); // (B, 8) Square(prediction)
             Span<float> t29 = Activations.Slice(_fixed + 16, 1); // scalar Sum(Square(prediction))
-            Span<float> t32 = Activations.Slice(_fixed + 32, 1); // scalar Mean(Square(prediction - target)) + (0.01 * Sum(Square(prediction)))
+            Span<float> t32 = Activations.Slice(_fixed + 16, 1); // scalar Mean(Square(prediction - target)) + (0.01 * Sum(Square(prediction)))
 
             // Fused loop over (B, 8):
             //   v25 = Sub(t23, target)   ← prediction - target
@@ -473,23 +470,23 @@ partial class OpsZoo : global::ModelGen.ModelBase
         /// <summary>Backward pass of the loss.</summary>
         void LossBackward(int B)
         {
-            Span<float> d36 = Activations.Slice(16 * B, 8 * B); // (B, 8) grad of Square(prediction)
-            Span<float> d40 = Activations.Slice(240 * B, 8 * B); // (B, 8) grad of Square(prediction - target)
-            Span<float> t23 = Activations.Slice(208 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
-            Span<float> t25 = Activations.Slice(224 * B, 8 * B); // (B, 8) prediction - target
-            Span<float> t21 = Activations.Slice(96 * B, B); // (B, 1) m + 2
-            Span<float> t22 = Activations.Slice(192 * B, 8 * B); // (B, 8) lp / (m + 2)
-            Span<float> t18 = Activations.Slice(176 * B, 8 * B); // (B, 8) Log(g + 1)
-            Span<float> t5 = Activations.Slice(48 * B, 8 * B); // (B, 8) Softmax(h, -1)
-            Span<float> t17 = Activations.Slice(160 * B, 8 * B); // (B, 8) g + 1
-            Span<float> t14 = Activations.Slice(128 * B, B); // (B, 1) s + 1
-            Span<float> t15 = Activations.Slice(144 * B, 8 * B); // (B, 8) Sigmoid(h) / (s + 1)
-            Span<float> t12 = Activations.Slice(112 * B, 8 * B); // (B, 8) Sigmoid(h)
-            Span<float> d47 = Activations.Slice(256 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 1)
-            Span<float> d50 = Activations.Slice(272 * B, 8 * B); // (B, 8) backward of lp / (m + 2)
-            Span<float> d53 = Activations.Slice(288 * B, 8 * B); // (B, 8) grad of Softmax(h, -1)
-            Span<float> d60 = Activations.Slice(304 * B, 8 * B); // (B, 8) backward of Sigmoid(h) / (s + 1)
-            Span<float> d63 = Activations.Slice(320 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
+            Span<float> d36 = Activations.Slice(208 * B, 8 * B); // (B, 8) grad of Square(prediction)
+            Span<float> d40 = Activations.Slice(224 * B, 8 * B); // (B, 8) grad of Square(prediction - target)
+            Span<float> t23 = Activations.Slice(176 * B, 8 * B); // (B, 8) (p * Log(g + 1)) - (lp / (m + 2))
+            Span<float> t25 = Activations.Slice(192 * B, 8 * B); // (B, 8) prediction - target
+            Span<float> t21 = Activations.Slice(80 * B, B); // (B, 1) m + 2
+            Span<float> t22 = Activations.Slice(160 * B, 8 * B); // (B, 8) lp / (m + 2)
+            Span<float> t18 = Activations.Slice(144 * B, 8 * B); // (B, 8) Log(g + 1)
+            Span<float> t5 = Activations.Slice(16 * B, 8 * B); // (B, 8) Softmax(h, -1)
+            Span<float> t17 = Activations.Slice(128 * B, 8 * B); // (B, 8) g + 1
+            Span<float> t14 = Activations.Slice(64 * B, B); // (B, 1) s + 1
+            Span<float> t15 = Activations.Slice(112 * B, 8 * B); // (B, 8) Sigmoid(h) / (s + 1)
+            Span<float> t12 = Activations.Slice(96 * B, 8 * B); // (B, 8) Sigmoid(h)
+            Span<float> d47 = Activations.Slice(208 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 1)
+            Span<float> d50 = Activations.Slice(224 * B, 8 * B); // (B, 8) backward of lp / (m + 2)
+            Span<float> d53 = Activations.Slice(192 * B, 8 * B); // (B, 8) grad of Softmax(h, -1)
+            Span<float> d60 = Activations.Slice(160 * B, 8 * B); // (B, 8) backward of Sigmoid(h) / (s + 1)
+            Span<float> d63 = Activations.Slice(144 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
 
             // grad of Square(prediction): BroadcastAll → (B, 8)
             d36.Fill(0.01f);
@@ -669,22 +666,22 @@ partial class OpsZoo : global::ModelGen.ModelBase
         /// <summary>Backward pass of the model body.</summary>
         void ReduceToBackward(int B)
         {
-            Span<float> d50 = Activations.Slice(272 * B, 8 * B); // (B, 8) backward of lp / (m + 2)
-            Span<float> d51 = Activations.Slice(16 * B, B); // (B, 1) grad of m + 2
-            Span<float> d60 = Activations.Slice(304 * B, 8 * B); // (B, 8) backward of Sigmoid(h) / (s + 1)
-            Span<float> d61 = Activations.Slice(96 * B, B); // (B, 1) grad of s + 1
-            Span<float> d64 = Activations.Slice(112 * B, 8 * B); // (B, 8) grad of Exp(-h)
-            Span<float> d67 = Activations.Slice(16 * B, 8 * B); // (B, 8) grad of Square(h)
-            Span<float> t6 = Activations.Slice(64 * B, 8 * B); // (B, 8) LogSoftmax(h, 1)
-            Span<float> d47 = Activations.Slice(256 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 1)
-            Span<float> d71 = Activations.Slice(96 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
-            Span<float> t5 = Activations.Slice(48 * B, 8 * B); // (B, 8) Softmax(h, -1)
-            Span<float> d53 = Activations.Slice(288 * B, 8 * B); // (B, 8) grad of Softmax(h, -1)
-            Span<float> d72 = Activations.Slice(64 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
-            Span<float> t10 = Activations.Slice(80 * B, 8 * B); // (B, 8) Exp(-h)
-            Span<float> t4 = Activations.Slice(32 * B, 8 * B); // (B, 8) proj.Forward(x)
-            Span<float> d63 = Activations.Slice(320 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
-            Span<float> d76 = Activations.Slice(48 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
+            Span<float> d50 = Activations.Slice(224 * B, 8 * B); // (B, 8) backward of lp / (m + 2)
+            Span<float> d51 = Activations.Slice(64 * B, B); // (B, 1) grad of m + 2
+            Span<float> d60 = Activations.Slice(160 * B, 8 * B); // (B, 8) backward of Sigmoid(h) / (s + 1)
+            Span<float> d61 = Activations.Slice(80 * B, B); // (B, 1) grad of s + 1
+            Span<float> d64 = Activations.Slice(96 * B, 8 * B); // (B, 8) grad of Exp(-h)
+            Span<float> d67 = Activations.Slice(64 * B, 8 * B); // (B, 8) grad of Square(h)
+            Span<float> t6 = Activations.Slice(32 * B, 8 * B); // (B, 8) LogSoftmax(h, 1)
+            Span<float> d47 = Activations.Slice(208 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 1)
+            Span<float> d71 = Activations.Slice(80 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
+            Span<float> t5 = Activations.Slice(16 * B, 8 * B); // (B, 8) Softmax(h, -1)
+            Span<float> d53 = Activations.Slice(192 * B, 8 * B); // (B, 8) grad of Softmax(h, -1)
+            Span<float> d72 = Activations.Slice(32 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
+            Span<float> t10 = Activations.Slice(48 * B, 8 * B); // (B, 8) Exp(-h)
+            Span<float> t4 = Activations.Slice(0, 8 * B); // (B, 8) proj.Forward(x)
+            Span<float> d63 = Activations.Slice(144 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
+            Span<float> d76 = Activations.Slice(96 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
 
             // grad of m + 2: ReduceTo → (B, 1)
             Kernels.ReduceTo(d50, stackalloc int[] { B, 8 }, d51, stackalloc int[] { B, 1 });
@@ -792,11 +789,11 @@ partial class OpsZoo : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of proj (Linear 16 → 8).</summary>
-        void ProjBackward(int B)
+        void ProjBackward(int B, ReadOnlySpan<float> x)
         {
-            Span<float> d76 = Activations.Slice(48 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
+            // x: (B, 16) the caller's input, read in place
+            Span<float> d76 = Activations.Slice(96 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
             Span<float> d_proj_bias = Parameters.Gradients.Slice(128, 8); // (8) grad of proj.bias
-            Span<float> x = Activations.Slice(0, 16 * B); // (B, 16) input x
             Span<float> d_proj_weight = Parameters.Gradients.Slice(0, 128); // (16, 8) grad of proj.weight
 
             // grad of proj.bias: ReduceTo → (8)

@@ -50,17 +50,15 @@ partial class ParameterMlp : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of ParameterMlp.</summary>
-    // Memory plan: 1216 floats per sample in the batched part of the activation arena, 16 fixed;
+    // Memory plan: 304 floats per sample in the batched part of the activation arena, 16 fixed;
     // 101776 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
-        readonly int[] _labels;
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 1216, fixedFloats: 16)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 304, fixedFloats: 16)
         {
-            _fixed = 1216 * maxBatch;
-            _labels = new int[maxBatch];
+            _fixed = 304 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 784) → output (B, 10).</summary>
@@ -69,9 +67,8 @@ partial class ParameterMlp : global::ModelGen.ModelBase
             CheckBatch(batch, input.Length, 784);
             if (output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
-            input.CopyTo(Activations.Slice(0, 784 * B));
-            TanhForward(B);
-            Activations.Slice(912 * B, 10 * B).CopyTo(output);
+            TanhForward(B, input);
+            Activations.Slice(128 * B, 10 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -82,26 +79,24 @@ partial class ParameterMlp : global::ModelGen.ModelBase
             if (!output.IsEmpty && output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
             Steps++;
-            input.CopyTo(Activations.Slice(0, 784 * B));
-            labels.CopyTo(_labels);
-            TanhForward(B);
-            LossForward(B);
-            LossBackward(B);
-            ReduceToBackward(B);
-            if (!output.IsEmpty) Activations.Slice(912 * B, 10 * B).CopyTo(output);
+            TanhForward(B, input);
+            LossForward(B, labels);
+            LossBackward(B, labels);
+            ReduceToBackward(B, input);
+            if (!output.IsEmpty) Activations.Slice(128 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
         /// <summary>Forward pass of the model body.</summary>
-        void TanhForward(int B)
+        void TanhForward(int B, ReadOnlySpan<float> x)
         {
-            Span<float> x = Activations.Slice(0, 784 * B); // (B, 784) input x
+            // x: (B, 784) the caller's input, read in place
             Span<float> W1 = Parameters.Values.Slice(0, 100352); // (784, 128) W1
             Span<float> B1 = Parameters.Values.Slice(100352, 128); // (128) B1
-            Span<float> t7 = Activations.Slice(784 * B, 128 * B); // (B, 128) Tanh(MatMul(x, W1) + B1)
+            Span<float> t7 = Activations.Slice(0, 128 * B); // (B, 128) Tanh(MatMul(x, W1) + B1)
             Span<float> W2 = Parameters.Values.Slice(100480, 1280); // (128, 10) W2
             Span<float> B2 = Parameters.Values.Slice(101760, 10); // (10) B2
-            Span<float> t9 = Activations.Slice(912 * B, 10 * B); // (B, 10) MatMul(h, W2) + B2
+            Span<float> t9 = Activations.Slice(128 * B, 10 * B); // (B, 10) MatMul(h, W2) + B2
 
             // Tanh(MatMul(x, W1) + B1): (B, 784) · (784, 128) + bias, Tanh → (B, 128)
             Gemm.Sgemm(false, false, B, 128, 784, x, 784, W1, 128, t7, 128, bias: B1, activation: Activation.Tanh);
@@ -111,41 +106,39 @@ partial class ParameterMlp : global::ModelGen.ModelBase
         }
 
         /// <summary>Forward pass of the loss.</summary>
-        void LossForward(int B)
+        void LossForward(int B, ReadOnlySpan<int> labels)
         {
-            Span<float> t9 = Activations.Slice(912 * B, 10 * B); // (B, 10) MatMul(h, W2) + B2
+            Span<float> t9 = Activations.Slice(128 * B, 10 * B); // (B, 10) MatMul(h, W2) + B2
             Span<float> t11 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
-            Span<float> t11_probabilities = Activations.Slice(928 * B, 10 * B); // (B, 10) softmax of MatMul(h, W2) + B2
-            ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
+            Span<float> t11_probabilities = Activations.Slice(144 * B, 10 * B); // (B, 10) softmax of MatMul(h, W2) + B2
 
             // SoftmaxCrossEntropy(logits, labels): SoftmaxCrossEntropy → scalar
             t11[0] = Kernels.SoftmaxCrossEntropy(t9, labels, B, 10, t11_probabilities);
         }
 
         /// <summary>Backward pass of the loss.</summary>
-        void LossBackward(int B)
+        void LossBackward(int B, ReadOnlySpan<int> labels)
         {
             Span<float> t11 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
-            Span<float> t11_probabilities = Activations.Slice(928 * B, 10 * B); // (B, 10) softmax of MatMul(h, W2) + B2
-            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of MatMul(h, W2) + B2
-            ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
+            Span<float> t11_probabilities = Activations.Slice(144 * B, 10 * B); // (B, 10) softmax of MatMul(h, W2) + B2
+            Span<float> d13 = Activations.Slice(160 * B, 10 * B); // (B, 10) grad of MatMul(h, W2) + B2
 
             // grad of MatMul(h, W2) + B2: SoftmaxCrossEntropyGrad → (B, 10)
             Kernels.SoftmaxCrossEntropyBackward(t11_probabilities, labels, B, 10, 1f, d13);
         }
 
         /// <summary>Backward pass of the model body.</summary>
-        void ReduceToBackward(int B)
+        void ReduceToBackward(int B, ReadOnlySpan<float> x)
         {
-            Span<float> d13 = Activations.Slice(944 * B, 10 * B); // (B, 10) grad of MatMul(h, W2) + B2
+            // x: (B, 784) the caller's input, read in place
+            Span<float> d13 = Activations.Slice(160 * B, 10 * B); // (B, 10) grad of MatMul(h, W2) + B2
             Span<float> d_B2 = Parameters.Gradients.Slice(101760, 10); // (10) grad of B2
             Span<float> W2 = Parameters.Values.Slice(100480, 1280); // (128, 10) W2
-            Span<float> d15 = Activations.Slice(960 * B, 128 * B); // (B, 128) grad of Tanh(MatMul(x, W1) + B1)
-            Span<float> t7 = Activations.Slice(784 * B, 128 * B); // (B, 128) Tanh(MatMul(x, W1) + B1)
+            Span<float> d15 = Activations.Slice(176 * B, 128 * B); // (B, 128) grad of Tanh(MatMul(x, W1) + B1)
+            Span<float> t7 = Activations.Slice(0, 128 * B); // (B, 128) Tanh(MatMul(x, W1) + B1)
             Span<float> d_W2 = Parameters.Gradients.Slice(100480, 1280); // (128, 10) grad of W2
-            Span<float> d17 = Activations.Slice(1088 * B, 128 * B); // (B, 128) grad of MatMul(x, W1) + B1
+            Span<float> d17 = Activations.Slice(0, 128 * B); // (B, 128) grad of MatMul(x, W1) + B1
             Span<float> d_B1 = Parameters.Gradients.Slice(100352, 128); // (128) grad of B1
-            Span<float> x = Activations.Slice(0, 784 * B); // (B, 784) input x
             Span<float> d_W1 = Parameters.Gradients.Slice(0, 100352); // (784, 128) grad of W1
 
             // grad of B2: ReduceTo → (10)

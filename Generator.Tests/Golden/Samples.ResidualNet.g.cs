@@ -49,17 +49,15 @@ partial class ResidualNet : global::ModelGen.ModelBase
     public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);
 
     /// <summary>The compiled forward and backward passes of ResidualNet.</summary>
-    // Memory plan: 1408 floats per sample in the batched part of the activation arena, 16 fixed;
+    // Memory plan: 560 floats per sample in the batched part of the activation arena, 16 fixed;
     // 63568 floats of parameters and as many of gradients. Nothing is allocated per step.
     sealed class Program : CompiledProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
-        readonly int[] _labels;
 
-        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 1408, fixedFloats: 16)
+        public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: 560, fixedFloats: 16)
         {
-            _fixed = 1408 * maxBatch;
-            _labels = new int[maxBatch];
+            _fixed = 560 * maxBatch;
         }
 
         /// <summary>Forward pass: input (B, 784) → output (B, 10).</summary>
@@ -68,8 +66,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
             CheckBatch(batch, input.Length, 784);
             if (output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
-            input.CopyTo(Activations.Slice(0, 784 * B));
-            InputForward(B);
+            InputForward(B, input);
             Blocks0LinearForward(B);
             Blocks0Forward(B);
             Blocks1LinearForward(B);
@@ -77,7 +74,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
             Blocks2LinearForward(B);
             Blocks2Forward(B);
             HeadForward(B);
-            Activations.Slice(1232 * B, 10 * B).CopyTo(output);
+            Activations.Slice(448 * B, 10 * B).CopyTo(output);
         }
 
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
@@ -88,9 +85,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
             if (!output.IsEmpty && output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
             int B = batch;
             Steps++;
-            input.CopyTo(Activations.Slice(0, 784 * B));
-            labels.CopyTo(_labels);
-            InputForward(B);
+            InputForward(B, input);
             Blocks0LinearForward(B);
             Blocks0Forward(B);
             Blocks1LinearForward(B);
@@ -98,8 +93,8 @@ partial class ResidualNet : global::ModelGen.ModelBase
             Blocks2LinearForward(B);
             Blocks2Forward(B);
             HeadForward(B);
-            LossForward(B);
-            LossBackward(B);
+            LossForward(B, labels);
+            LossBackward(B, labels);
             HeadBackward(B);
             Blocks2LinearBackward(B);
             Blocks2Backward(B);
@@ -110,18 +105,18 @@ partial class ResidualNet : global::ModelGen.ModelBase
             Blocks0LinearBackward(B);
             Blocks0Backward(B);
             Blocks0LinearBackward2(B);
-            InputBackward(B);
-            if (!output.IsEmpty) Activations.Slice(1232 * B, 10 * B).CopyTo(output);
+            InputBackward(B, input);
+            if (!output.IsEmpty) Activations.Slice(448 * B, 10 * B).CopyTo(output);
             return Activations.Slice(_fixed, 1)[0];
         }
 
         /// <summary>Forward pass of input (Linear 784 → 64).</summary>
-        void InputForward(int B)
+        void InputForward(int B, ReadOnlySpan<float> image)
         {
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
+            // image: (B, 784) the caller's input, read in place
             Span<float> input_weight = Parameters.Values.Slice(0, 50176); // (784, 64) input.weight
             Span<float> input_bias = Parameters.Values.Slice(50176, 64); // (64) input.bias
-            Span<float> t16 = Activations.Slice(784 * B, 64 * B); // (B, 64) Relu(input.Forward(image))
+            Span<float> t16 = Activations.Slice(0, 64 * B); // (B, 64) Relu(input.Forward(image))
 
             // Relu(input.Forward(image)): (B, 784) · (784, 64) + bias, Relu → (B, 64)
             Gemm.Sgemm(false, false, B, 64, 784, image, 784, input_weight, 64, t16, 64, bias: input_bias, activation: Activation.Relu);
@@ -130,10 +125,10 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.0.linear (Linear 64 → 64).</summary>
         void Blocks0LinearForward(int B)
         {
-            Span<float> t16 = Activations.Slice(784 * B, 64 * B); // (B, 64) Relu(input.Forward(image))
+            Span<float> t16 = Activations.Slice(0, 64 * B); // (B, 64) Relu(input.Forward(image))
             Span<float> blocks_0_linear_weight = Parameters.Values.Slice(50304, 4096); // (64, 64) blocks.0.linear.weight
             Span<float> blocks_0_linear_bias = Parameters.Values.Slice(54400, 64); // (64) blocks.0.linear.bias
-            Span<float> t19 = Activations.Slice(848 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> t19 = Activations.Slice(64 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
 
             // Relu(linear.Forward(x)): (B, 64) · (64, 64) + bias, Relu → (B, 64)
             Gemm.Sgemm(false, false, B, 64, 64, t16, 64, blocks_0_linear_weight, 64, t19, 64, bias: blocks_0_linear_bias, activation: Activation.Relu);
@@ -142,10 +137,10 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.0 (Block).</summary>
         void Blocks0Forward(int B)
         {
-            Span<float> t19 = Activations.Slice(848 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> t19 = Activations.Slice(64 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
             Span<float> blocks_0_Scale = Parameters.Values.Slice(50240, 64); // (64) blocks.0.Scale
-            Span<float> t16 = Activations.Slice(784 * B, 64 * B); // (B, 64) Relu(input.Forward(image))
-            Span<float> t21 = Activations.Slice(912 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t16 = Activations.Slice(0, 64 * B); // (B, 64) Relu(input.Forward(image))
+            Span<float> t21 = Activations.Slice(128 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
 
             // Fused loop over (B, 64):
             //   v20 = Mul(t19, blocks_0_Scale)   ← Relu(linear.Forward(x)) * Scale
@@ -199,10 +194,10 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.1.linear (Linear 64 → 64).</summary>
         void Blocks1LinearForward(int B)
         {
-            Span<float> t21 = Activations.Slice(912 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t21 = Activations.Slice(128 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_1_linear_weight = Parameters.Values.Slice(54528, 4096); // (64, 64) blocks.1.linear.weight
             Span<float> blocks_1_linear_bias = Parameters.Values.Slice(58624, 64); // (64) blocks.1.linear.bias
-            Span<float> t24 = Activations.Slice(976 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> t24 = Activations.Slice(192 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
 
             // Relu(linear.Forward(x)): (B, 64) · (64, 64) + bias, Relu → (B, 64)
             Gemm.Sgemm(false, false, B, 64, 64, t21, 64, blocks_1_linear_weight, 64, t24, 64, bias: blocks_1_linear_bias, activation: Activation.Relu);
@@ -211,10 +206,10 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.1 (Block).</summary>
         void Blocks1Forward(int B)
         {
-            Span<float> t24 = Activations.Slice(976 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> t24 = Activations.Slice(192 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
             Span<float> blocks_1_Scale = Parameters.Values.Slice(54464, 64); // (64) blocks.1.Scale
-            Span<float> t21 = Activations.Slice(912 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> t26 = Activations.Slice(1040 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t21 = Activations.Slice(128 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t26 = Activations.Slice(256 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
 
             // Fused loop over (B, 64):
             //   v25 = Mul(t24, blocks_1_Scale)   ← Relu(linear.Forward(x)) * Scale
@@ -268,10 +263,10 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.2.linear (Linear 64 → 64).</summary>
         void Blocks2LinearForward(int B)
         {
-            Span<float> t26 = Activations.Slice(1040 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t26 = Activations.Slice(256 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_2_linear_weight = Parameters.Values.Slice(58752, 4096); // (64, 64) blocks.2.linear.weight
             Span<float> blocks_2_linear_bias = Parameters.Values.Slice(62848, 64); // (64) blocks.2.linear.bias
-            Span<float> t29 = Activations.Slice(1104 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> t29 = Activations.Slice(320 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
 
             // Relu(linear.Forward(x)): (B, 64) · (64, 64) + bias, Relu → (B, 64)
             Gemm.Sgemm(false, false, B, 64, 64, t26, 64, blocks_2_linear_weight, 64, t29, 64, bias: blocks_2_linear_bias, activation: Activation.Relu);
@@ -280,10 +275,10 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Forward pass of blocks.2 (Block).</summary>
         void Blocks2Forward(int B)
         {
-            Span<float> t29 = Activations.Slice(1104 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> t29 = Activations.Slice(320 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
             Span<float> blocks_2_Scale = Parameters.Values.Slice(58688, 64); // (64) blocks.2.Scale
-            Span<float> t26 = Activations.Slice(1040 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> t31 = Activations.Slice(1168 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t26 = Activations.Slice(256 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t31 = Activations.Slice(384 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
 
             // Fused loop over (B, 64):
             //   v30 = Mul(t29, blocks_2_Scale)   ← Relu(linear.Forward(x)) * Scale
@@ -337,34 +332,32 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Forward pass of head (Linear 64 → 10).</summary>
         void HeadForward(int B)
         {
-            Span<float> t31 = Activations.Slice(1168 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t31 = Activations.Slice(384 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
             Span<float> head_weight = Parameters.Values.Slice(62912, 640); // (64, 10) head.weight
             Span<float> head_bias = Parameters.Values.Slice(63552, 10); // (10) head.bias
-            Span<float> t33 = Activations.Slice(1232 * B, 10 * B); // (B, 10) head.Forward(x)
+            Span<float> t33 = Activations.Slice(448 * B, 10 * B); // (B, 10) head.Forward(x)
 
             // head.Forward(x): (B, 64) · (64, 10) + bias → (B, 10)
             Gemm.Sgemm(false, false, B, 10, 64, t31, 64, head_weight, 10, t33, 10, bias: head_bias);
         }
 
         /// <summary>Forward pass of the loss.</summary>
-        void LossForward(int B)
+        void LossForward(int B, ReadOnlySpan<int> labels)
         {
-            Span<float> t33 = Activations.Slice(1232 * B, 10 * B); // (B, 10) head.Forward(x)
+            Span<float> t33 = Activations.Slice(448 * B, 10 * B); // (B, 10) head.Forward(x)
             Span<float> t35 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
-            Span<float> t35_probabilities = Activations.Slice(1248 * B, 10 * B); // (B, 10) softmax of head.Forward(x)
-            ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
+            Span<float> t35_probabilities = Activations.Slice(464 * B, 10 * B); // (B, 10) softmax of head.Forward(x)
 
             // SoftmaxCrossEntropy(logits, labels): SoftmaxCrossEntropy → scalar
             t35[0] = Kernels.SoftmaxCrossEntropy(t33, labels, B, 10, t35_probabilities);
         }
 
         /// <summary>Backward pass of the loss.</summary>
-        void LossBackward(int B)
+        void LossBackward(int B, ReadOnlySpan<int> labels)
         {
             Span<float> t35 = Activations.Slice(_fixed, 1); // scalar SoftmaxCrossEntropy(logits, labels)
-            Span<float> t35_probabilities = Activations.Slice(1248 * B, 10 * B); // (B, 10) softmax of head.Forward(x)
-            Span<float> d37 = Activations.Slice(1264 * B, 10 * B); // (B, 10) grad of head.Forward(x)
-            ReadOnlySpan<int> labels = _labels.AsSpan(0, B);
+            Span<float> t35_probabilities = Activations.Slice(464 * B, 10 * B); // (B, 10) softmax of head.Forward(x)
+            Span<float> d37 = Activations.Slice(480 * B, 10 * B); // (B, 10) grad of head.Forward(x)
 
             // grad of head.Forward(x): SoftmaxCrossEntropyGrad → (B, 10)
             Kernels.SoftmaxCrossEntropyBackward(t35_probabilities, labels, B, 10, 1f, d37);
@@ -373,11 +366,11 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of head (Linear 64 → 10).</summary>
         void HeadBackward(int B)
         {
-            Span<float> d37 = Activations.Slice(1264 * B, 10 * B); // (B, 10) grad of head.Forward(x)
+            Span<float> d37 = Activations.Slice(480 * B, 10 * B); // (B, 10) grad of head.Forward(x)
             Span<float> d_head_bias = Parameters.Gradients.Slice(63552, 10); // (10) grad of head.bias
             Span<float> head_weight = Parameters.Values.Slice(62912, 640); // (64, 10) head.weight
-            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> t31 = Activations.Slice(1168 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d39 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t31 = Activations.Slice(384 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
             Span<float> d_head_weight = Parameters.Gradients.Slice(62912, 640); // (64, 10) grad of head.weight
 
             // grad of head.bias: ReduceTo → (10)
@@ -393,10 +386,10 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.2.linear (Linear 64 → 64).</summary>
         void Blocks2LinearBackward(int B)
         {
-            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d39 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_2_Scale = Parameters.Values.Slice(58688, 64); // (64) blocks.2.Scale
-            Span<float> t29 = Activations.Slice(1104 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
-            Span<float> d44 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> t29 = Activations.Slice(320 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> d44 = Activations.Slice(384 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
 
             // Fused loop over (B, 64):
             //   v41 = Mul(d39, blocks_2_Scale)
@@ -450,9 +443,9 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.2 (Block).</summary>
         void Blocks2Backward(int B)
         {
-            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> t29 = Activations.Slice(1104 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
-            Span<float> d42 = Activations.Slice(1344 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d39 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t29 = Activations.Slice(320 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> d42 = Activations.Slice(320 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
             Span<float> d_blocks_2_Scale = Parameters.Gradients.Slice(58688, 64); // (64) grad of blocks.2.Scale
 
             // Fused loop over (B, 64):
@@ -498,11 +491,11 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.2.linear (Linear 64 → 64).</summary>
         void Blocks2LinearBackward2(int B)
         {
-            Span<float> d44 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d44 = Activations.Slice(384 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
             Span<float> d_blocks_2_linear_bias = Parameters.Gradients.Slice(62848, 64); // (64) grad of blocks.2.linear.bias
             Span<float> blocks_2_linear_weight = Parameters.Values.Slice(58752, 4096); // (64, 64) blocks.2.linear.weight
-            Span<float> d46 = Activations.Slice(1104 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> t26 = Activations.Slice(1040 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d46 = Activations.Slice(320 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t26 = Activations.Slice(256 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
             Span<float> d_blocks_2_linear_weight = Parameters.Gradients.Slice(58752, 4096); // (64, 64) grad of blocks.2.linear.weight
 
             // grad of blocks.2.linear.bias: ReduceTo → (64)
@@ -518,13 +511,13 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1.linear (Linear 64 → 64).</summary>
         void Blocks1LinearBackward(int B)
         {
-            Span<float> d39 = Activations.Slice(1280 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d46 = Activations.Slice(1104 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d39 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d46 = Activations.Slice(320 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_1_Scale = Parameters.Values.Slice(54464, 64); // (64) blocks.1.Scale
-            Span<float> t24 = Activations.Slice(976 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
-            Span<float> d48 = Activations.Slice(1040 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d50 = Activations.Slice(1168 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
-            Span<float> d52 = Activations.Slice(1344 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> t24 = Activations.Slice(192 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> d48 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d50 = Activations.Slice(320 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d52 = Activations.Slice(192 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
 
             // Fused loop over (B, 64):
             //   v48 = Add(d39, d46)
@@ -598,7 +591,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1 (Block).</summary>
         void Blocks1Backward(int B)
         {
-            Span<float> d50 = Activations.Slice(1168 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d50 = Activations.Slice(320 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
             Span<float> d_blocks_1_Scale = Parameters.Gradients.Slice(54464, 64); // (64) grad of blocks.1.Scale
 
             // grad of blocks.1.Scale: ReduceTo → (64)
@@ -608,11 +601,11 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.1.linear (Linear 64 → 64).</summary>
         void Blocks1LinearBackward2(int B)
         {
-            Span<float> d52 = Activations.Slice(1344 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d52 = Activations.Slice(192 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
             Span<float> d_blocks_1_linear_bias = Parameters.Gradients.Slice(58624, 64); // (64) grad of blocks.1.linear.bias
             Span<float> blocks_1_linear_weight = Parameters.Values.Slice(54528, 4096); // (64, 64) blocks.1.linear.weight
-            Span<float> d54 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> t21 = Activations.Slice(912 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d54 = Activations.Slice(256 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> t21 = Activations.Slice(128 * B, 64 * B); // (B, 64) x + (Relu(linear.Forward(x)) * Scale)
             Span<float> d_blocks_1_linear_weight = Parameters.Gradients.Slice(54528, 4096); // (64, 64) grad of blocks.1.linear.weight
 
             // grad of blocks.1.linear.bias: ReduceTo → (64)
@@ -628,13 +621,13 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0.linear (Linear 64 → 64).</summary>
         void Blocks0LinearBackward(int B)
         {
-            Span<float> d48 = Activations.Slice(1040 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d54 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d48 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d54 = Activations.Slice(256 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
             Span<float> blocks_0_Scale = Parameters.Values.Slice(50240, 64); // (64) blocks.0.Scale
-            Span<float> t19 = Activations.Slice(848 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
-            Span<float> d56 = Activations.Slice(912 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d58 = Activations.Slice(1104 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
-            Span<float> d60 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> t19 = Activations.Slice(64 * B, 64 * B); // (B, 64) Relu(linear.Forward(x))
+            Span<float> d56 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d58 = Activations.Slice(256 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d60 = Activations.Slice(64 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
 
             // Fused loop over (B, 64):
             //   v56 = Add(d48, d54)
@@ -708,7 +701,7 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0 (Block).</summary>
         void Blocks0Backward(int B)
         {
-            Span<float> d58 = Activations.Slice(1104 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
+            Span<float> d58 = Activations.Slice(256 * B, 64 * B); // (B, 64) backward of Relu(linear.Forward(x)) * Scale
             Span<float> d_blocks_0_Scale = Parameters.Gradients.Slice(50240, 64); // (64) grad of blocks.0.Scale
 
             // grad of blocks.0.Scale: ReduceTo → (64)
@@ -718,11 +711,11 @@ partial class ResidualNet : global::ModelGen.ModelBase
         /// <summary>Backward pass of blocks.0.linear (Linear 64 → 64).</summary>
         void Blocks0LinearBackward2(int B)
         {
-            Span<float> d60 = Activations.Slice(1168 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
+            Span<float> d60 = Activations.Slice(64 * B, 64 * B); // (B, 64) grad of linear.Forward(x)
             Span<float> d_blocks_0_linear_bias = Parameters.Gradients.Slice(54400, 64); // (64) grad of blocks.0.linear.bias
             Span<float> blocks_0_linear_weight = Parameters.Values.Slice(50304, 4096); // (64, 64) blocks.0.linear.weight
-            Span<float> d62 = Activations.Slice(848 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
-            Span<float> t16 = Activations.Slice(784 * B, 64 * B); // (B, 64) Relu(input.Forward(image))
+            Span<float> d62 = Activations.Slice(128 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
+            Span<float> t16 = Activations.Slice(0, 64 * B); // (B, 64) Relu(input.Forward(image))
             Span<float> d_blocks_0_linear_weight = Parameters.Gradients.Slice(50304, 4096); // (64, 64) grad of blocks.0.linear.weight
 
             // grad of blocks.0.linear.bias: ReduceTo → (64)
@@ -736,14 +729,14 @@ partial class ResidualNet : global::ModelGen.ModelBase
         }
 
         /// <summary>Backward pass of input (Linear 784 → 64).</summary>
-        void InputBackward(int B)
+        void InputBackward(int B, ReadOnlySpan<float> image)
         {
-            Span<float> d56 = Activations.Slice(912 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
-            Span<float> d62 = Activations.Slice(848 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
-            Span<float> t16 = Activations.Slice(784 * B, 64 * B); // (B, 64) Relu(input.Forward(image))
-            Span<float> d65 = Activations.Slice(976 * B, 64 * B); // (B, 64) grad of input.Forward(image)
+            // image: (B, 784) the caller's input, read in place
+            Span<float> d56 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of x + (Relu(linear.Forward(x)) * Scale)
+            Span<float> d62 = Activations.Slice(128 * B, 64 * B); // (B, 64) grad of Relu(input.Forward(image))
+            Span<float> t16 = Activations.Slice(0, 64 * B); // (B, 64) Relu(input.Forward(image))
+            Span<float> d65 = Activations.Slice(496 * B, 64 * B); // (B, 64) grad of input.Forward(image)
             Span<float> d_input_bias = Parameters.Gradients.Slice(50176, 64); // (64) grad of input.bias
-            Span<float> image = Activations.Slice(0, 784 * B); // (B, 784) input image
             Span<float> d_input_weight = Parameters.Gradients.Slice(0, 50176); // (784, 64) grad of input.weight
 
             // Fused loop over (B, 64):

@@ -27,7 +27,9 @@ internal readonly record struct Slot(Region Region, int Offset, int Length);
 /// one activation arena, and slices are reused once their value is dead. Batched values are planned in
 /// "floats per sample", so that one plan serves every batch size up to the arena's capacity; parameters and
 /// their gradients live at fixed offsets of the two parameter arenas. Every offset is a multiple of 16 floats
-/// (64 bytes, one Vector512).
+/// (64 bytes, one Vector512). An elementwise loop writes its output over an operand that dies with it. The model's
+/// input and target get no slot: the generated methods read the caller's spans in place (copying a batch of 64
+/// Fashion-MNIST images into the arena cost ~4 µs and 200 KB of cache per step).
 /// </summary>
 internal sealed class MemoryPlan
 {
@@ -84,7 +86,7 @@ internal sealed class MemoryPlan
         foreach (var kv in g.Gradients)
             if (kv.Value >= 0) plan.Slots[kv.Value] = new Slot(Region.Gradients, paramOffset[kv.Key], g[kv.Value].Shape.FixedCount);
 
-        // Liveness: a value is born in the unit that computes it (sources before the first unit) and dies after
+        // Liveness: a value is born in the unit that computes it and dies after
         // the last unit that reads it; what the program returns stays to the end.
         int end = units.Count;
         var lastUse = new Dictionary<int, int>();
@@ -110,7 +112,7 @@ internal sealed class MemoryPlan
                 }
                 return;
             }
-            if (n.Op is "Const" or "Labels") return;
+            if (n.Op is "Const" or "Labels" or "Input" or "Target") return;
             bool isBatched = n.Shape.IsBatched;
             var arena = isBatched ? batched : fixedArena;
             int length = RoundUp(n.Shape.FixedCount);
@@ -118,6 +120,18 @@ internal sealed class MemoryPlan
             if (n.Aux is { } aux)
                 plan.AuxSlots[node] = new Slot(aux.IsBatched ? Region.Batched : Region.Fixed, (aux.IsBatched ? batched : fixedArena).Take(RoundUp(aux.FixedCount)), aux.FixedCount);
             frees.Add((lastUse.TryGetValue(node, out int dies) ? dies : born, node));
+        }
+        // An operand of an elementwise loop, in the arena, of the output's shape, with no Aux buffer, read by nothing after
+        // the loop: the loop can write its output over it.
+        int? Donor(Unit unit, int output, int u)
+        {
+            foreach (int i in unit.Inputs)
+            {
+                if (lastUse.TryGetValue(i, out int dies) && dies == u && g[i].Shape.Equals(g[output].Shape) && !plan.AuxSlots.ContainsKey(i)
+                    && plan.Slots.TryGetValue(i, out var slot) && slot.Region is Region.Batched or Region.Fixed && frees.Exists(f => f.Node == i))
+                    return i;
+            }
+            return null;
         }
         void FreeDead(int before)
         {
@@ -140,12 +154,23 @@ internal sealed class MemoryPlan
             }
         }
 
-        foreach (var n in g.Nodes)
-            if (n.Op is "Input" or "Target" && lastUse.ContainsKey(n.Id)) Place(n.Id, -1);
         for (int u = 0; u < units.Count; u++)
         {
             FreeDead(u);
-            foreach (int o in units[u].Outputs) Place(o, u);
+            foreach (int o in units[u].Outputs)
+            {
+                if (units[u].Kind == UnitKind.Elementwise && !plan.Slots.ContainsKey(o) && Donor(units[u], o, u) is int donor)
+                {
+                    // The loop writes o over an operand of its shape that dies in this unit (the MLP's ReLU gradient over
+                    // the ReLU's output): each element is read before it is written, at the same index. A smaller arena
+                    // is a smaller working set for the step (the MLP's: 432 -> 304 floats per sample).
+                    int k = frees.FindIndex(f => f.Node == donor);
+                    plan.Slots[o] = plan.Slots[donor] with { Length = g[o].Shape.FixedCount };
+                    frees[k] = (lastUse.TryGetValue(o, out int dies) ? dies : u, o);
+                    continue;
+                }
+                Place(o, u);
+            }
             // A node inside a fused unit that stores nothing of its own (a convolution whose activation was fused into
             // it) may still need its Aux workspace, free again after that unit.
             foreach (int id in units[u].Nodes)

@@ -49,10 +49,15 @@ public static class CompiledOracle
         int outLength = model.Description.OutputShape.Aggregate(1, (a, c) => a * c);
         var program = model.CreateProgram(capacity);
         var output = new float[b.Size * outLength];
+        var (input, labels, targets) = (b.Input.ToArray(), b.Labels.ToArray(), b.Targets.ToArray());
         float loss = program.TrainStep(b.Input, b.Labels, b.Targets, b.Size, output);
         var gradients = model.Parameters.Gradients.ToArray();
         var inferred = new float[b.Size * outLength];
         program.Infer(b.Input, b.Size, inferred);
+        // The generated code reads the caller's input, labels and targets in place: it must leave them as they were.
+        Assert.Equal(input, b.Input);
+        Assert.Equal(labels, b.Labels);
+        Assert.Equal(targets, b.Targets);
         return new Run(loss, output, gradients, inferred, model.Parameters.Values.ToArray());
     }
 

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace ModelGen.Runtime.Tests.Compiled;
 
-/// <summary>The core ops: MLPs, elementwise ops, softmax, reductions, modules, batched MatMul (see <see cref="CompiledOracle"/>).</summary>
+/// <summary>The core ops: MLPs, elementwise ops, softmax, reductions, modules, batched MatMul, inputs read in place (see <see cref="CompiledOracle"/>).</summary>
 [Collection(CpuSettingsCollection.Name)] // forces SIMD levels process-wide
 public class CompiledVsEagerTests
 {
@@ -18,6 +18,8 @@ public class CompiledVsEagerTests
         new OracleCase("Reduction", () => new ReductionModel(seed: 7), (m, x) => ((ReductionModel)m).Forward(x), (m, y, t, l) => ((ReductionModel)m).Loss(y, t)),
         new OracleCase("Residual", () => new ResidualModel(seed: 8), (m, x) => ((ResidualModel)m).Forward(x), (m, y, t, l) => ((ResidualModel)m).Loss(y, l)),
         new OracleCase("SequenceLinear", () => new SequenceLinearModel(seed: 9), (m, x) => ((SequenceLinearModel)m).Forward(x), (m, y, t, l) => ((SequenceLinearModel)m).Loss(y, l)),
+        new OracleCase("SharedInput", () => new SharedInputModel(seed: 10), (m, x) => ((SharedInputModel)m).Forward(x), (m, y, t, l) => ((SharedInputModel)m).Loss(y, t)),
+        new OracleCase("Identity", () => new IdentityModel(seed: 11), (m, x) => ((IdentityModel)m).Forward(x), (m, y, t, l) => ((IdentityModel)m).Loss(y, t)),
     };
 
     public static IEnumerable<object[]> Names() => Cases.Select(c => new object[] { c.Name });

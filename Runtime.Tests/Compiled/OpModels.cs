@@ -137,3 +137,33 @@ public partial class SequenceLinearModel
 
     [Loss] public Tensor Loss(Tensor logits, Labels labels) => SoftmaxCrossEntropy(logits, labels);
 }
+
+/// <summary>
+/// The input read by two layers and by an elementwise loop, and again by both layers' weight gradients: the generated
+/// methods read the caller's span in place, several times.
+/// </summary>
+[Model]
+public partial class SharedInputModel
+{
+    readonly Linear left = new(9, 6);
+    readonly Linear right = new(9, 6);
+
+    [Forward]
+    public Tensor Forward([Shape(9)] Tensor x) => left.Forward(x) * right.Forward(Tanh(x)) + Sum(x * x, 1, keepDims: true);
+
+    [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);
+}
+
+/// <summary>
+/// The output is the input itself and the loss reads it, next to a target named like the input: the loss methods take
+/// the caller's input and targets side by side, and Infer copies the input to the output.
+/// </summary>
+[Model]
+public partial class IdentityModel
+{
+    [Parameter(5, Init = Init.HeUniform)] public partial Tensor Scale { get; }
+
+    [Forward] public Tensor Forward([Shape(5)] Tensor x) => x;
+
+    [Loss] public Tensor Loss(Tensor y, Tensor x) => MeanSquaredError(y * Scale, x);
+}
