@@ -50,6 +50,8 @@ public static class GemmProbe
     static int Mlp(string[] args)
     {
         CpuFeatures.Threads = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 2;
+        if (args.Length > 1)
+            Gemm.TileParallelThreshold = long.Parse(args[1], CultureInfo.InvariantCulture);
         const int B = 64;
         var rng = new Random(1);
         float[] R(int n) => Enumerable.Range(0, n).Select(_ => rng.NextSingle() - 0.5f).ToArray();

@@ -94,8 +94,8 @@ public static unsafe partial class Gemm
         // columns for the forward product (B = the 784 × 128 weight), rows for the weight gradient (A = the batch).
         job.SplitN = job.N >= job.M && job.ColBlocks >= 2;
         job.Items = 1;
-        if (threads > 1 && (long)m * n * k >= ParallelThreshold)
-            job.Items = job.SplitN ? job.ColBlocks : Math.Min(job.RowTiles, 8);
+        if (threads > 1 && (long)m * n * k >= TileParallelThreshold)
+            job.Items = job.SplitN ? job.ColBlocks : Math.Min(job.RowTiles, (int)Math.Clamp((long)m * n * k >> 16, 2, 8));
         if (job.Items <= 1 || !WorkerPool.TryRun(&TileItem, (nint)(&job), job.Items, threads))
         {
             if (job.SplitN)
@@ -112,6 +112,8 @@ public static unsafe partial class Gemm
 
     /// <summary>Floats of the packed op(B) panels of a whole product (32 columns per panel, rounded up).</summary>
     const int TilePackedBMax = 32 * 1024;
+
+    internal static long TileParallelThreshold = ParallelThreshold;
 
     /// <summary>False routes every product to the packed paths: for benchmarks that compare the two in one process.</summary>
     internal static bool TilesEnabled = true;
@@ -159,10 +161,15 @@ public static unsafe partial class Gemm
             }
             return;
         }
+        // op(B)(p, j) = b[j·ldb + p]: 8 × 8 blocks by register transposes, then the edges one value at a time.
+        int q0 = 0, pEnd = kc / 8 * 8;
+        for (; q0 + 8 <= cols; q0 += 8)
+            for (int p = 0; p < pEnd; p += 8)
+                Transpose8x8(b + (j0 + q0) * ldb + p0 + p, ldb, dst + p * 32 + q0, 32);
         for (int q = 0; q < cols; q++)
         {
             float* s = b + (j0 + q) * ldb + p0;
-            for (int p = 0; p < kc; p++)
+            for (int p = q < q0 ? pEnd : 0; p < kc; p++)
                 dst[p * 32 + q] = s[p];
         }
         for (int p = 0; p < kc && cols < 32; p++)
@@ -173,63 +180,87 @@ public static unsafe partial class Gemm
     static void TileItem(nint context, int index)
     {
         var g = (TileJob*)context;
+        int first = 0, end = g->RowTiles, jFirst = 0, jEnd = g->ColBlocks;
         if (g->SplitN)
         {
-            int j0 = index * 32;
-            float* b = g->Panels != null ? g->Panels + (long)index * 32 * g->K : g->B + j0;
-            long ldb = g->Panels != null ? 32 : g->Ldb;
-            for (int t = 0; t < g->RowTiles; t++)
-                Tile(g, t * TileRows, j0, 0, g->K, b, ldb);
-            return;
+            jFirst = index;
+            jEnd = index + 1;
         }
-        int first = (int)((long)g->RowTiles * index / g->Items), end = (int)((long)g->RowTiles * (index + 1) / g->Items);
-        for (int t = first; t < end; t++)
-            for (int jb = 0; jb < g->ColBlocks; jb++)
+        else
+        {
+            first = (int)((long)g->RowTiles * index / g->Items);
+            end = (int)((long)g->RowTiles * (index + 1) / g->Items);
+        }
+        for (int jb = jFirst; jb < jEnd; jb++)
+        {
+            float* b = g->Panels != null ? g->Panels + (long)jb * 32 * g->K : g->B + jb * 32;
+            long ldb = g->Panels != null ? 32 : g->Ldb;
+            if (g->TransposedC)
             {
-                if (g->Panels != null)
-                    Tile(g, t * TileRows, jb * 32, 0, g->K, g->Panels + (long)jb * 32 * g->K, 32);
-                else
-                    Tile(g, t * TileRows, jb * 32, 0, g->K, g->B + jb * 32, g->Ldb);
+                for (int t = first; t < end; t++)
+                    TransposedTile(g, t * TileRows, jb * 32, b, ldb);
             }
+            else
+            {
+                Tiles(g, first * TileRows, Math.Min(g->M, end * TileRows), jb * 32, b, ldb);
+            }
+        }
+    }
+
+    /// <summary>The masks of a tile with <paramref name="cols"/> columns: lanes below cols, and below cols − 16.</summary>
+    static (Vector512<float>, Vector512<float>) TileMasks(int cols)
+    {
+        Vector512<float> lane = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        return (Vector512.LessThan(lane, Vector512.Create((float)cols)), Vector512.LessThan(lane, Vector512.Create((float)(cols - 16))));
     }
 
     /// <summary>
-    /// The tile of D at rows i0 .. i0+8 and columns j0 .. j0+32 (clipped to D), depth p0 .. p0+kc, with that part of
-    /// B at <paramref name="b"/> (row stride <paramref name="ldb"/>; 32 is a zero-padded panel): a depth block after
-    /// the first adds onto C, the last applies bias and activation.
+    /// Rows i0 .. i1 of D, columns j0 .. j0+32 (clipped to D), with that column block of B at <paramref name="b"/>
+    /// (row stride <paramref name="ldb"/>; 32: a zero-padded panel): whole 8-row tiles, then the remaining rows.
     /// </summary>
-    static void Tile(TileJob* g, int i0, int j0, int p0, int kc, float* b, long ldb)
+    static void Tiles(TileJob* g, int i0, int i1, int j0, float* b, long ldb)
+    {
+        int cols = Math.Min(32, g->N - j0);
+        var (mask0, mask1) = TileMasks(cols);
+        float* bias = g->Bias != null ? g->Bias + j0 : null;
+        int full = (i1 - i0) / TileRows;
+        for (int part = 0; part < 2; part++)
+        {
+            int rows = part == 0 ? TileRows : i1 - i0 - full * TileRows, tiles = part == 0 ? full : 1;
+            if (rows == 0 || tiles == 0)
+                continue;
+            int r0 = i0 + (part == 0 ? 0 : full * TileRows);
+            float* a = g->A + r0 * g->Rs;
+            float* c = g->C + r0 * g->Ldc + j0;
+            if (cols == 32)
+                TileRowsOf<C2>(rows, tiles, true, g->K, a, g->Rs, g->Ds, b, ldb, c, g->Ldc, mask0, mask1, g->Accumulate, bias, g->Activation);
+            else if (ldb == 32)
+                TileRowsOf<C3>(rows, tiles, cols > 16, g->K, a, g->Rs, g->Ds, b, ldb, c, g->Ldc, mask0, mask1, g->Accumulate, bias, g->Activation);
+            else
+                TileRowsOf<C1>(rows, tiles, cols > 16, g->K, a, g->Rs, g->Ds, b, ldb, c, g->Ldc, mask0, mask1, g->Accumulate, bias, g->Activation);
+        }
+    }
+
+    /// <summary>The tile of D at rows i0 .. i0+8, columns j0 .. j0+32 (clipped), computed on the stack and stored transposed into C.</summary>
+    static void TransposedTile(TileJob* g, int i0, int j0, float* b, long ldb)
     {
         int rows = Math.Min(TileRows, g->M - i0), cols = Math.Min(32, g->N - j0);
-        float* a = g->A + i0 * g->Rs + p0 * g->Ds;
-        bool last = p0 + kc == g->K;
-        bool accumulate = p0 > 0 || g->Accumulate;
-        bool padded = ldb == 32;   // a panel: rows of 32 floats, zero past the last column
-        Vector512<float> lane = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        Vector512<float> mask0 = Vector512.LessThan(lane, Vector512.Create((float)cols));
-        Vector512<float> mask1 = Vector512.LessThan(lane, Vector512.Create((float)(cols - 16)));
-        if (!g->TransposedC)
-        {
-            float* c = g->C + i0 * g->Ldc + j0, bias = last && g->Bias != null ? g->Bias + j0 : null;
-            Activation act = last ? g->Activation : Activation.None;
-            if (cols == 32)
-                TileRowsOf<C2>(rows, true, kc, a, g->Rs, g->Ds, b, ldb, c, g->Ldc, mask0, mask1, accumulate, bias, act);
-            else if (padded)
-                TileRowsOf<C3>(rows, cols > 16, kc, a, g->Rs, g->Ds, b, ldb, c, g->Ldc, mask0, mask1, accumulate, bias, act);
-            else
-                TileRowsOf<C1>(rows, cols > 16, kc, a, g->Rs, g->Ds, b, ldb, c, g->Ldc, mask0, mask1, accumulate, bias, act);
-            return;
-        }
-        // Transposed tiles run the whole depth at once (the column split never applies to them).
+        var (mask0, mask1) = TileMasks(cols);
+        float* a = g->A + i0 * g->Rs;
         float* tile = stackalloc float[TileRows * 32];
         if (cols == 32)
-            TileRowsOf<C2>(rows, true, kc, a, g->Rs, g->Ds, b, ldb, tile, 32, mask0, mask1, false, null, Activation.None);
-        else if (padded)
-            TileRowsOf<C3>(rows, cols > 16, kc, a, g->Rs, g->Ds, b, ldb, tile, 32, mask0, mask1, false, null, Activation.None);
+            TileRowsOf<C2>(rows, 1, true, g->K, a, g->Rs, g->Ds, b, ldb, tile, 32, mask0, mask1, false, null, Activation.None);
+        else if (ldb == 32)
+            TileRowsOf<C3>(rows, 1, cols > 16, g->K, a, g->Rs, g->Ds, b, ldb, tile, 32, mask0, mask1, false, null, Activation.None);
         else
-            TileRowsOf<C1>(rows, cols > 16, kc, a, g->Rs, g->Ds, b, ldb, tile, 32, mask0, mask1, false, null, Activation.None);
-        // D(i0 + r, j0 + q) is C(j0 + q, i0 + r).
-        for (int q = 0; q < cols; q++)
+            TileRowsOf<C1>(rows, 1, cols > 16, g->K, a, g->Rs, g->Ds, b, ldb, tile, 32, mask0, mask1, false, null, Activation.None);
+        // D(i0 + r, j0 + q) is C(j0 + q, i0 + r): 8 × 8 blocks by register transposes where nothing is added
+        // (a scalar copy of dW2's 1280 values took as long as its FMAs), the rest one value at a time.
+        int q0 = 0;
+        if (rows == TileRows && !g->Accumulate && g->Bias == null && g->Activation == Activation.None)
+            for (; q0 + 8 <= cols; q0 += 8)
+                Transpose8x8(tile + q0, 32, g->C + (j0 + q0) * g->Ldc + i0, g->Ldc);
+        for (int q = q0; q < cols; q++)
         {
             float* c = g->C + (j0 + q) * g->Ldc + i0;
             for (int r = 0; r < rows; r++)
@@ -245,35 +276,35 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>Runs the tile kernel instantiated for <paramref name="rows"/> rows and one or two zmm columns.</summary>
-    static void TileRowsOf<TF>(int rows, bool two, int k, float* a, long rs, long ds, float* b, long ldb, float* c, long ldc,
+    static void TileRowsOf<TF>(int rows, int tiles, bool two, int k, float* a, long rs, long ds, float* b, long ldb, float* c, long ldc,
         Vector512<float> mask0, Vector512<float> mask1, bool accumulate, float* bias, Activation act) where TF : struct, IConstant
     {
         if (two)
         {
             switch (rows)
             {
-                case 8: TileKernel<C8, C2, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 7: TileKernel<C7, C2, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 6: TileKernel<C6, C2, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 5: TileKernel<C5, C2, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 4: TileKernel<C4, C2, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 3: TileKernel<C3, C2, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 2: TileKernel<C2, C2, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                default: TileKernel<C1, C2, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 8: TileKernel<C8, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 7: TileKernel<C7, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 6: TileKernel<C6, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 5: TileKernel<C5, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 4: TileKernel<C4, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 3: TileKernel<C3, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 2: TileKernel<C2, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                default: TileKernel<C1, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
             }
         }
         else
         {
             switch (rows)
             {
-                case 8: TileKernel<C8, C1, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 7: TileKernel<C7, C1, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 6: TileKernel<C6, C1, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 5: TileKernel<C5, C1, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 4: TileKernel<C4, C1, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 3: TileKernel<C3, C1, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 2: TileKernel<C2, C1, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                default: TileKernel<C1, C1, TF>(k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 8: TileKernel<C8, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 7: TileKernel<C7, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 6: TileKernel<C6, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 5: TileKernel<C5, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 4: TileKernel<C4, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 3: TileKernel<C3, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                case 2: TileKernel<C2, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+                default: TileKernel<C1, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
             }
         }
     }
@@ -290,49 +321,54 @@ public static unsafe partial class Gemm
     struct C8 : IConstant { public static int Value => 8; }
 
     /// <summary>
-    /// TR rows × TW zmm columns of D = op(A)·B over the whole depth: per depth step TW masked loads of a row of B,
-    /// TR broadcasts of op(A) (rows at a, a + rs, a + 2rs, ...), TR·TW FMAs; then accumulate, bias, activation and
-    /// a masked store of each row.
+    /// <paramref name="tiles"/> tiles of TR rows × TW zmm columns of D = op(A)·B, one below the other, each over the
+    /// whole depth: per depth step TW loads of a row of B, TR broadcasts of op(A) (rows at a, a + rs, a + 2rs, ...),
+    /// TR·TW FMAs; then accumulate, bias, activation and a (masked where TF = 1 or 3) store of each row. Looping
+    /// over the tiles here rather than per call saves the call, the masks and the argument copies per tile, which
+    /// cost as much as the FMAs where the depth is 10 (dH = dY·W2ᵀ).
     /// </summary>
-    static void TileKernel<TR, TW, TF>(int k, float* a, long rs, long ds, float* b, long ldb, float* c, long ldc,
+    static void TileKernel<TR, TW, TF>(int tiles, int k, float* aTiles, long rs, long ds, float* b, long ldb, float* c, long ldc,
         Vector512<float> mask0, Vector512<float> mask1, bool accumulate, float* bias, Activation act)
         where TR : struct, IConstant where TW : struct, IConstant where TF : struct, IConstant
     {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
-        long rs2 = 2 * rs, rs3 = 3 * rs;
-        float* a4 = a + 4 * rs;
-        for (int p = 0; p < k; p++)
-        {
-            // TF = 1 masks the loads of B: the JIT converts the mask in the loop, which costs a tenth of the FMA
-            // slots, so full tiles (TF = 2) and zero-padded panels (TF = 3) load whole vectors.
-            Vector512<float> b0 = TF.Value != 1 ? Vector512.Load(b) : Avx512F.MaskLoad(b, mask0, Vector512<float>.Zero);
-            Vector512<float> b1 = TW.Value != 2 ? default : TF.Value != 1 ? Vector512.Load(b + 16) : Avx512F.MaskLoad(b + 16, mask1, Vector512<float>.Zero);
-            { Vector512<float> x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (TW.Value == 2) c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
-            if (TR.Value > 1) { Vector512<float> x = Vector512.Create(a[rs]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (TW.Value == 2) c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
-            if (TR.Value > 2) { Vector512<float> x = Vector512.Create(a[rs2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (TW.Value == 2) c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
-            if (TR.Value > 3) { Vector512<float> x = Vector512.Create(a[rs3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (TW.Value == 2) c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
-            if (TR.Value > 4) { Vector512<float> x = Vector512.Create(a4[0]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (TW.Value == 2) c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
-            if (TR.Value > 5) { Vector512<float> x = Vector512.Create(a4[rs]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (TW.Value == 2) c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
-            if (TR.Value > 6) { Vector512<float> x = Vector512.Create(a4[rs2]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); if (TW.Value == 2) c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
-            if (TR.Value > 7) { Vector512<float> x = Vector512.Create(a4[rs3]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); if (TW.Value == 2) c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
-            a += ds;
-            a4 += ds;
-            b += ldb;
-        }
+        long rs2 = 2 * rs, rs3 = 3 * rs, tileA = TR.Value * rs, tileC = TR.Value * ldc;
         Vector512<float> bias0 = bias != null ? Avx512F.MaskLoad(bias, mask0, Vector512<float>.Zero) : Vector512<float>.Zero;
         Vector512<float> bias1 = bias != null && TW.Value == 2 ? Avx512F.MaskLoad(bias + 16, mask1, Vector512<float>.Zero) : Vector512<float>.Zero;
         bool relu = act == Activation.Relu;
-        StoreRow<TW, TF>(c, c00, c01, mask0, mask1, accumulate, bias0, bias1, relu);
-        if (TR.Value > 1) StoreRow<TW, TF>(c + ldc, c10, c11, mask0, mask1, accumulate, bias0, bias1, relu);
-        if (TR.Value > 2) StoreRow<TW, TF>(c + 2 * ldc, c20, c21, mask0, mask1, accumulate, bias0, bias1, relu);
-        if (TR.Value > 3) StoreRow<TW, TF>(c + 3 * ldc, c30, c31, mask0, mask1, accumulate, bias0, bias1, relu);
-        if (TR.Value > 4) StoreRow<TW, TF>(c + 4 * ldc, c40, c41, mask0, mask1, accumulate, bias0, bias1, relu);
-        if (TR.Value > 5) StoreRow<TW, TF>(c + 5 * ldc, c50, c51, mask0, mask1, accumulate, bias0, bias1, relu);
-        if (TR.Value > 6) StoreRow<TW, TF>(c + 6 * ldc, c60, c61, mask0, mask1, accumulate, bias0, bias1, relu);
-        if (TR.Value > 7) StoreRow<TW, TF>(c + 7 * ldc, c70, c71, mask0, mask1, accumulate, bias0, bias1, relu);
-        if (act > Activation.Relu)
-            ActivateTile(c, ldc, TR.Value, TW.Value, mask0, mask1, act);
+        for (; tiles > 0; tiles--, aTiles += tileA, c += tileC)
+        {
+            Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+            Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+            float* a = aTiles, a4 = aTiles + 4 * rs, bp = b;
+            for (int p = 0; p < k; p++)
+            {
+                // TF = 1 masks the loads of B: the JIT converts the mask in the loop, which costs a tenth of the FMA
+                // slots, so full tiles (TF = 2) and zero-padded panels (TF = 3) load whole vectors.
+                Vector512<float> b0 = TF.Value != 1 ? Vector512.Load(bp) : Avx512F.MaskLoad(bp, mask0, Vector512<float>.Zero);
+                Vector512<float> b1 = TW.Value != 2 ? default : TF.Value != 1 ? Vector512.Load(bp + 16) : Avx512F.MaskLoad(bp + 16, mask1, Vector512<float>.Zero);
+                { Vector512<float> x = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (TW.Value == 2) c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+                if (TR.Value > 1) { Vector512<float> x = Vector512.Create(a[rs]); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (TW.Value == 2) c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+                if (TR.Value > 2) { Vector512<float> x = Vector512.Create(a[rs2]); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (TW.Value == 2) c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+                if (TR.Value > 3) { Vector512<float> x = Vector512.Create(a[rs3]); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (TW.Value == 2) c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
+                if (TR.Value > 4) { Vector512<float> x = Vector512.Create(a4[0]); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (TW.Value == 2) c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
+                if (TR.Value > 5) { Vector512<float> x = Vector512.Create(a4[rs]); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (TW.Value == 2) c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
+                if (TR.Value > 6) { Vector512<float> x = Vector512.Create(a4[rs2]); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); if (TW.Value == 2) c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
+                if (TR.Value > 7) { Vector512<float> x = Vector512.Create(a4[rs3]); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); if (TW.Value == 2) c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
+                a += ds;
+                a4 += ds;
+                bp += ldb;
+            }
+            StoreRow<TW, TF>(c, c00, c01, mask0, mask1, accumulate, bias0, bias1, relu);
+            if (TR.Value > 1) StoreRow<TW, TF>(c + ldc, c10, c11, mask0, mask1, accumulate, bias0, bias1, relu);
+            if (TR.Value > 2) StoreRow<TW, TF>(c + 2 * ldc, c20, c21, mask0, mask1, accumulate, bias0, bias1, relu);
+            if (TR.Value > 3) StoreRow<TW, TF>(c + 3 * ldc, c30, c31, mask0, mask1, accumulate, bias0, bias1, relu);
+            if (TR.Value > 4) StoreRow<TW, TF>(c + 4 * ldc, c40, c41, mask0, mask1, accumulate, bias0, bias1, relu);
+            if (TR.Value > 5) StoreRow<TW, TF>(c + 5 * ldc, c50, c51, mask0, mask1, accumulate, bias0, bias1, relu);
+            if (TR.Value > 6) StoreRow<TW, TF>(c + 6 * ldc, c60, c61, mask0, mask1, accumulate, bias0, bias1, relu);
+            if (TR.Value > 7) StoreRow<TW, TF>(c + 7 * ldc, c70, c71, mask0, mask1, accumulate, bias0, bias1, relu);
+            if (act > Activation.Relu)
+                ActivateTile(c, ldc, TR.Value, TW.Value, mask0, mask1, act);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
