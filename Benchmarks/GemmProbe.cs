@@ -57,7 +57,8 @@ public static class GemmProbe
         float[] R(int n) => Enumerable.Range(0, n).Select(_ => rng.NextSingle() - 0.5f).ToArray();
         float[] x = R(B * 784), w1 = R(784 * 128), b1 = R(128), w2 = R(128 * 10), b2 = R(10), h = R(B * 128);
         float[] dy = R(B * 10), dz = R(B * 128), logits = new float[B * 10], dh = new float[B * 128];
-        float[] dw1 = new float[784 * 128], dw2 = new float[128 * 10], hidden = new float[B * 128];
+        float[] dw1 = new float[784 * 128], dw2 = new float[128 * 10], hidden = new float[B * 128], probs = new float[B * 10];
+        int[] labels = Enumerable.Range(0, B).Select(i => i % 10).ToArray();
         var parts = new List<(string Name, double Flop, Action Body)>
         {
             ("HiddenForward 64x128x784 +bias,relu", 2.0 * B * 128 * 784, () => Gemm.Sgemm(false, false, B, 128, 784, x, 784, w1, 128, hidden, 128, b1, Activation.Relu)),
@@ -65,6 +66,7 @@ public static class GemmProbe
             ("OutputForward 64x10x128 +bias", 2.0 * B * 10 * 128, () => Gemm.Sgemm(false, false, B, 10, 128, h, 128, w2, 10, logits, 10, b2)),
             ("dW2 = H^T dY 128x10x64", 2.0 * B * 10 * 128, () => Gemm.Sgemm(true, false, 128, 10, B, h, 128, dy, 10, dw2, 10)),
             ("dH = dY W2^T 64x128x10", 2.0 * B * 10 * 128, () => Gemm.Sgemm(false, true, B, 128, 10, dy, 10, w2, 10, dh, 128)),
+            ("softmax-CE 64x10 (not a product)", 0, () => Kernels.SoftmaxCrossEntropy(dy, labels, B, 10, probs)),
         };
         Console.WriteLine($"# MLP products, {CpuFeatures.Threads} threads: median / min us of 11 windows, tiles off vs on (same process, alternating)");
         foreach (var (name, flop, body) in parts)
