@@ -10,8 +10,9 @@ namespace ModelGen.Benchmarks;
 /// <summary>
 /// <c>-- gemm M N K [tA tB] [threads]</c>: a quick Sgemm probe (median of 9 windows of about 0.1 s each), for tuning
 /// without BenchmarkDotNet's minutes. Prints GFLOP/s and µs per call.
-/// <c>-- gemm mlp [threads]</c>: the five products of the MLP training step (784-128-10, batch 64), each timed with
-/// the register-tile path on and off in alternating windows of the same process (median and min µs of 11 windows).
+/// <c>-- gemm mlp [threads] [tileParallelThreshold]</c>: the five products of the MLP training step (784-128-10,
+/// batch 64) and its softmax cross-entropy, each timed with the register-tile path on and off in alternating windows
+/// of the same process (median and min µs of 11 windows, after 2000 calls of each so that tiered JIT has finished).
 /// </summary>
 public static class GemmProbe
 {
