@@ -22,6 +22,11 @@ public sealed class GemmTests
         (64, 10, 128), (128, 10, 64), (9, 16, 512), (6, 1, 33), (11, 3, 513),
         // Large enough for the shared-panel parallel path (several depth blocks; more columns than one panel).
         (391, 530, 300), (390, 2100, 24),
+        // The register-tile path (AVX-512, op(B) small): the MLP's products, split by columns (m ≤ n) and by rows,
+        // row tails of 1 to 7 under 8-row tiles, column tails under 32 and 16, n ≤ 12 with Aᵀ stored as its transpose,
+        // op(B) too large for panels (read in place with masked tails), and a transposed B too large to copy.
+        (64, 128, 784), (784, 128, 64), (64, 128, 10), (65, 97, 33), (7, 100, 9), (33, 10, 70), (37, 12, 5),
+        (70, 200, 500), (100, 255, 130), (12, 64, 300),
     };
 
     public static IEnumerable<object[]> Cases()
@@ -148,6 +153,36 @@ public sealed class GemmTests
                     AssertC(pr, c, (i, j) => (i - j) * 0.125 + pr.Product[i * n + j], 0.25f, tag + " accumulate");
                 }
             }
+        }
+        finally
+        {
+            CpuFeatures.Threads = savedThreads;
+        }
+    }
+
+    [Theory]
+    [InlineData(64, 128, 784, false, false)]
+    [InlineData(784, 128, 64, true, false)]
+    [InlineData(128, 10, 64, true, false)]
+    [InlineData(64, 128, 10, false, true)]
+    [InlineData(257, 300, 129, false, false)]
+    public void ResultsDoNotDependOnTheThreadCount(int m, int n, int k, bool transA, bool transB)
+    {
+        var rng = new Random(m + n + k);
+        float[] a = CpuTestSupport.Random(rng, m * k), b = CpuTestSupport.Random(rng, k * n), bias = CpuTestSupport.Random(rng, n);
+        int savedThreads = CpuFeatures.Threads;
+        try
+        {
+            var results = new List<float[]>();
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                CpuFeatures.Threads = threads;
+                var c = new float[m * n];
+                Gemm.Sgemm(transA, transB, m, n, k, a, transA ? m : k, b, transB ? k : n, c, n, bias, Activation.Relu);
+                results.Add(c);
+            }
+            Assert.Equal(results[0], results[1]);
+            Assert.Equal(results[0], results[2]);
         }
         finally
         {

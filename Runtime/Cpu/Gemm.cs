@@ -115,6 +115,8 @@ public static unsafe partial class Gemm
                 SmallM512(&args);
                 return;
             }
+            if (TryRunTiles(&args, threads))
+                return;
 
             if (threads > 1 && (long)m * n * k >= SharedThreshold && m >= 4 * threads * SharedMC && n > 4 * DirectAColumns
                 && TryRunShared(&args, threads))

