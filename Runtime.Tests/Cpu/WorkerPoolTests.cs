@@ -56,6 +56,32 @@ public sealed class WorkerPoolTests
             Assert.All(Run(count, threads), h => Assert.Equal(1, h));
     }
 
+    /// <summary>
+    /// Regression: a worker that had read the exhausted ticket of a 2-item job, then the 22-item count of the next
+    /// job before that job's ticket was published, could claim a third item of the finished job, run it, and count
+    /// it into the next job, which then waited forever (GEMM's shared-panel path alternates such jobs: pack, then
+    /// blocks). Here such jobs alternate many times; a hang fails the test after a minute instead of stalling the run.
+    /// </summary>
+    [Fact]
+    public async Task Jobs_of_alternating_sizes_never_run_an_item_of_a_finished_job()
+    {
+        var run = Task.Run(() =>
+        {
+            for (int rep = 0; rep < 30000; rep++)
+            {
+                int count = rep % 2 == 0 ? 2 : 22;
+                int[] hits = Run(count, 2);
+                for (int i = 0; i < count; i++)
+                    if (hits[i] != 1)
+                        return $"job {rep} ({count} items): item {i} ran {hits[i]} times";
+            }
+            return null;
+        });
+        var first = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(60)));
+        Assert.True(first == run, "A job never saw all of its items complete (the pool hung).");
+        Assert.Null(await run);
+    }
+
     [Fact]
     public void An_exception_in_an_item_reaches_the_caller_and_the_pool_stays_usable()
     {

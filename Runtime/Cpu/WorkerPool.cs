@@ -64,6 +64,12 @@ internal static unsafe class WorkerPool
         {
             EnsureWorkers(Math.Min(threads, count) - 1);
             int generation = s_shared.Generation + 1;
+            // Close the last job's ticket before anything of the new job is written. A worker that read that ticket
+            // (exhausted) may read the new job's count before it claims: against the old ticket a larger count would
+            // let its claim succeed, run an item that does not exist (with the old context, or the new body) and
+            // count it into the new job, which then never sees its count (a hang, measured 1 run in ~10 of
+            // `compare`). Against the closed ticket the claim fails; the new ticket is published after the job.
+            Interlocked.Exchange(ref s_shared.Ticket, (long)generation << 32 | int.MaxValue);
             s_shared.Body = body;
             s_shared.Context = context;
             s_shared.Count = count;
@@ -101,6 +107,8 @@ internal static unsafe class WorkerPool
             // claim proves the job is still running, so the body and context read below belong to it.
             if ((int)(ticket >> 32) != generation || (int)ticket >= s_shared.Count)
                 return;
+            // Claiming compares the whole ticket, generation included: it fails once TryRun has closed this job's
+            // ticket, even if the count read above is already the next job's.
             if (Interlocked.CompareExchange(ref s_shared.Ticket, ticket + 1, ticket) != ticket)
                 continue;
             try { s_shared.Body(s_shared.Context, (int)ticket); }
