@@ -22,6 +22,10 @@ public sealed class GemmTests
         (64, 10, 128), (128, 10, 64), (9, 16, 512), (6, 1, 33), (11, 3, 513),
         // Large enough for the shared-panel parallel path (several depth blocks; more columns than one panel).
         (391, 530, 300), (390, 2100, 24),
+        // Large AVX-512 products (depth blocks of 512, the 12 × 32 kernel): the shared panel with a 18-deep last block
+        // and row tails under 12; the per-thread path with wide column chunks (12 × 32) and narrow ones (6 × 32 reading
+        // op(A) unpacked), 1 or 2 rows past a 48-row block.
+        (389, 517, 530), (50, 1100, 520), (97, 700, 600),
         // The register-tile path (AVX-512, op(B) small): the MLP's products, split by columns (m ≤ n) and by rows,
         // row tails of 1 to 7 under 8-row tiles, column tails under 32 and 16, n ≤ 12 with Aᵀ stored as its transpose,
         // op(B) too large for panels (read in place with masked tails), and a transposed B too large to copy.
@@ -166,6 +170,8 @@ public sealed class GemmTests
     [InlineData(128, 10, 64, true, false)]
     [InlineData(64, 128, 10, false, true)]
     [InlineData(257, 300, 129, false, false)]
+    [InlineData(389, 517, 530, false, false)]
+    [InlineData(97, 700, 600, true, true)]
     public void ResultsDoNotDependOnTheThreadCount(int m, int n, int k, bool transA, bool transB)
     {
         var rng = new Random(m + n + k);

@@ -10,7 +10,7 @@ namespace ModelGen.Cpu;
 /// Single-precision matrix multiplication, BLIS style: op(B) is packed into KC × NR slivers, op(A) into MR × KC
 /// slivers (packing reads either storage order, so transposes are never materialized), and a register-blocked
 /// micro-kernel computes each MR × NR tile of C: 6 × 32 with Vector512 FMAs, 6 × 16 with Vector256 FMAs, or
-/// 6 × 8 in scalar code. The bias and activation are applied as the tile is stored after its last K block.
+/// 6 × 8 in scalar code; large AVX-512 products take 12 × 32 tiles at twice the depth (Gemm.Tall.cs). The bias and activation are applied as the tile is stored after its last K block.
 /// Large products are split across <see cref="CpuFeatures.Threads"/> threads (the dimension with more tiles is
 /// split); packing buffers are per thread and reused, so a call allocates nothing once warmed up.
 /// </summary>
@@ -340,17 +340,25 @@ public static unsafe partial class Gemm
         int k = g->K;
         float* packA = PackABuffer();
         float* packB = PackBBuffer();
-        float* edge = stackalloc float[MR * MaxNR];
+        float* edge = stackalloc float[TallMR * MaxNR];
+        // Deep blocks (large AVX-512 products, see DepthBlock) keep the buffers' sizes: half as many rows and columns.
+        int kcMax = DepthBlock(g), ncMax = KC * NC / kcMax, mcMax = MC * KC / kcMax;
+        bool tall = kcMax == TallKC;
 
-        for (int jc = n0; jc < n1; jc += NC)
+        for (int jc = n0; jc < n1; jc += ncMax)
         {
-            int nc = Math.Min(NC, n1 - jc);
-            for (int pc = 0; pc < k; pc += KC)
+            int nc = Math.Min(ncMax, n1 - jc);
+            for (int pc = 0; pc < k; pc += kcMax)
             {
-                int kc = Math.Min(KC, k - pc);
+                int kc = Math.Min(kcMax, k - pc);
                 PackB(g, pc, kc, jc, nc, nr, packB);
-                for (int ic = m0; ic < m1; ic += MC)
-                    Block(g, ic, Math.Min(MC, m1 - ic), m1, jc, nc, pc, kc, packB, packA, edge);
+                for (int ic = m0; ic < m1; ic += mcMax)
+                {
+                    if (tall && nc > DirectAColumns)
+                        BlockTall(g, ic, Math.Min(mcMax, m1 - ic), m1, jc, nc, pc, kc, packB, packA, edge);
+                    else
+                        Block(g, ic, Math.Min(mcMax, m1 - ic), m1, jc, nc, pc, kc, packB, packA, edge);
+                }
             }
         }
     }
@@ -432,17 +440,18 @@ public static unsafe partial class Gemm
             g->SharedB = s_sharedBPtr;
             int nr = NrOf(g->Level);
             int blocks = (g->M + SharedMC - 1) / SharedMC;
+            int kcMax = DepthBlock(g), ncMax = KC * NC / kcMax;
             bool first = true;
-            for (int jc = 0; jc < g->N; jc += NC)
+            for (int jc = 0; jc < g->N; jc += ncMax)
             {
                 g->Jc = jc;
-                g->Nc = Math.Min(NC, g->N - jc);
+                g->Nc = Math.Min(ncMax, g->N - jc);
                 int slivers = (g->Nc + nr - 1) / nr;
                 g->PackChunks = Math.Min(threads, slivers);
-                for (int pc = 0; pc < g->K; pc += KC)
+                for (int pc = 0; pc < g->K; pc += kcMax)
                 {
                     g->Pc = pc;
-                    g->Kc = Math.Min(KC, g->K - pc);
+                    g->Kc = Math.Min(kcMax, g->K - pc);
                     if (!WorkerPool.TryRun(&PackSharedChunk, (nint)g, g->PackChunks, threads))
                     {
                         if (first)
@@ -479,8 +488,13 @@ public static unsafe partial class Gemm
     static void SharedBlock(nint context, int index)
     {
         var g = (Args*)context;
-        float* edge = stackalloc float[MR * MaxNR];
+        float* edge = stackalloc float[TallMR * MaxNR];
         int ic = index * SharedMC;
+        if (DepthBlock(g) == TallKC)
+        {
+            BlockTall(g, ic, Math.Min(SharedMC, g->M - ic), g->M, g->Jc, g->Nc, g->Pc, g->Kc, g->SharedB, PackABuffer(), edge);
+            return;
+        }
         Block(g, ic, Math.Min(SharedMC, g->M - ic), g->M, g->Jc, g->Nc, g->Pc, g->Kc, g->SharedB, PackABuffer(), edge);
     }
 
