@@ -85,8 +85,18 @@ public static unsafe partial class Gemm
                 // op(A)(i, p) = a[i·lda + p]: one value from each of the 12 row streams per depth step, written sequentially.
                 float* s0 = a + r0 * lda + pc, s1 = s0 + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
                 float* s6 = s5 + lda, s7 = s6 + lda, s8 = s7 + lda, s9 = s8 + lda, s10 = s9 + lda, s11 = s10 + lda;
-                float* d = dst;
-                for (int p = 0; p < kc; p++, d += TallMR)
+                // Blocks of 8 depth steps as register transposes (an 8 × 8 of rows 0-7, two 4 × 4 of rows 8-11): the
+                // scalar gather alone took 3-4 % of a 1024³ product (measured by skipping it).
+                int p0 = 0;
+                for (; p0 + 8 <= kc; p0 += 8)
+                {
+                    float* d8 = dst + p0 * TallMR;
+                    Transpose8x8(s0 + p0, lda, d8, TallMR);
+                    Transpose4x4(s8 + p0, lda, d8 + 8, TallMR);
+                    Transpose4x4(s8 + p0 + 4, lda, d8 + 4 * TallMR + 8, TallMR);
+                }
+                float* d = dst + p0 * TallMR;
+                for (int p = p0; p < kc; p++, d += TallMR)
                 {
                     d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
                     d[6] = s6[p]; d[7] = s7[p]; d[8] = s8[p]; d[9] = s9[p]; d[10] = s10[p]; d[11] = s11[p];
@@ -119,6 +129,20 @@ public static unsafe partial class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>Writes the transpose of the 4 × 4 block at <paramref name="src"/> (row stride <paramref name="lds"/>) to <paramref name="dst"/> (row stride <paramref name="ldd"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose4x4(float* src, long lds, float* dst, long ldd)
+    {
+        Vector128<float> r0 = Sse.LoadVector128(src), r1 = Sse.LoadVector128(src + lds);
+        Vector128<float> r2 = Sse.LoadVector128(src + 2 * lds), r3 = Sse.LoadVector128(src + 3 * lds);
+        Vector128<float> t0 = Sse.UnpackLow(r0, r1), t1 = Sse.UnpackLow(r2, r3);
+        Vector128<float> t2 = Sse.UnpackHigh(r0, r1), t3 = Sse.UnpackHigh(r2, r3);
+        Sse.Store(dst, Sse.MoveLowToHigh(t0, t1));
+        Sse.Store(dst + ldd, Sse.MoveHighToLow(t1, t0));
+        Sse.Store(dst + 2 * ldd, Sse.MoveLowToHigh(t2, t3));
+        Sse.Store(dst + 3 * ldd, Sse.MoveHighToLow(t3, t2));
     }
 
     /// <summary>
