@@ -9,7 +9,8 @@ namespace ModelGen.Benchmarks;
 
 /// <summary>
 /// <c>-- gemm M N K [tA tB] [threads]</c>: a quick Sgemm probe (median of 9 windows of about 0.1 s each), for tuning
-/// without BenchmarkDotNet's minutes. Prints GFLOP/s and µs per call.
+/// without BenchmarkDotNet's minutes. Prints GFLOP/s and µs per call. With <c>ab</c> appended: the large-product kernel
+/// old (6 × 32, depth 256) against new (12 × 32, depth 512) in alternating windows of one process.
 /// <c>-- gemm mlp [threads] [tileParallelThreshold]</c>: the five products of the MLP training step (784-128-10,
 /// batch 64) and its softmax cross-entropy, each timed with the register-tile path on and off in alternating windows
 /// of the same process (median and min µs of 11 windows, after 2000 calls of each so that tiered JIT has finished).

@@ -16,8 +16,8 @@ public static unsafe partial class Gemm
     /// 48-row block of C is 200 KB). The B sliver (512 × 32 floats, 64 KB) then streams from L2 instead of sitting in
     /// L1, which the 12 × 32 kernel, reading B once per 24 FMAs, affords. The panels keep their sizes in floats
     /// (half as many columns and rows), so the buffers do not grow. Measured on 2 Zen 4 cores (FMA peak ~232
-    /// GFLOP/s), 1024³ NN, same process alternating: 6 × 32 at depth 256 182-187 GFLOP/s median, 12 × 32 at 512
-    /// 198-202.
+    /// GFLOP/s), 1024³ NN, same process alternating (with the vectorized packing of both): 6 × 32 at depth 256
+    /// 186-189 GFLOP/s median, 12 × 32 at 512 204-206 (0.88-0.89 of the peak); 1 thread 94-96 against 104.
     /// </summary>
     const int TallKC = 2 * KC;
 
