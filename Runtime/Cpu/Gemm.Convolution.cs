@@ -175,22 +175,7 @@ public static unsafe partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void TransposeOut8x8(float* src, long lds, float* dst, long ldd, float* bias, Activation act)
     {
-        Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + lds);
-        Vector256<float> r2 = Avx.LoadVector256(src + 2 * lds), r3 = Avx.LoadVector256(src + 3 * lds);
-        Vector256<float> r4 = Avx.LoadVector256(src + 4 * lds), r5 = Avx.LoadVector256(src + 5 * lds);
-        Vector256<float> r6 = Avx.LoadVector256(src + 6 * lds), r7 = Avx.LoadVector256(src + 7 * lds);
-        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1);
-        Vector256<float> t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
-        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5);
-        Vector256<float> t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
-        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE);
-        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
-        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
-        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Vector256<float> v0 = Avx.Permute2x128(u0, u4, 0x20), v1 = Avx.Permute2x128(u1, u5, 0x20);
-        Vector256<float> v2 = Avx.Permute2x128(u2, u6, 0x20), v3 = Avx.Permute2x128(u3, u7, 0x20);
-        Vector256<float> v4 = Avx.Permute2x128(u0, u4, 0x31), v5 = Avx.Permute2x128(u1, u5, 0x31);
-        Vector256<float> v6 = Avx.Permute2x128(u2, u6, 0x31), v7 = Avx.Permute2x128(u3, u7, 0x31);
+        Transpose8x8Rows(src, lds, out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7);
         if (bias != null)
         {
             v0 += Vector256.Create(bias[0]); v1 += Vector256.Create(bias[1]);

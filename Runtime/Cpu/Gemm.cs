@@ -620,6 +620,16 @@ public static unsafe partial class Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Transpose8x8(float* src, long lds, float* dst, long ldd)
     {
+        Transpose8x8Rows(src, lds, out var v0, out var v1, out var v2, out var v3, out var v4, out var v5, out var v6, out var v7);
+        v0.Store(dst); v1.Store(dst + ldd); v2.Store(dst + 2 * ldd); v3.Store(dst + 3 * ldd);
+        v4.Store(dst + 4 * ldd); v5.Store(dst + 5 * ldd); v6.Store(dst + 6 * ldd); v7.Store(dst + 7 * ldd);
+    }
+
+    /// <summary>The rows of the transpose of the 8 × 8 block at <paramref name="src"/> (row stride <paramref name="lds"/>), in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8x8Rows(float* src, long lds, out Vector256<float> v0, out Vector256<float> v1, out Vector256<float> v2,
+        out Vector256<float> v3, out Vector256<float> v4, out Vector256<float> v5, out Vector256<float> v6, out Vector256<float> v7)
+    {
         Vector256<float> r0 = Avx.LoadVector256(src), r1 = Avx.LoadVector256(src + lds);
         Vector256<float> r2 = Avx.LoadVector256(src + 2 * lds), r3 = Avx.LoadVector256(src + 3 * lds);
         Vector256<float> r4 = Avx.LoadVector256(src + 4 * lds), r5 = Avx.LoadVector256(src + 5 * lds);
@@ -632,14 +642,10 @@ public static unsafe partial class Gemm
         Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
         Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE);
         Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(dst + ldd, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(dst + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(dst + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(dst + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(dst + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(dst + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(dst + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
+        v0 = Avx.Permute2x128(u0, u4, 0x20); v1 = Avx.Permute2x128(u1, u5, 0x20);
+        v2 = Avx.Permute2x128(u2, u6, 0x20); v3 = Avx.Permute2x128(u3, u7, 0x20);
+        v4 = Avx.Permute2x128(u0, u4, 0x31); v5 = Avx.Permute2x128(u1, u5, 0x31);
+        v6 = Avx.Permute2x128(u2, u6, 0x31); v7 = Avx.Permute2x128(u3, u7, 0x31);
     }
 
     /// <summary>Stores a partial tile computed into <paramref name="edge"/> (stride <paramref name="nr"/>) with the epilogue.</summary>
