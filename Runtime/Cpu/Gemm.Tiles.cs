@@ -236,12 +236,7 @@ public static unsafe partial class Gemm
             int r0 = i0 + (part == 0 ? 0 : full * TileRows);
             float* a = g->A + r0 * g->Rs;
             float* c = g->C + r0 * g->Ldc + j0;
-            if (cols == 32)
-                TileRowsOf<C2>(rows, tiles, true, g->K, a, g->Rs, g->Ds, b, ldb, c, g->Ldc, mask0, mask1, g->Accumulate, bias, g->Activation);
-            else if (ldb == 32)
-                TileRowsOf<C3>(rows, tiles, cols > 16, g->K, a, g->Rs, g->Ds, b, ldb, c, g->Ldc, mask0, mask1, g->Accumulate, bias, g->Activation);
-            else
-                TileRowsOf<C1>(rows, tiles, cols > 16, g->K, a, g->Rs, g->Ds, b, ldb, c, g->Ldc, mask0, mask1, g->Accumulate, bias, g->Activation);
+            TileBlock(cols, rows, tiles, g->K, a, g->Rs, g->Ds, b, ldb, c, g->Ldc, mask0, mask1, g->Accumulate, bias, g->Activation);
         }
     }
 
@@ -252,12 +247,7 @@ public static unsafe partial class Gemm
         var (mask0, mask1) = TileMasks(cols);
         float* a = g->A + i0 * g->Rs;
         float* tile = stackalloc float[TileRows * 32];
-        if (cols == 32)
-            TileRowsOf<C2>(rows, 1, true, g->K, a, g->Rs, g->Ds, b, ldb, tile, 32, mask0, mask1, false, null, Activation.None);
-        else if (ldb == 32)
-            TileRowsOf<C3>(rows, 1, cols > 16, g->K, a, g->Rs, g->Ds, b, ldb, tile, 32, mask0, mask1, false, null, Activation.None);
-        else
-            TileRowsOf<C1>(rows, 1, cols > 16, g->K, a, g->Rs, g->Ds, b, ldb, tile, 32, mask0, mask1, false, null, Activation.None);
+        TileBlock(cols, rows, 1, g->K, a, g->Rs, g->Ds, b, ldb, tile, 32, mask0, mask1, false, null, Activation.None);
         // D(i0 + r, j0 + q) is C(j0 + q, i0 + r): 8 × 8 blocks by register transposes where nothing is added
         // (a scalar copy of dW2's 1280 values took as long as its FMAs), the rest one value at a time.
         int q0 = 0;
@@ -279,37 +269,42 @@ public static unsafe partial class Gemm
         }
     }
 
-    /// <summary>Runs the tile kernel instantiated for <paramref name="rows"/> rows and one or two zmm columns.</summary>
-    static void TileRowsOf<TF>(int rows, int tiles, bool two, int k, float* a, long rs, long ds, float* b, long ldb, float* c, long ldc,
-        Vector512<float> mask0, Vector512<float> mask1, bool accumulate, float* bias, Activation act) where TF : struct, IConstant
+    /// <summary>
+    /// Runs the tile kernel for a block of <paramref name="cols"/> ≤ 32 columns of B with row stride
+    /// <paramref name="ldb"/>: plain loads where the block is 32 wide, zero-padded panel rows (ldb = 32) read whole
+    /// and stored masked, otherwise masked loads and stores; one zmm column where cols ≤ 16.
+    /// </summary>
+    static void TileBlock(int cols, int rows, int tiles, int k, float* a, long rs, long ds, float* b, long ldb, float* c, long ldc,
+        Vector512<float> mask0, Vector512<float> mask1, bool accumulate, float* bias, Activation act)
     {
-        if (two)
-        {
-            switch (rows)
-            {
-                case 8: TileKernel<C8, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 7: TileKernel<C7, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 6: TileKernel<C6, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 5: TileKernel<C5, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 4: TileKernel<C4, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 3: TileKernel<C3, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 2: TileKernel<C2, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                default: TileKernel<C1, C2, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-            }
-        }
+        bool two = cols > 16;
+        if (cols == 32)
+            TileRowsOf<C2, C2>(rows, tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act);
+        else if (ldb == 32 && two)
+            TileRowsOf<C2, C3>(rows, tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act);
+        else if (ldb == 32)
+            TileRowsOf<C1, C3>(rows, tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act);
+        else if (two)
+            TileRowsOf<C2, C1>(rows, tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act);
         else
+            TileRowsOf<C1, C1>(rows, tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act);
+    }
+
+    /// <summary>Runs the tile kernel instantiated for <paramref name="rows"/> rows and TW zmm columns.</summary>
+    static void TileRowsOf<TW, TF>(int rows, int tiles, int k, float* a, long rs, long ds, float* b, long ldb, float* c, long ldc,
+        Vector512<float> mask0, Vector512<float> mask1, bool accumulate, float* bias, Activation act)
+        where TW : struct, IConstant where TF : struct, IConstant
+    {
+        switch (rows)
         {
-            switch (rows)
-            {
-                case 8: TileKernel<C8, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 7: TileKernel<C7, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 6: TileKernel<C6, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 5: TileKernel<C5, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 4: TileKernel<C4, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 3: TileKernel<C3, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                case 2: TileKernel<C2, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-                default: TileKernel<C1, C1, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
-            }
+            case 8: TileKernel<C8, TW, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+            case 7: TileKernel<C7, TW, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+            case 6: TileKernel<C6, TW, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+            case 5: TileKernel<C5, TW, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+            case 4: TileKernel<C4, TW, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+            case 3: TileKernel<C3, TW, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+            case 2: TileKernel<C2, TW, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
+            default: TileKernel<C1, TW, TF>(tiles, k, a, rs, ds, b, ldb, c, ldc, mask0, mask1, accumulate, bias, act); break;
         }
     }
 
