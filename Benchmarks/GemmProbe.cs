@@ -24,16 +24,7 @@ public static class GemmProbe
             return Mlp(args[1..]);
         if (args.Contains("ab"))
             return AlternateTall(args.Where(a => a != "ab").ToArray());
-        int[] v = args.Take(3).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray();
-        int m = v[0], n = v[1], k = v[2];
-        bool ta = args.Length > 3 && args[3] == "1", tb = args.Length > 4 && args[4] == "1";
-        CpuFeatures.Threads = args.Length > 5 ? int.Parse(args[5], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
-        var rng = new Random(1);
-        var a = Enumerable.Range(0, m * k).Select(_ => rng.NextSingle()).ToArray();
-        var b = Enumerable.Range(0, k * n).Select(_ => rng.NextSingle()).ToArray();
-        var c = new float[m * n];
-        int lda = ta ? m : k, ldb = tb ? k : n;
-        void Call() => Gemm.Sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, n);
+        var (Call, name, flop) = Product(args);
         long t0 = Stopwatch.GetTimestamp();
         int calls = 0;
         while (Stopwatch.GetElapsedTime(t0).TotalSeconds < 0.2) { Call(); calls++; }
@@ -47,7 +38,7 @@ public static class GemmProbe
         }
         Array.Sort(times);
         double t = times[times.Length / 2];
-        Console.WriteLine($"gemm {m}x{n}x{k} tA={ta} tB={tb} threads={CpuFeatures.Threads}: {2.0 * m * n * k / t / 1e9:F1} GFLOP/s, {t * 1e6:F2} us (min {2.0 * m * n * k / times[0] / 1e9:F1})");
+        Console.WriteLine($"{name}: {flop / t / 1e9:F1} GFLOP/s, {t * 1e6:F2} us (min {flop / times[0] / 1e9:F1})");
         return 0;
     }
 
@@ -58,16 +49,7 @@ public static class GemmProbe
     /// </summary>
     static int AlternateTall(string[] args)
     {
-        int[] v = args.Take(3).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray();
-        int m = v[0], n = v[1], k = v[2];
-        bool ta = args.Length > 3 && args[3] == "1", tb = args.Length > 4 && args[4] == "1";
-        CpuFeatures.Threads = args.Length > 5 ? int.Parse(args[5], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
-        var rng = new Random(1);
-        var a = Enumerable.Range(0, m * k).Select(_ => rng.NextSingle()).ToArray();
-        var b = Enumerable.Range(0, k * n).Select(_ => rng.NextSingle()).ToArray();
-        var c = new float[m * n];
-        int lda = ta ? m : k, ldb = tb ? k : n;
-        void Call() => Gemm.Sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, n);
+        var (Call, name, flop) = Product(args);
         long t0 = Stopwatch.GetTimestamp();
         int calls = 0;
         while (Stopwatch.GetElapsedTime(t0).TotalSeconds < 1.5) { Gemm.TallKernelEnabled = (calls & 1) == 1; Call(); calls++; }
@@ -82,13 +64,30 @@ public static class GemmProbe
                 times[t][w] = Stopwatch.GetElapsedTime(s).TotalSeconds / per;
             }
         Gemm.TallKernelEnabled = true;
-        double flop = 2.0 * m * n * k;
         for (int t = 0; t < 2; t++)
         {
             Array.Sort(times[t]);
-            Console.WriteLine($"gemm {m}x{n}x{k} tA={ta} tB={tb} threads={CpuFeatures.Threads} {(t == 1 ? "12x32, depth 512" : " 6x32, depth 256")}: median {flop / times[t][7] / 1e9:F1} GFLOP/s, max {flop / times[t][0] / 1e9:F1}");
+            Console.WriteLine($"{name} {(t == 1 ? "12x32, depth 512" : " 6x32, depth 256")}: median {flop / times[t][7] / 1e9:F1} GFLOP/s, max {flop / times[t][0] / 1e9:F1}");
         }
         return 0;
+    }
+
+    /// <summary>
+    /// The product named by <c>M N K [tA tB] [threads]</c> on uniform random operands: sets the thread count and
+    /// returns one call, its description and its floating-point operations.
+    /// </summary>
+    static (Action Call, string Name, double Flop) Product(string[] args)
+    {
+        int[] v = args.Take(3).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToArray();
+        int m = v[0], n = v[1], k = v[2];
+        bool ta = args.Length > 3 && args[3] == "1", tb = args.Length > 4 && args[4] == "1";
+        CpuFeatures.Threads = args.Length > 5 ? int.Parse(args[5], CultureInfo.InvariantCulture) : Environment.ProcessorCount;
+        var rng = new Random(1);
+        var a = Enumerable.Range(0, m * k).Select(_ => rng.NextSingle()).ToArray();
+        var b = Enumerable.Range(0, k * n).Select(_ => rng.NextSingle()).ToArray();
+        var c = new float[m * n];
+        int lda = ta ? m : k, ldb = tb ? k : n;
+        return (() => Gemm.Sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, n), $"gemm {m}x{n}x{k} tA={ta} tB={tb} threads={CpuFeatures.Threads}", 2.0 * m * n * k);
     }
 
     static int Mlp(string[] args)
