@@ -51,7 +51,7 @@ partial class CharLstm : global::ModelGen.ModelBase
     /// <summary>The compiled forward and backward passes of CharLstm.</summary>
     // Memory plan: 175104 floats per sample in the batched part of the activation arena, 16 fixed;
     // 208992 floats of parameters and as many of gradients. Nothing is allocated per step.
-    sealed class Program : CompiledProgram
+    sealed class Program : CpuProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 

@@ -86,7 +86,7 @@ partial class CharTransformer : global::ModelGen.ModelBase
     /// <summary>The compiled forward and backward passes of CharTransformer.</summary>
     // Memory plan: 205440 floats per sample in the batched part of the activation arena, 16 fixed;
     // 116576 floats of parameters and as many of gradients. Nothing is allocated per step.
-    sealed class Program : CompiledProgram
+    sealed class Program : CpuProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 

@@ -49,7 +49,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
     /// <summary>The compiled forward and backward passes of FashionCnn.</summary>
     // Memory plan: 84832 floats per sample in the batched part of the activation arena, 599056 fixed;
     // 421648 floats of parameters and as many of gradients. Nothing is allocated per step.
-    sealed class Program : CompiledProgram
+    sealed class Program : CpuProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
@@ -157,7 +157,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Span<float> t15 = Activations.Slice(56448 * B, 3136 * B); // (B, 3136) Flatten(x)
 
             // Flatten(x): Reshape → (B, 3136)
-            t14.CopyTo(t15);
+            Kernels.Copy(t14, t15);
         }
 
         /// <summary>Forward pass of hidden (Linear 3136 → 128).</summary>
@@ -291,7 +291,7 @@ partial class FashionCnn : global::ModelGen.ModelBase
             Span<float> d32 = Activations.Slice(56448 * B, 3136 * B); // (B, 64, 7, 7) grad of pool2.Forward(Relu(conv2.Forward(x)))
 
             // grad of pool2.Forward(Relu(conv2.Forward(x))): Reshape → (B, 64, 7, 7)
-            d30.CopyTo(d32);
+            Kernels.Copy(d30, d32);
         }
 
         /// <summary>Backward pass of pool2 (MaxPool2d 2x2).</summary>

@@ -41,7 +41,7 @@ partial class FashionMlp : global::ModelGen.ModelBase
     /// <summary>The compiled forward and backward passes of FashionMlp.</summary>
     // Memory plan: 304 floats per sample in the batched part of the activation arena, 16 fixed;
     // 101776 floats of parameters and as many of gradients. Nothing is allocated per step.
-    sealed class Program : CompiledProgram
+    sealed class Program : CpuProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 

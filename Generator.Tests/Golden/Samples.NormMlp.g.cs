@@ -46,7 +46,7 @@ partial class NormMlp : global::ModelGen.ModelBase
     /// <summary>The compiled forward and backward passes of NormMlp.</summary>
     // Memory plan: 896 floats per sample in the batched part of the activation arena, 672 fixed;
     // 102160 floats of parameters and as many of gradients. Nothing is allocated per step.
-    sealed class Program : CompiledProgram
+    sealed class Program : CpuProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
@@ -284,10 +284,10 @@ partial class NormMlp : global::ModelGen.ModelBase
             }
 
             // grad of norm.weight: BatchNormWeightGrad → (128)
-            Kernels.BatchNormParameterGradients(t8, t9_probabilities, d24, d25, Span<float>.Empty, B, 128, 1);
+            Kernels.BatchNormParameterGradients(t8, t9_probabilities, d24, d25, default, B, 128, 1);
 
             // grad of norm.bias: BatchNormBiasGrad → (128)
-            Kernels.BatchNormParameterGradients(t8, t9_probabilities, d24, Span<float>.Empty, d26, B, 128, 1);
+            Kernels.BatchNormParameterGradients(t8, t9_probabilities, d24, default, d26, B, 128, 1);
 
             // grad of hidden.Forward(image): BatchNormInputGrad → (B, 128)
             Kernels.BatchNormInputGradient(t8, norm_weight, t9_probabilities, d24, d25, d26, d27, B, 128, 1);

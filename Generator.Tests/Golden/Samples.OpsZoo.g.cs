@@ -38,7 +38,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
     /// <summary>The compiled forward and backward passes of OpsZoo.</summary>
     // Memory plan: 240 floats per sample in the batched part of the activation arena, 32 fixed;
     // 144 floats of parameters and as many of gradients. Nothing is allocated per step.
-    sealed class Program : CompiledProgram
+    sealed class Program : CpuProgram
     {
         readonly int _fixed; // start of the fixed part of the activation arena
 
@@ -411,7 +411,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
             }
 
             // Mean(Square(prediction - target)): MeanAll → scalar
-            t27[0] = Kernels.Sum(t26) / (8 * B);
+            t27[0] = Kernels.Mean(t26);
 
             // Fused loop over (B, 8):
             //   v28 = Square(t23)   ← Square(prediction)
@@ -489,10 +489,10 @@ partial class OpsZoo : global::ModelGen.ModelBase
             Span<float> d63 = Activations.Slice(144 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
 
             // grad of Square(prediction): BroadcastAll → (B, 8)
-            d36.Fill(0.01f);
+            Kernels.Fill(d36, 0.01f, 1f);
 
             // grad of Square(prediction - target): BroadcastAll → (B, 8)
-            d40.Fill(1f / (8 * B));
+            Kernels.Fill(d40, 1f, 1f / (8 * B));
 
             // Fused loop over (B, 8):
             //   v37 = Mul(d36, t23)

@@ -9,7 +9,7 @@ namespace ModelGen.Generator.Emit;
 /// <summary>
 /// Emits the model class: its description (parameters in arena order, input and output shapes), the
 /// constructor that carves the parameters out of one arena and binds every layer and [Parameter] property
-/// to its slice, and the compiled program (<see cref="ProgramEmitter"/>).
+/// to its slice, and the compiled program (<see cref="Cpu.CpuProgramEmitter"/>).
 /// </summary>
 internal static class ModelEmitter
 {
@@ -28,7 +28,7 @@ internal static class ModelEmitter
         w.Line("/// <summary>Creates the compiled program for batches of up to <paramref name=\"maxBatch\"/> samples.</summary>");
         w.Line($"public override CompiledProgram CreateProgram(int maxBatch) => new Program(Parameters, maxBatch);");
         w.Line();
-        ProgramEmitter.Emit(w, spec, training, inference);
+        Cpu.CpuProgramEmitter.Emit(w, spec, training, inference);
         CloseClass(w, spec);
         return w.ToString();
     }

@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Linq;
 using ModelGen.Generator.Ir;
 using ModelGen.Generator.Model;
-using ModelGen.Generator.Passes;
 
 namespace ModelGen.Generator.Ops;
 

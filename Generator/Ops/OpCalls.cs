@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using ModelGen.Generator.Ir;
-using ModelGen.Generator.Passes;
 
 namespace ModelGen.Generator.Ops;
 

@@ -22,7 +22,11 @@ internal delegate Shape? ShapeRule(Node node, Shape[] inputs, out string? error)
 /// </summary>
 internal delegate int[] BackwardRule(GradientBuilder builder, Node node, int gradOutput);
 
-/// <summary>Emits the C# that runs a kernel op.</summary>
+/// <summary>
+/// Writes the runtime-kernel calls of a kernel op through <see cref="IEmitContext.Call"/> and <see cref="IEmitContext.Result"/>.
+/// The calls are backend-neutral: each backend's emitter renders them against its own runtime (the CPU's
+/// <c>Kernels</c>/<c>Gemm</c>, the GPU's <c>GpuKernels</c>, which mirror each other name for name).
+/// </summary>
 internal delegate void KernelEmitter(IEmitContext context, Node node);
 
 /// <summary>One row of the op table: everything the compiler knows about an op.</summary>
@@ -66,8 +70,16 @@ internal sealed class OpDef
     /// </summary>
     public bool FusesActivation { get; init; }
 
-    /// <summary>How a kernel op is emitted.</summary>
+    /// <summary>How a kernel op is emitted: its calls of runtime kernels, neutral to the backend.</summary>
     public KernelEmitter? Emit { get; init; }
+
+    /// <summary>
+    /// The runtime kernels <see cref="Emit"/> may call, by their CPU names ("Kernels.Softmax", "Gemm.Sgemm"). This is the
+    /// row's column per backend: the CPU runs them from <c>ModelGen.Cpu</c>, the GPU runs the methods of the same name of
+    /// <c>ModelGen.Gpu.GpuKernels</c>. The emitters refuse a call that is not listed, and a test checks that each listed
+    /// kernel exists in both runtimes, so an op cannot silently lack a backend.
+    /// </summary>
+    public string[] Calls { get; init; } = System.Array.Empty<string>();
 
     /// <summary>The suffix of the variable that holds a node's Aux buffer ("probabilities": <c>t7_probabilities</c>).</summary>
     public string AuxName { get; init; } = "probabilities";
@@ -79,14 +91,26 @@ internal sealed class OpDef
 /// <summary>What kernel emitters can ask of the emitter: buffer names, shapes and a place to write code.</summary>
 internal interface IEmitContext
 {
-    /// <summary>The Span variable holding a node's value.</summary>
+    /// <summary>The variable holding a node's value (a Span on the CPU, an ArrayView on the GPU).</summary>
     string Buf(int node);
 
-    /// <summary>The Span variable holding a node's second output.</summary>
+    /// <summary>The variable holding a node's second output.</summary>
     string Aux(int node);
 
-    /// <summary>A float expression for a scalar node (a literal for constants).</summary>
+    /// <summary>
+    /// A scalar operand read from a node (a literal for constants): on the CPU a float (<c>d7[0]</c>), on the GPU a
+    /// <c>DeviceScalar</c> over the node's buffer, so the host never reads device memory.
+    /// </summary>
     string Scalar(int node);
+
+    /// <summary>A float literal ("2f", "(-0.5f)").</summary>
+    string Real(double value);
+
+    /// <summary>Calls the runtime kernel <paramref name="kernel"/> (one of the row's <see cref="OpDef.Calls"/>) with <paramref name="arguments"/>.</summary>
+    void Call(string kernel, string arguments, string comment = "");
+
+    /// <summary>Calls a kernel that returns a float, stored as element 0 of <paramref name="node"/>'s buffer.</summary>
+    void Result(int node, string kernel, string arguments);
 
     Shape ShapeOf(int node);
 
@@ -98,8 +122,6 @@ internal interface IEmitContext
     /// the bias node (or -1; GEMMs only) and the activation name ("None" when there is none).
     /// </summary>
     (int Bias, string Activation) Epilogue(Node node);
-
-    void Line(string code);
 }
 
 /// <summary>Builds gradient nodes; backward rules use it to write backward as more graph.</summary>

@@ -24,7 +24,8 @@ internal static partial class OpTable
         {
             AuxName = "columns", AuxComment = "im2col workspace: 4 slots of one image of {0} unrolled into patches", FusesActivation = true,
             Backward = (g, n, dy) => new[] { ConvGradData(g, n, dy), ConvGradWeight(g, n, dy) },
-            Emit = (c, n) => c.Line($"Kernels.Conv2dForward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, default, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Id), n)}{ConvEpilogue(c, n)});"),
+            Calls = new[] { "Kernels.Conv2dForward" },
+            Emit = (c, n) => c.Call("Kernels.Conv2dForward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, default, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Id), n)}{ConvEpilogue(c, n)}"),
         });
         Row(new("Conv2dBias", OpKind.Kernel, 3, ConvRule)
         {
@@ -34,27 +35,31 @@ internal static partial class OpTable
                 ConvGradData(g, n, dy), ConvGradWeight(g, n, dy),
                 g.Op("ChannelSum", new[] { dy }, x => x.Like = In(g, n, 2)),
             },
-            Emit = (c, n) => c.Line($"Kernels.Conv2dForward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Id), n)}{ConvEpilogue(c, n)});"),
+            Calls = new[] { "Kernels.Conv2dForward" },
+            Emit = (c, n) => c.Call("Kernels.Conv2dForward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Id), n)}{ConvEpilogue(c, n)}"),
         });
         // Conv2dGradData(dy, w) → dx (Like = x's shape); Aux: one image's column matrix.
         Row(new("Conv2dGradData", OpKind.Kernel, 2, ConvGradRule)
         {
             AuxName = "columns", AuxComment = "col2im workspace: 4 slots of one image's patch gradients",
-            Emit = (c, n) => c.Line($"Kernels.Conv2dBackwardData({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Id), c.ShapeOf(n.Inputs[0]), n)});"),
+            Calls = new[] { "Kernels.Conv2dBackwardData" },
+            Emit = (c, n) => c.Call("Kernels.Conv2dBackwardData", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Id), c.ShapeOf(n.Inputs[0]), n)}"),
         });
         // Conv2dGradWeight(x, dy) → dw (Like = w's shape); Aux: one image's column matrix (im2col is recomputed).
         Row(new("Conv2dGradWeight", OpKind.Kernel, 2, ConvGradRule)
         {
             AuxName = "columns", AuxComment = "im2col workspace: 4 slots of one image of {0} unrolled again, and partial weight gradients",
-            Emit = (c, n) => c.Line($"Kernels.Conv2dBackwardWeight({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Inputs[1]), n)});"),
+            Calls = new[] { "Kernels.Conv2dBackwardWeight" },
+            Emit = (c, n) => c.Call("Kernels.Conv2dBackwardWeight", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Geometry(c.ShapeOf(n.Inputs[0]), c.ShapeOf(n.Inputs[1]), n)}"),
         });
         // ChannelSum(dy) → (O): the bias gradient, dy summed over the batch and each plane.
         Row(new("ChannelSum", OpKind.Kernel, 1, LikeRule)
         {
+            Calls = new[] { "Kernels.ChannelSum" },
             Emit = (c, n) =>
             {
                 var s = c.ShapeOf(n.Inputs[0]);
-                c.Line($"Kernels.ChannelSum({c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {s.DimExpr(0)}, {s[1]}, {s.ProductExpr(2, s.Rank)});");
+                c.Call("Kernels.ChannelSum", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {s.DimExpr(0)}, {s[1]}, {s.ProductExpr(2, s.Rank)}");
             },
         });
 
@@ -63,31 +68,37 @@ internal static partial class OpTable
         {
             AuxName = "argmax", AuxComment = "where each maximum of {0} was (index in its plane, as a float)",
             Backward = (g, n, dy) => new[] { g.Op("MaxPool2dGrad", new[] { n.Id, dy }, x => { x.Like = In(g, n, 0); x.Ints = n.Ints; }) },
-            Emit = (c, n) => c.Line($"Kernels.MaxPool2d({c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Planes(c.ShapeOf(n.Id))}, {PlaneArgs(c.ShapeOf(n.Inputs[0]))}, {n.Ints[0]}, {n.Ints[1]}, {n.Ints[2]});"),
+            Calls = new[] { "Kernels.MaxPool2d" },
+            Emit = (c, n) => c.Call("Kernels.MaxPool2d", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Planes(c.ShapeOf(n.Id))}, {PlaneArgs(c.ShapeOf(n.Inputs[0]))}, {n.Ints[0]}, {n.Ints[1]}, {n.Ints[2]}"),
         });
         // MaxPool2dGrad(pool, dy) → dx: reads the pool node's argmax (its Aux).
         Row(new("MaxPool2dGrad", OpKind.Kernel, 2, LikeRule)
         {
-            Emit = (c, n) => c.Line($"Kernels.MaxPool2dBackward({c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Planes(c.ShapeOf(n.Id))}, {PlaneArgs(c.ShapeOf(n.Id))}, {PlaneArgs(c.ShapeOf(n.Inputs[1]))});"),
+            Calls = new[] { "Kernels.MaxPool2dBackward" },
+            Emit = (c, n) => c.Call("Kernels.MaxPool2dBackward", $"{c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Planes(c.ShapeOf(n.Id))}, {PlaneArgs(c.ShapeOf(n.Id))}, {PlaneArgs(c.ShapeOf(n.Inputs[1]))}"),
         });
         Row(new("AvgPool2d", OpKind.Kernel, 1, PoolRule)
         {
             Backward = (g, n, dy) => new[] { g.Op("AvgPool2dGrad", new[] { dy }, x => { x.Like = In(g, n, 0); x.Ints = n.Ints; }) },
-            Emit = (c, n) => c.Line($"Kernels.AvgPool2d({c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Planes(c.ShapeOf(n.Id))}, {PlaneArgs(c.ShapeOf(n.Inputs[0]))}, {n.Ints[0]}, {n.Ints[1]}, {n.Ints[2]});"),
+            Calls = new[] { "Kernels.AvgPool2d" },
+            Emit = (c, n) => c.Call("Kernels.AvgPool2d", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Planes(c.ShapeOf(n.Id))}, {PlaneArgs(c.ShapeOf(n.Inputs[0]))}, {n.Ints[0]}, {n.Ints[1]}, {n.Ints[2]}"),
         });
         Row(new("AvgPool2dGrad", OpKind.Kernel, 1, LikeRule)
         {
-            Emit = (c, n) => c.Line($"Kernels.AvgPool2dBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Planes(c.ShapeOf(n.Id))}, {PlaneArgs(c.ShapeOf(n.Id))}, {n.Ints[0]}, {n.Ints[1]}, {n.Ints[2]});"),
+            Calls = new[] { "Kernels.AvgPool2dBackward" },
+            Emit = (c, n) => c.Call("Kernels.AvgPool2dBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Planes(c.ShapeOf(n.Id))}, {PlaneArgs(c.ShapeOf(n.Id))}, {n.Ints[0]}, {n.Ints[1]}, {n.Ints[2]}"),
         });
         // GlobalAvgPool: (B, C, H, W) → (B, C).
         Row(new("GlobalAvgPool", OpKind.Kernel, 1, GlobalPoolRule)
         {
             Backward = (g, n, dy) => new[] { g.Op("GlobalAvgPoolGrad", new[] { dy }, x => x.Like = In(g, n, 0)) },
-            Emit = (c, n) => c.Line($"Kernels.GlobalAvgPool({c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Planes(c.ShapeOf(n.Inputs[0]))}, {c.ShapeOf(n.Inputs[0]).ProductExpr(2, 4)});"),
+            Calls = new[] { "Kernels.GlobalAvgPool" },
+            Emit = (c, n) => c.Call("Kernels.GlobalAvgPool", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Planes(c.ShapeOf(n.Inputs[0]))}, {c.ShapeOf(n.Inputs[0]).ProductExpr(2, 4)}"),
         });
         Row(new("GlobalAvgPoolGrad", OpKind.Kernel, 1, LikeRule)
         {
-            Emit = (c, n) => c.Line($"Kernels.GlobalAvgPoolBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Planes(c.ShapeOf(n.Id))}, {c.ShapeOf(n.Id).ProductExpr(2, 4)});"),
+            Calls = new[] { "Kernels.GlobalAvgPoolBackward" },
+            Emit = (c, n) => c.Call("Kernels.GlobalAvgPoolBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Planes(c.ShapeOf(n.Id))}, {c.ShapeOf(n.Id).ProductExpr(2, 4)}"),
         });
 
         // ---- layout ----
@@ -95,7 +106,8 @@ internal static partial class OpTable
         Row(new("Reshape", OpKind.Kernel, 1, ReshapeRule)
         {
             Backward = (g, n, dy) => new[] { g.Op("Reshape", new[] { dy }, x => x.Like = In(g, n, 0)) },
-            Emit = (c, n) => c.Line($"{c.Buf(n.Inputs[0])}.CopyTo({c.Buf(n.Id)});"),
+            Calls = new[] { "Kernels.Copy" },
+            Emit = (c, n) => c.Call("Kernels.Copy", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}"),
         });
         Row(new("Permute", OpKind.Kernel, 1, PermuteRule)
         {
@@ -105,7 +117,8 @@ internal static partial class OpTable
                 for (int i = 0; i < inverse.Length; i++) inverse[n.Ints[i]] = i;
                 return new[] { g.Op("Permute", new[] { dy }, x => x.Ints = inverse) };
             },
-            Emit = (c, n) => c.Line($"Kernels.Permute({c.Buf(n.Inputs[0])}, {ShapeSpan(c.ShapeOf(n.Inputs[0]))}, stackalloc int[] {{ {string.Join(", ", n.Ints)} }}, {c.Buf(n.Id)});"),
+            Calls = new[] { "Kernels.Permute" },
+            Emit = (c, n) => c.Call("Kernels.Permute", $"{c.Buf(n.Inputs[0])}, {ShapeSpan(c.ShapeOf(n.Inputs[0]))}, stackalloc int[] {{ {string.Join(", ", n.Ints)} }}, {c.Buf(n.Id)}"),
         });
         Row(new("Concat", OpKind.Kernel, 2, ConcatRule)
         {
@@ -118,27 +131,30 @@ internal static partial class OpTable
                     g.Op("Slice", new[] { dy }, x => { x.Axis = n.Axis; x.Ints = new[] { na, nb }; }),
                 };
             },
+            Calls = new[] { "Kernels.Concat" },
             Emit = (c, n) =>
             {
                 Shape a = c.ShapeOf(n.Inputs[0]), b = c.ShapeOf(n.Inputs[1]);
-                c.Line($"Kernels.Concat({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {a.ProductExpr(0, n.Axis)}, {a[n.Axis]}, {b[n.Axis]}, {a.ProductExpr(n.Axis + 1, a.Rank)});");
+                c.Call("Kernels.Concat", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {a.ProductExpr(0, n.Axis)}, {a[n.Axis]}, {b[n.Axis]}, {a.ProductExpr(n.Axis + 1, a.Rank)}");
             },
         });
         Row(new("Slice", OpKind.Kernel, 1, SliceRule)
         {
             Backward = (g, n, dy) => new[] { g.Op("SliceGrad", new[] { dy }, x => { x.Like = In(g, n, 0); x.Axis = n.Axis; x.Ints = n.Ints; }) },
+            Calls = new[] { "Kernels.Slice" },
             Emit = (c, n) =>
             {
                 var s = c.ShapeOf(n.Inputs[0]);
-                c.Line($"Kernels.Slice({c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {s.ProductExpr(0, n.Axis)}, {s[n.Axis]}, {n.Ints[0]}, {n.Ints[1]}, {s.ProductExpr(n.Axis + 1, s.Rank)});");
+                c.Call("Kernels.Slice", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {s.ProductExpr(0, n.Axis)}, {s[n.Axis]}, {n.Ints[0]}, {n.Ints[1]}, {s.ProductExpr(n.Axis + 1, s.Rank)}");
             },
         });
         Row(new("SliceGrad", OpKind.Kernel, 1, LikeRule)
         {
+            Calls = new[] { "Kernels.SliceBackward" },
             Emit = (c, n) =>
             {
                 var s = c.ShapeOf(n.Id);
-                c.Line($"Kernels.SliceBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {s.ProductExpr(0, n.Axis)}, {s[n.Axis]}, {n.Ints[0]}, {n.Ints[1]}, {s.ProductExpr(n.Axis + 1, s.Rank)});");
+                c.Call("Kernels.SliceBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {s.ProductExpr(0, n.Axis)}, {s[n.Axis]}, {n.Ints[0]}, {n.Ints[1]}, {s.ProductExpr(n.Axis + 1, s.Rank)}");
             },
         });
     }

@@ -1,4 +1,3 @@
-using ModelGen.Generator.Emit;
 using ModelGen.Generator.Ir;
 
 namespace ModelGen.Generator.Ops;
@@ -17,15 +16,18 @@ internal static partial class OpTable
                 g.Op("BinaryCrossEntropyWithLogitsGrad", new[] { n.Inputs[0], n.Inputs[1], dy }),
                 g.Op("BinaryCrossEntropyWithLogitsTargetGrad", new[] { n.Inputs[0], n.Inputs[1], dy }),
             },
-            Emit = (c, n) => c.Line($"{c.Buf(n.Id)}[0] = Kernels.BinaryCrossEntropyWithLogits({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])});"),
+            Calls = new[] { "Kernels.BinaryCrossEntropyWithLogits" },
+            Emit = (c, n) => c.Result(n.Id, "Kernels.BinaryCrossEntropyWithLogits", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}"),
         });
         Row(new("BinaryCrossEntropyWithLogitsGrad", OpKind.Kernel, 3, SameAsFirst)
         {
-            Emit = (c, n) => c.Line($"Kernels.BinaryCrossEntropyWithLogitsBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)}, Span<float>.Empty);"),
+            Calls = new[] { "Kernels.BinaryCrossEntropyWithLogitsBackward" },
+            Emit = (c, n) => c.Call("Kernels.BinaryCrossEntropyWithLogitsBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)}, default"),
         });
         Row(new("BinaryCrossEntropyWithLogitsTargetGrad", OpKind.Kernel, 3, SameAsFirst)
         {
-            Emit = (c, n) => c.Line($"Kernels.BinaryCrossEntropyWithLogitsBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Scalar(n.Inputs[2])}, Span<float>.Empty, {c.Buf(n.Id)});"),
+            Calls = new[] { "Kernels.BinaryCrossEntropyWithLogitsBackward" },
+            Emit = (c, n) => c.Call("Kernels.BinaryCrossEntropyWithLogitsBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Scalar(n.Inputs[2])}, default, {c.Buf(n.Id)}"),
         });
 
         Row(new("L1Loss", OpKind.Kernel, 2, MseRule)
@@ -35,11 +37,13 @@ internal static partial class OpTable
                 int dp = g.Op("L1LossGrad", new[] { n.Inputs[0], n.Inputs[1], dy });
                 return new[] { dp, g.Op("Neg", new[] { dp }) };
             },
-            Emit = (c, n) => c.Line($"{c.Buf(n.Id)}[0] = Kernels.L1Loss({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])});"),
+            Calls = new[] { "Kernels.L1Loss" },
+            Emit = (c, n) => c.Result(n.Id, "Kernels.L1Loss", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}"),
         });
         Row(new("L1LossGrad", OpKind.Kernel, 3, SameAsFirst)
         {
-            Emit = (c, n) => c.Line($"Kernels.L1LossBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)});"),
+            Calls = new[] { "Kernels.L1LossBackward" },
+            Emit = (c, n) => c.Call("Kernels.L1LossBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)}"),
         });
 
         // Reals: delta.
@@ -50,29 +54,33 @@ internal static partial class OpTable
                 int dp = g.Op("HuberLossGrad", new[] { n.Inputs[0], n.Inputs[1], dy }, x => x.Reals = n.Reals);
                 return new[] { dp, g.Op("Neg", new[] { dp }) };
             },
-            Emit = (c, n) => c.Line($"{c.Buf(n.Id)}[0] = Kernels.HuberLoss({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {Names.Float(n.Reals[0])});"),
+            Calls = new[] { "Kernels.HuberLoss" },
+            Emit = (c, n) => c.Result(n.Id, "Kernels.HuberLoss", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Real(n.Reals[0])}"),
         });
         Row(new("HuberLossGrad", OpKind.Kernel, 3, SameAsFirst)
         {
-            Emit = (c, n) => c.Line($"Kernels.HuberLossBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {Names.Float(n.Reals[0])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)});"),
+            Calls = new[] { "Kernels.HuberLossBackward" },
+            Emit = (c, n) => c.Call("Kernels.HuberLossBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Real(n.Reals[0])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)}"),
         });
 
         // CrossEntropy(logits, labels), Reals: label smoothing; Aux keeps the softmax probabilities.
         Row(new("CrossEntropy", OpKind.Kernel, 2, CrossEntropyRule)
         {
             Backward = (g, n, dy) => new[] { g.Op("CrossEntropyGrad", new[] { n.Id, n.Inputs[1], dy }, x => { x.Like = In(g, n, 0); x.Reals = n.Reals; }), -1 },
+            Calls = new[] { "Kernels.CrossEntropy" },
             Emit = (c, n) =>
             {
                 var s = c.ShapeOf(n.Inputs[0]);
-                c.Line($"{c.Buf(n.Id)}[0] = Kernels.CrossEntropy({c.Buf(n.Inputs[0])}, {c.Labels}, {s.DimExpr(0)}, {s.DimExpr(1)}, {Names.Float(n.Reals[0])}, {c.Aux(n.Id)});");
+                c.Result(n.Id, "Kernels.CrossEntropy", $"{c.Buf(n.Inputs[0])}, {c.Labels}, {s.DimExpr(0)}, {s.DimExpr(1)}, {c.Real(n.Reals[0])}, {c.Aux(n.Id)}");
             },
         });
         Row(new("CrossEntropyGrad", OpKind.Kernel, 3, LikeRule)
         {
+            Calls = new[] { "Kernels.CrossEntropyBackward" },
             Emit = (c, n) =>
             {
                 var s = c.ShapeOf(n.Id);
-                c.Line($"Kernels.CrossEntropyBackward({c.Aux(n.Inputs[0])}, {c.Labels}, {s.DimExpr(0)}, {s.DimExpr(1)}, {Names.Float(n.Reals[0])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)});");
+                c.Call("Kernels.CrossEntropyBackward", $"{c.Aux(n.Inputs[0])}, {c.Labels}, {s.DimExpr(0)}, {s.DimExpr(1)}, {c.Real(n.Reals[0])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)}");
             },
         });
     }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using ModelGen.Generator.Emit;
 using ModelGen.Generator.Ir;
 
 namespace ModelGen.Generator.Ops;
@@ -43,54 +42,60 @@ internal static partial class OpTable
                 int dx = g.Op("BatchNormInputGrad", new[] { n.Inputs[0], n.Inputs[1], n.Id, dy, dw, db });
                 return new[] { dx, dw, db };
             },
+            Calls = new[] { "Kernels.BatchNormForward" },
             Emit = (c, n) =>
             {
                 var (rows, ch, s) = BatchNormView(c.ShapeOf(n.Inputs[0]));
-                c.Line($"Kernels.BatchNormForward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {rows}, {ch}, {s}, {Real(n, 0)});");
+                c.Call("Kernels.BatchNormForward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {rows}, {ch}, {s}, {c.Real(n.Reals[0])}");
             },
         });
         // BatchNormUpdate(bn, runningMean, runningVar): the running-statistics update, a node of graph.Effects.
         Row(new("BatchNormUpdate", OpKind.Kernel, 3, ToScalar)
         {
+            Calls = new[] { "Kernels.BatchNormUpdateRunning" },
             Emit = (c, n) =>
             {
                 var (rows, ch, s) = BatchNormView(c.ShapeOf(n.Inputs[0]));
                 string count = s == "1" ? rows : $"{rows} * {s}";
-                c.Line($"Kernels.BatchNormUpdateRunning({c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {ch}, {count}, {Real(n, 1)});");
+                c.Call("Kernels.BatchNormUpdateRunning", $"{c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {ch}, {count}, {c.Real(n.Reals[1])}");
             },
         });
         // BatchNormInference(x, weight, bias, runningMean, runningVar): running statistics.
         Row(new("BatchNormInference", OpKind.Kernel, 5, (Node n, Shape[] s, out string? e) => { var y = BatchNormRule(n, s, out e); n.Aux = null; return y; })
         {
+            Calls = new[] { "Kernels.BatchNormInference" },
             Emit = (c, n) =>
             {
                 var (rows, ch, s) = BatchNormView(c.ShapeOf(n.Inputs[0]));
-                c.Line($"Kernels.BatchNormInference({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Inputs[3])}, {c.Buf(n.Inputs[4])}, {c.Buf(n.Id)}, {rows}, {ch}, {s}, {Real(n, 0)});");
+                c.Call("Kernels.BatchNormInference", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Inputs[3])}, {c.Buf(n.Inputs[4])}, {c.Buf(n.Id)}, {rows}, {ch}, {s}, {c.Real(n.Reals[0])}");
             },
         });
         // Gradients: Σ dy·x̂ and Σ dy per channel (x, bn, dy), then dx from both (x, weight, bn, dy, dweight, dbias).
         Row(new("BatchNormWeightGrad", OpKind.Kernel, 3, ChannelsRule)
         {
+            Calls = new[] { "Kernels.BatchNormParameterGradients" },
             Emit = (c, n) =>
             {
                 var (rows, ch, s) = BatchNormView(c.ShapeOf(n.Inputs[0]));
-                c.Line($"Kernels.BatchNormParameterGradients({c.Buf(n.Inputs[0])}, {c.Aux(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, Span<float>.Empty, {rows}, {ch}, {s});");
+                c.Call("Kernels.BatchNormParameterGradients", $"{c.Buf(n.Inputs[0])}, {c.Aux(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, default, {rows}, {ch}, {s}");
             },
         });
         Row(new("BatchNormBiasGrad", OpKind.Kernel, 3, ChannelsRule)
         {
+            Calls = new[] { "Kernels.BatchNormParameterGradients" },
             Emit = (c, n) =>
             {
                 var (rows, ch, s) = BatchNormView(c.ShapeOf(n.Inputs[0]));
-                c.Line($"Kernels.BatchNormParameterGradients({c.Buf(n.Inputs[0])}, {c.Aux(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, Span<float>.Empty, {c.Buf(n.Id)}, {rows}, {ch}, {s});");
+                c.Call("Kernels.BatchNormParameterGradients", $"{c.Buf(n.Inputs[0])}, {c.Aux(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, default, {c.Buf(n.Id)}, {rows}, {ch}, {s}");
             },
         });
         Row(new("BatchNormInputGrad", OpKind.Kernel, 6, Same)
         {
+            Calls = new[] { "Kernels.BatchNormInputGradient" },
             Emit = (c, n) =>
             {
                 var (rows, ch, s) = BatchNormView(c.ShapeOf(n.Inputs[0]));
-                c.Line($"Kernels.BatchNormInputGradient({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Aux(n.Inputs[2])}, {c.Buf(n.Inputs[3])}, {c.Buf(n.Inputs[4])}, {c.Buf(n.Inputs[5])}, {c.Buf(n.Id)}, {rows}, {ch}, {s});");
+                c.Call("Kernels.BatchNormInputGradient", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Aux(n.Inputs[2])}, {c.Buf(n.Inputs[3])}, {c.Buf(n.Inputs[4])}, {c.Buf(n.Inputs[5])}, {c.Buf(n.Id)}, {rows}, {ch}, {s}");
             },
         });
 
@@ -98,11 +103,13 @@ internal static partial class OpTable
         Row(new("Dropout", OpKind.Kernel, 1, DropoutRule)
         {
             Backward = (g, n, dy) => new[] { g.Op("DropoutGrad", new[] { n.Id, dy }) },
-            Emit = (c, n) => c.Line($"Kernels.DropoutForward({c.Buf(n.Inputs[0])}, {c.Aux(n.Id)}, {c.Buf(n.Id)}, {Names.Float(n.Reals[0])}, Seed, {Salt(n.Name ?? "")}UL, Steps); // salt of {Names.Comment(Names.Quote(n.Name ?? ""))}"),
+            Calls = new[] { "Kernels.DropoutForward" },
+            Emit = (c, n) => c.Call("Kernels.DropoutForward", $"{c.Buf(n.Inputs[0])}, {c.Aux(n.Id)}, {c.Buf(n.Id)}, {c.Real(n.Reals[0])}, Seed, {Salt(n.Name ?? "")}UL, Steps", $"salt of \"{n.Name}\""),
         });
         Row(new("DropoutGrad", OpKind.Kernel, 2, Same)
         {
-            Emit = (c, n) => c.Line($"Kernels.DropoutBackward({c.Buf(n.Inputs[1])}, {c.Aux(n.Inputs[0])}, {c.Buf(n.Id)});"),
+            Calls = new[] { "Kernels.DropoutBackward" },
+            Emit = (c, n) => c.Call("Kernels.DropoutBackward", $"{c.Buf(n.Inputs[1])}, {c.Aux(n.Inputs[0])}, {c.Buf(n.Id)}"),
         });
     }
 
@@ -137,7 +144,6 @@ internal static partial class OpTable
     /// <summary>"n, c, s" sizes of the (n, c, s) view of a batch-normalized shape.</summary>
     static (string N, string C, string S) BatchNormView(Shape x) => (x.DimExpr(0), x.DimExpr(1), x.Rank > 2 ? x.ProductExpr(2, x.Rank) : "1");
 
-    static string Real(Node n, int i) => Names.Float(n.Reals[i]);
 
     /// <summary>The dropout salt of a layer path: FNV-1a (64-bit) over UTF-16 code units, as DropoutRandom.Salt in the runtime.</summary>
     internal static string Salt(string path)

@@ -22,18 +22,20 @@ internal static partial class OpTable
         Row(new("Embedding", OpKind.Kernel, 2, EmbeddingRule)
         {
             Backward = (g, n, dy) => new[] { -1, g.Op("EmbeddingGrad", new[] { n.Inputs[0], dy }, x => x.Like = In(g, n, 1)) },
+            Calls = new[] { "Kernels.Embedding" },
             Emit = (c, n) =>
             {
                 var w = c.ShapeOf(n.Inputs[1]);
-                c.Line($"Kernels.Embedding({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {w[0]}, {w[1]});");
+                c.Call("Kernels.Embedding", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {w[0]}, {w[1]}");
             },
         });
         Row(new("EmbeddingGrad", OpKind.Kernel, 2, LikeRule)
         {
+            Calls = new[] { "Kernels.EmbeddingBackward" },
             Emit = (c, n) =>
             {
                 var w = c.ShapeOf(n.Id);
-                c.Line($"Kernels.EmbeddingBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {w[0]}, {w[1]});");
+                c.Call("Kernels.EmbeddingBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {w[0]}, {w[1]}");
             },
         });
 
@@ -46,28 +48,31 @@ internal static partial class OpTable
                 g.Op("LayerNormWeightGrad", new[] { n.Id, n.Inputs[0], dy }, x => x.Like = In(g, n, 1)),
                 g.ReduceTo(dy, In(g, n, 2)),
             },
+            Calls = new[] { "Kernels.LayerNorm" },
             Emit = (c, n) =>
             {
                 var (rows, f) = LastDimRows(c.ShapeOf(n.Id));
-                c.Line($"Kernels.LayerNorm({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {rows}, {f}, {FloatLiteral(n.Reals[0])});");
+                c.Call("Kernels.LayerNorm", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {rows}, {f}, {FloatLiteral(n.Reals[0])}");
             },
         });
         // LayerNormGrad(forward, x, weight, dy) → dx
         Row(new("LayerNormGrad", OpKind.Kernel, 4, (Node n, Shape[] s, out string? e) => { e = null; return s[1]; })
         {
+            Calls = new[] { "Kernels.LayerNormBackward" },
             Emit = (c, n) =>
             {
                 var (rows, f) = LastDimRows(c.ShapeOf(n.Id));
-                c.Line($"Kernels.LayerNormBackward({c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[3])}, {c.Buf(n.Id)}, {rows}, {f});");
+                c.Call("Kernels.LayerNormBackward", $"{c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[3])}, {c.Buf(n.Id)}, {rows}, {f}");
             },
         });
         // LayerNormWeightGrad(forward, x, dy) → dweight
         Row(new("LayerNormWeightGrad", OpKind.Kernel, 3, LikeRule)
         {
+            Calls = new[] { "Kernels.LayerNormWeightBackward" },
             Emit = (c, n) =>
             {
                 var (rows, f) = LastDimRows(c.ShapeOf(n.Inputs[1]));
-                c.Line($"Kernels.LayerNormWeightBackward({c.Buf(n.Inputs[1])}, {c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {rows}, {f});");
+                c.Call("Kernels.LayerNormWeightBackward", $"{c.Buf(n.Inputs[1])}, {c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {rows}, {f}");
             },
         });
 
@@ -85,26 +90,31 @@ internal static partial class OpTable
                     g.Op("AttentionGradValue", new[] { n.Id, dy }, x => x.Ints = ints),
                 };
             },
-            Emit = (c, n) => c.Line($"Kernels.Attention({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Btd(c.ShapeOf(n.Id))}, {n.Ints[0]}, {(n.Ints[1] != 0 ? "true" : "false")});"),
+            Calls = new[] { "Kernels.Attention" },
+            Emit = (c, n) => c.Call("Kernels.Attention", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Btd(c.ShapeOf(n.Id))}, {n.Ints[0]}, {(n.Ints[1] != 0 ? "true" : "false")}"),
         });
         // AttentionGradScores(forward, v, dy) → dScores (B, heads, T, T): softmax backward and the 1/√dh scale
         Row(new("AttentionGradScores", OpKind.Kernel, 3, (Node n, Shape[] s, out string? e) => { e = null; return ScoresShape(s[0], n.Ints[0]); })
         {
-            Emit = (c, n) => c.Line($"Kernels.AttentionBackwardScores({c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {Btd(c.ShapeOf(n.Inputs[1]))}, {n.Ints[0]});"),
+            Calls = new[] { "Kernels.AttentionBackwardScores" },
+            Emit = (c, n) => c.Call("Kernels.AttentionBackwardScores", $"{c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {Btd(c.ShapeOf(n.Inputs[1]))}, {n.Ints[0]}"),
         });
         // AttentionGradQuery(dScores, k) → dq = dS·K;  AttentionGradKey(dScores, q) → dk = dSᵀ·Q
         Row(new("AttentionGradQuery", OpKind.Kernel, 2, (Node n, Shape[] s, out string? e) => { e = null; return s[1]; })
         {
-            Emit = (c, n) => c.Line($"Kernels.AttentionBackwardQuery({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Btd(c.ShapeOf(n.Id))}, {n.Ints[0]});"),
+            Calls = new[] { "Kernels.AttentionBackwardQuery" },
+            Emit = (c, n) => c.Call("Kernels.AttentionBackwardQuery", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Btd(c.ShapeOf(n.Id))}, {n.Ints[0]}"),
         });
         Row(new("AttentionGradKey", OpKind.Kernel, 2, (Node n, Shape[] s, out string? e) => { e = null; return s[1]; })
         {
-            Emit = (c, n) => c.Line($"Kernels.AttentionBackwardKey({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Btd(c.ShapeOf(n.Id))}, {n.Ints[0]});"),
+            Calls = new[] { "Kernels.AttentionBackwardKey" },
+            Emit = (c, n) => c.Call("Kernels.AttentionBackwardKey", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Btd(c.ShapeOf(n.Id))}, {n.Ints[0]}"),
         });
         // AttentionGradValue(forward, dy) → dv = Pᵀ·dY
         Row(new("AttentionGradValue", OpKind.Kernel, 2, (Node n, Shape[] s, out string? e) => { e = null; return s[0]; })
         {
-            Emit = (c, n) => c.Line($"Kernels.AttentionBackwardValue({c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Btd(c.ShapeOf(n.Id))}, {n.Ints[0]});"),
+            Calls = new[] { "Kernels.AttentionBackwardValue" },
+            Emit = (c, n) => c.Call("Kernels.AttentionBackwardValue", $"{c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Btd(c.ShapeOf(n.Id))}, {n.Ints[0]}"),
         });
 
         // ---- Lstm(xw (B, T, 4H), wHh (H, 4H)) → (B, T, H); Aux: gates and cell states (B, T, 5H) ----
@@ -115,7 +125,8 @@ internal static partial class OpTable
                 int dGates = g.Op("LstmGrad", new[] { n.Id, n.Inputs[1], dy });
                 return new[] { dGates, g.Op("RecurrentWeightGrad", new[] { n.Id, dGates }, x => x.Like = In(g, n, 1)) };
             },
-            Emit = (c, n) => c.Line($"Kernels.Lstm({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Btd(c.ShapeOf(n.Id))});"),
+            Calls = new[] { "Kernels.Lstm" },
+            Emit = (c, n) => c.Call("Kernels.Lstm", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Btd(c.ShapeOf(n.Id))}"),
         });
         // LstmGrad(forward, wHh, dy) → dGates (B, T, 4H); Aux: the dh, dc carries (B, 2H)
         Row(new("LstmGrad", OpKind.Kernel, 3, (Node n, Shape[] s, out string? e) =>
@@ -126,12 +137,14 @@ internal static partial class OpTable
             return Shape.Batched(s[0][1], 4 * h);
         })
         {
-            Emit = (c, n) => c.Line($"Kernels.LstmBackward({c.Buf(n.Inputs[1])}, {c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Btd(c.ShapeOf(n.Inputs[0]))});"),
+            Calls = new[] { "Kernels.LstmBackward" },
+            Emit = (c, n) => c.Call("Kernels.LstmBackward", $"{c.Buf(n.Inputs[1])}, {c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Btd(c.ShapeOf(n.Inputs[0]))}"),
         });
         // RecurrentWeightGrad(forward h (B, T, H), dPre) → (H, width) = Σ h_{t−1}ᵀ·dPre_t; for a GruGrad dPre the
         // gradient of the recurrent pre-activations is its Aux (B, T + 1, 3H): Ints { 1 } says so.
         Row(new("RecurrentWeightGrad", OpKind.Kernel, 2, LikeRule)
         {
+            Calls = new[] { "Kernels.RecurrentWeightBackward" },
             Emit = (c, n) =>
             {
                 var w = c.ShapeOf(n.Id);
@@ -139,7 +152,7 @@ internal static partial class OpTable
                 bool gru = n.Ints.Length > 0 && n.Ints[0] == 1;
                 string dPre = gru ? c.Aux(n.Inputs[1]) : c.Buf(n.Inputs[1]);
                 string rows = gru ? (h[1] + 1).ToString() : h[1].ToString();
-                c.Line($"Kernels.RecurrentWeightBackward({c.Buf(n.Inputs[0])}, {dPre}, {c.Buf(n.Id)}, {Btd(h)}, {w[1]}, {rows});");
+                c.Call("Kernels.RecurrentWeightBackward", $"{c.Buf(n.Inputs[0])}, {dPre}, {c.Buf(n.Id)}, {Btd(h)}, {w[1]}, {rows}");
             },
         });
 
@@ -165,7 +178,8 @@ internal static partial class OpTable
                     g.Op("GruBiasGrad", new[] { dXw }, x => x.Like = In(g, n, 2)),
                 };
             },
-            Emit = (c, n) => c.Line($"Kernels.Gru({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Btd(c.ShapeOf(n.Id))});"),
+            Calls = new[] { "Kernels.Gru" },
+            Emit = (c, n) => c.Call("Kernels.Gru", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Btd(c.ShapeOf(n.Id))}"),
         });
         // GruGrad(forward, wHh, dy) → dXw (B, T, 3H); Aux: dHw and the dh carry (B, T + 1, 3H)
         Row(new("GruGrad", OpKind.Kernel, 3, (Node n, Shape[] s, out string? e) =>
@@ -176,15 +190,17 @@ internal static partial class OpTable
             return Shape.Batched(t, 3 * h);
         })
         {
-            Emit = (c, n) => c.Line($"Kernels.GruBackward({c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[0])}, {c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Btd(c.ShapeOf(n.Inputs[0]))});"),
+            Calls = new[] { "Kernels.GruBackward" },
+            Emit = (c, n) => c.Call("Kernels.GruBackward", $"{c.Buf(n.Inputs[1])}, {c.Buf(n.Inputs[0])}, {c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[2])}, {c.Buf(n.Id)}, {c.Aux(n.Id)}, {Btd(c.ShapeOf(n.Inputs[0]))}"),
         });
         // GruBiasGrad(gruGrad) → (3H) = Σ dHw
         Row(new("GruBiasGrad", OpKind.Kernel, 1, LikeRule)
         {
+            Calls = new[] { "Kernels.GruBiasBackward" },
             Emit = (c, n) =>
             {
                 var s = c.ShapeOf(n.Inputs[0]);
-                c.Line($"Kernels.GruBiasBackward({c.Aux(n.Inputs[0])}, {c.Buf(n.Id)}, {s.DimExpr(0)}, {s[1]}, {s[2] / 3});");
+                c.Call("Kernels.GruBiasBackward", $"{c.Aux(n.Inputs[0])}, {c.Buf(n.Id)}, {s.DimExpr(0)}, {s[1]}, {s[2] / 3}");
             },
         });
 
@@ -202,18 +218,20 @@ internal static partial class OpTable
         })
         {
             Backward = (g, n, dy) => new[] { g.Op("SequenceCrossEntropyGrad", new[] { n.Id, n.Inputs[1], dy }, x => x.Like = In(g, n, 0)), -1 },
+            Calls = new[] { "Kernels.SequenceCrossEntropy" },
             Emit = (c, n) =>
             {
                 var s = c.ShapeOf(n.Inputs[0]);
-                c.Line($"{c.Buf(n.Id)}[0] = Kernels.SequenceCrossEntropy({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Aux(n.Id)}, {s.ProductExpr(0, s.Rank - 1)}, {s[s.Rank - 1]});");
+                c.Result(n.Id, "Kernels.SequenceCrossEntropy", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Aux(n.Id)}, {s.ProductExpr(0, s.Rank - 1)}, {s[s.Rank - 1]}");
             },
         });
         Row(new("SequenceCrossEntropyGrad", OpKind.Kernel, 3, LikeRule)
         {
+            Calls = new[] { "Kernels.SequenceCrossEntropyBackward" },
             Emit = (c, n) =>
             {
                 var s = c.ShapeOf(n.Id);
-                c.Line($"Kernels.SequenceCrossEntropyBackward({c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)}, {s.ProductExpr(0, s.Rank - 1)}, {s[s.Rank - 1]});");
+                c.Call("Kernels.SequenceCrossEntropyBackward", $"{c.Aux(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)}, {s.ProductExpr(0, s.Rank - 1)}, {s[s.Rank - 1]}");
             },
         });
     }

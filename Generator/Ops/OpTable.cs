@@ -100,6 +100,7 @@ internal static partial class OpTable
                 int db = g.Op("MatMul", new[] { n.Inputs[0], dy }, x => x.TransA = true);
                 return new[] { da, db };
             },
+            Calls = new[] { "Gemm.Sgemm" },
             Emit = EmitMatMul,
         });
 
@@ -107,79 +108,90 @@ internal static partial class OpTable
         Row(new("Softmax", OpKind.Kernel, 1, Same)
         {
             Backward = (g, n, dy) => new[] { g.Op("SoftmaxGrad", new[] { n.Id, dy }, x => x.Axis = n.Axis) },
-            Emit = (c, n) => c.Line($"Kernels.Softmax({c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Axes(c, n)});"),
+            Calls = new[] { "Kernels.Softmax" },
+            Emit = (c, n) => c.Call("Kernels.Softmax", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Axes(c, n)}"),
         });
         Row(new("LogSoftmax", OpKind.Kernel, 1, Same)
         {
             Backward = (g, n, dy) => new[] { g.Op("LogSoftmaxGrad", new[] { n.Id, dy }, x => x.Axis = n.Axis) },
-            Emit = (c, n) => c.Line($"Kernels.LogSoftmax({c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Axes(c, n)});"),
+            Calls = new[] { "Kernels.LogSoftmax" },
+            Emit = (c, n) => c.Call("Kernels.LogSoftmax", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Id)}, {Axes(c, n)}"),
         });
         Row(new("SoftmaxGrad", OpKind.Kernel, 2, SameAsFirst)
         {
-            Emit = (c, n) => c.Line($"Kernels.SoftmaxBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Axes(c, n)});"),
+            Calls = new[] { "Kernels.SoftmaxBackward" },
+            Emit = (c, n) => c.Call("Kernels.SoftmaxBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Axes(c, n)}"),
         });
         Row(new("LogSoftmaxGrad", OpKind.Kernel, 2, SameAsFirst)
         {
-            Emit = (c, n) => c.Line($"Kernels.LogSoftmaxBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Axes(c, n)});"),
+            Calls = new[] { "Kernels.LogSoftmaxBackward" },
+            Emit = (c, n) => c.Call("Kernels.LogSoftmaxBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Buf(n.Id)}, {Axes(c, n)}"),
         });
 
         // ---- reductions and their gradients ----
         Row(new("SumAll", OpKind.Kernel, 1, ToScalar)
         {
             Backward = (g, n, dy) => new[] { g.Op("BroadcastAll", new[] { dy }, x => x.Like = In(g, n, 0)) },
-            Emit = (c, n) => c.Line($"{c.Buf(n.Id)}[0] = Kernels.Sum({c.Buf(n.Inputs[0])});"),
+            Calls = new[] { "Kernels.Sum" },
+            Emit = (c, n) => c.Result(n.Id, "Kernels.Sum", $"{c.Buf(n.Inputs[0])}"),
         });
         Row(new("MeanAll", OpKind.Kernel, 1, ToScalar)
         {
             Backward = (g, n, dy) => new[] { g.Op("BroadcastAll", new[] { dy }, x => { x.Like = In(g, n, 0); x.Value = 1; }) },
-            Emit = (c, n) => c.Line($"{c.Buf(n.Id)}[0] = Kernels.Sum({c.Buf(n.Inputs[0])}) / ({c.ShapeOf(n.Inputs[0]).CountExpr()});"),
+            Calls = new[] { "Kernels.Mean" },
+            Emit = (c, n) => c.Result(n.Id, "Kernels.Mean", $"{c.Buf(n.Inputs[0])}"),
         });
         Row(new("SumAxis", OpKind.Kernel, 1, ReduceAxisRule)
         {
             Backward = (g, n, dy) => new[] { g.Op("BroadcastAxis", new[] { dy }, x => { x.Like = In(g, n, 0); x.Axis = n.Axis; }) },
-            Emit = (c, n) => c.Line($"Kernels.ReduceSum({c.Buf(n.Inputs[0])}, {AxesOf(c.ShapeOf(n.Inputs[0]), n.Axis)}, {c.Buf(n.Id)}, 1f);"),
+            Calls = new[] { "Kernels.ReduceSum" },
+            Emit = (c, n) => c.Call("Kernels.ReduceSum", $"{c.Buf(n.Inputs[0])}, {AxesOf(c.ShapeOf(n.Inputs[0]), n.Axis)}, {c.Buf(n.Id)}, 1f"),
         });
         Row(new("MeanAxis", OpKind.Kernel, 1, ReduceAxisRule)
         {
             Backward = (g, n, dy) => new[] { g.Op("BroadcastAxis", new[] { dy }, x => { x.Like = In(g, n, 0); x.Axis = n.Axis; x.Value = 1; }) },
-            Emit = (c, n) => c.Line($"Kernels.ReduceSum({c.Buf(n.Inputs[0])}, {AxesOf(c.ShapeOf(n.Inputs[0]), n.Axis)}, {c.Buf(n.Id)}, 1f / ({c.ShapeOf(n.Inputs[0]).DimExpr(n.Axis)}));"),
+            Calls = new[] { "Kernels.ReduceSum" },
+            Emit = (c, n) => c.Call("Kernels.ReduceSum", $"{c.Buf(n.Inputs[0])}, {AxesOf(c.ShapeOf(n.Inputs[0]), n.Axis)}, {c.Buf(n.Id)}, 1f / ({c.ShapeOf(n.Inputs[0]).DimExpr(n.Axis)})"),
         });
         // BroadcastAll(dy, like): every element of like's shape gets dy (divided by the count when Value = 1: the mean's gradient).
         Row(new("BroadcastAll", OpKind.Kernel, 1, LikeRule)
         {
+            Calls = new[] { "Kernels.Fill" },
             Emit = (c, n) =>
             {
-                var shape = c.ShapeOf(n.Id);
-                string value = n.Value == 1 ? $"{c.Scalar(n.Inputs[0])} / ({shape.CountExpr()})" : c.Scalar(n.Inputs[0]);
-                c.Line($"{c.Buf(n.Id)}.Fill({value});");
+                string scale = n.Value == 1 ? $"1f / ({c.ShapeOf(n.Id).CountExpr()})" : "1f";
+                c.Call("Kernels.Fill", $"{c.Buf(n.Id)}, {c.Scalar(n.Inputs[0])}, {scale}");
             },
         });
         // BroadcastAxis(dy, like): dy repeated along like's axis (scaled by 1/axis length when Value = 1).
         Row(new("BroadcastAxis", OpKind.Kernel, 1, LikeRule)
         {
+            Calls = new[] { "Kernels.BroadcastAxis" },
             Emit = (c, n) =>
             {
                 var shape = c.ShapeOf(n.Id);
                 string scale = n.Value == 1 ? $"1f / ({shape.DimExpr(n.Axis)})" : "1f";
-                c.Line($"Kernels.BroadcastAxis({c.Buf(n.Inputs[0])}, {AxesOf(shape, n.Axis)}, {c.Buf(n.Id)}, {scale});");
+                c.Call("Kernels.BroadcastAxis", $"{c.Buf(n.Inputs[0])}, {AxesOf(shape, n.Axis)}, {c.Buf(n.Id)}, {scale}");
             },
         });
         // BroadcastTo(x, like): x materialized at like's shape (for broadcasts a fused loop cannot index directly).
         Row(new("BroadcastTo", OpKind.Kernel, 1, LikeRule)
         {
             Backward = (g, n, dy) => new[] { g.ReduceTo(dy, In(g, n, 0)) },
-            Emit = (c, n) => c.Line($"Kernels.BroadcastTo({c.Buf(n.Inputs[0])}, {ShapeSpan(c.ShapeOf(n.Inputs[0]))}, {c.Buf(n.Id)}, {ShapeSpan(c.ShapeOf(n.Id))});"),
+            Calls = new[] { "Kernels.BroadcastTo" },
+            Emit = (c, n) => c.Call("Kernels.BroadcastTo", $"{c.Buf(n.Inputs[0])}, {ShapeSpan(c.ShapeOf(n.Inputs[0]))}, {c.Buf(n.Id)}, {ShapeSpan(c.ShapeOf(n.Id))}"),
         });
         // ReduceTo(dy, like): dy summed over the dimensions in which like was broadcast.
         Row(new("ReduceTo", OpKind.Kernel, 1, LikeRule)
         {
+            Calls = new[] { "Kernels.SumRows", "Kernels.ReduceTo" },
             Emit = (c, n) =>
             {
                 Shape from = c.ShapeOf(n.Inputs[0]), to = c.ShapeOf(n.Id);
                 if (to.Rank >= 1 && from.Rank > to.Rank && from.Dims.Skip(from.Rank - to.Rank).SequenceEqual(to.Dims))
-                    c.Line($"Kernels.SumRows({c.Buf(n.Inputs[0])}, {from.ProductExpr(0, from.Rank - to.Rank)}, {to.CountExpr()}, {c.Buf(n.Id)}, accumulate: false);");
+                    c.Call("Kernels.SumRows", $"{c.Buf(n.Inputs[0])}, {from.ProductExpr(0, from.Rank - to.Rank)}, {to.CountExpr()}, {c.Buf(n.Id)}, accumulate: false");
                 else
-                    c.Line($"Kernels.ReduceTo({c.Buf(n.Inputs[0])}, {ShapeSpan(from)}, {c.Buf(n.Id)}, {ShapeSpan(to)});");
+                    c.Call("Kernels.ReduceTo", $"{c.Buf(n.Inputs[0])}, {ShapeSpan(from)}, {c.Buf(n.Id)}, {ShapeSpan(to)}");
             },
         });
 
@@ -187,18 +199,20 @@ internal static partial class OpTable
         Row(new("SoftmaxCrossEntropy", OpKind.Kernel, 2, SoftmaxCrossEntropyRule)
         {
             Backward = (g, n, dy) => new[] { g.Op("SoftmaxCrossEntropyGrad", new[] { n.Id, n.Inputs[1], dy }, x => x.Like = In(g, n, 0)), -1 },
+            Calls = new[] { "Kernels.SoftmaxCrossEntropy" },
             Emit = (c, n) =>
             {
                 var s = c.ShapeOf(n.Inputs[0]);
-                c.Line($"{c.Buf(n.Id)}[0] = Kernels.SoftmaxCrossEntropy({c.Buf(n.Inputs[0])}, {c.Labels}, {s.ProductExpr(0, s.Rank - 1)}, {s.Dims[s.Rank - 1]}, {c.Aux(n.Id)});");
+                c.Result(n.Id, "Kernels.SoftmaxCrossEntropy", $"{c.Buf(n.Inputs[0])}, {c.Labels}, {s.ProductExpr(0, s.Rank - 1)}, {s.Dims[s.Rank - 1]}, {c.Aux(n.Id)}");
             },
         });
         Row(new("SoftmaxCrossEntropyGrad", OpKind.Kernel, 3, LikeRule)
         {
+            Calls = new[] { "Kernels.SoftmaxCrossEntropyBackward" },
             Emit = (c, n) =>
             {
                 var s = c.ShapeOf(n.Id);
-                c.Line($"Kernels.SoftmaxCrossEntropyBackward({c.Aux(n.Inputs[0])}, {c.Labels}, {s.ProductExpr(0, s.Rank - 1)}, {s.Dims[s.Rank - 1]}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)});");
+                c.Call("Kernels.SoftmaxCrossEntropyBackward", $"{c.Aux(n.Inputs[0])}, {c.Labels}, {s.ProductExpr(0, s.Rank - 1)}, {s.Dims[s.Rank - 1]}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)}");
             },
         });
         Row(new("MeanSquaredError", OpKind.Kernel, 2, MseRule)
@@ -208,11 +222,13 @@ internal static partial class OpTable
                 int dp = g.Op("MeanSquaredErrorGrad", new[] { n.Inputs[0], n.Inputs[1], dy });
                 return new[] { dp, g.Op("Neg", new[] { dp }) };
             },
-            Emit = (c, n) => c.Line($"{c.Buf(n.Id)}[0] = Kernels.MeanSquaredError({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])});"),
+            Calls = new[] { "Kernels.MeanSquaredError" },
+            Emit = (c, n) => c.Result(n.Id, "Kernels.MeanSquaredError", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}"),
         });
         Row(new("MeanSquaredErrorGrad", OpKind.Kernel, 3, SameAsFirst)
         {
-            Emit = (c, n) => c.Line($"Kernels.MeanSquaredErrorBackward({c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)});"),
+            Calls = new[] { "Kernels.MeanSquaredErrorBackward", "Gemm.Sgemm" },
+            Emit = (c, n) => c.Call("Kernels.MeanSquaredErrorBackward", $"{c.Buf(n.Inputs[0])}, {c.Buf(n.Inputs[1])}, {c.Scalar(n.Inputs[2])}, {c.Buf(n.Id)}"),
         });
     }
 
@@ -325,6 +341,6 @@ internal static partial class OpTable
         var (bias, act) = c.Epilogue(n);
         string epilogue = bias >= 0 ? $", bias: {c.Buf(bias)}" : "";
         if (act != "None") epilogue += $", activation: Activation.{act}";
-        c.Line($"Gemm.Sgemm({(n.TransA ? "true" : "false")}, {(n.TransB ? "true" : "false")}, {m}, {cols}, {k}, {c.Buf(n.Inputs[0])}, {lda}, {c.Buf(n.Inputs[1])}, {ldb}, {c.Buf(n.Id)}, {cols}{epilogue});");
+        c.Call("Gemm.Sgemm", $"{(n.TransA ? "true" : "false")}, {(n.TransB ? "true" : "false")}, {m}, {cols}, {k}, {c.Buf(n.Inputs[0])}, {lda}, {c.Buf(n.Inputs[1])}, {ldb}, {c.Buf(n.Id)}, {cols}{epilogue}");
     }
 }

@@ -33,7 +33,7 @@ sealed class LinearModel : ModelBase
         return new Program(this, maxBatch);
     }
 
-    sealed class Program : CompiledProgram
+    sealed class Program : CpuProgram
     {
         readonly LinearModel _model;
         readonly int _in, _out;

@@ -175,6 +175,26 @@ public static partial class Kernels
         return (float)total;
     }
 
+    /// <summary>The mean of all values: <see cref="Sum"/> divided (in float) by the count.</summary>
+    /// <param name="x">The values (at least one).</param>
+    /// <returns>Σ x / |x|.</returns>
+    public static float Mean(ReadOnlySpan<float> x) => Sum(x) / x.Length;
+
+    /// <summary>y = x (a reshape's copy between two buffers of the same length).</summary>
+    /// <param name="x">The source.</param>
+    /// <param name="y">The destination, as long as <paramref name="x"/>.</param>
+    public static void Copy(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (x.Length != y.Length) throw new ArgumentException($"Copy of {x.Length} floats into {y.Length}.", nameof(y));
+        x.CopyTo(y);
+    }
+
+    /// <summary>Every element of y = value · scale (the gradient of a sum or mean over all elements).</summary>
+    /// <param name="y">The output.</param>
+    /// <param name="value">The value (a scalar gradient).</param>
+    /// <param name="scale">Its factor (1, or 1/count for a mean).</param>
+    public static void Fill(Span<float> y, float value, float scale) => y.Fill(scale == 1f ? value : value * scale);
+
     /// <summary>y[o, i] = scale · Σ_a x[o, a, i]: sums the middle axis of the (outer × axis × inner) view.</summary>
     /// <param name="x">The input, outer·axis·inner values.</param>
     /// <param name="outer">The product of the dimensions before the axis.</param>

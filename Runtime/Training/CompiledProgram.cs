@@ -3,16 +3,15 @@ using System;
 namespace ModelGen;
 
 /// <summary>
-/// The code the generator emitted for one model, bound to activation memory for batches of up to
-/// <see cref="MaxBatch"/> samples. Buffers are laid out by the generator's memory plan: a buffer of a batched
-/// tensor starts at <c>k * batch</c> floats (k fixed at build time), the unbatched ones after all of those,
-/// so one plan serves every batch size up to the capacity. Running a step allocates nothing.
+/// The code the generator emitted for one model on one device (<see cref="CpuProgram"/> for the CPU; the GPU
+/// backend's <c>GpuProgram</c>), bound to activation memory for batches of up to <see cref="MaxBatch"/> samples.
+/// Buffers are laid out by the generator's memory plan: a buffer of a batched tensor starts at <c>k * batch</c>
+/// floats (k fixed at build time), the unbatched ones after all of those, so one plan serves every batch size up
+/// to the capacity. Running a step allocates nothing.
 /// </summary>
 public abstract class CompiledProgram
 {
-    readonly AlignedBuffer _activations;
-
-    /// <summary>Allocates the activation arena for <paramref name="maxBatch"/> samples.</summary>
+    /// <summary>Binds the program to its parameters and sizes its activation arena (which the backend allocates).</summary>
     /// <param name="parameters">The parameter store the program reads (and whose gradients it writes).</param>
     /// <param name="maxBatch">The largest batch this program runs.</param>
     /// <param name="floatsPerSample">Floats of the arena that scale with the batch, per sample (a multiple of 16).</param>
@@ -24,8 +23,10 @@ public abstract class CompiledProgram
         MaxBatch = maxBatch;
         FloatsPerSample = floatsPerSample;
         FixedFloats = fixedFloats;
-        _activations = new AlignedBuffer(checked((long)floatsPerSample * maxBatch + fixedFloats));
     }
+
+    /// <summary>The device this program runs on.</summary>
+    public virtual Device Device => Device.Cpu;
 
     /// <summary>The parameters (values and gradients) this program works on.</summary>
     public ParameterStore Parameters { get; }
@@ -50,9 +51,6 @@ public abstract class CompiledProgram
 
     /// <summary>Sets <see cref="Steps"/> (Fit aligns it with the optimizer's step count, so a resumed run draws the same dropout masks).</summary>
     internal void SetSteps(long steps) => Steps = steps;
-
-    /// <summary>The whole activation arena.</summary>
-    protected Span<float> Activations => _activations.Span;
 
     /// <summary>Arena bytes for a batch of <see cref="MaxBatch"/>.</summary>
     public long ArenaBytes => ((long)FloatsPerSample * MaxBatch + FixedFloats) * sizeof(float);
@@ -82,4 +80,27 @@ public abstract class CompiledProgram
         if (inputLength != batch * perSampleInput)
             throw new ArgumentException($"Input has {inputLength} floats; a batch of {batch} needs {batch * perSampleInput}.");
     }
+}
+
+/// <summary>
+/// A program for the CPU: the activation arena is one aligned host buffer, and the generated code works on Span
+/// slices of it and of the parameter store's arenas.
+/// </summary>
+public abstract class CpuProgram : CompiledProgram
+{
+    readonly AlignedBuffer _activations;
+
+    /// <summary>Allocates the activation arena for <paramref name="maxBatch"/> samples.</summary>
+    /// <param name="parameters">The parameter store the program reads (and whose gradients it writes).</param>
+    /// <param name="maxBatch">The largest batch this program runs.</param>
+    /// <param name="floatsPerSample">Floats of the arena that scale with the batch, per sample (a multiple of 16).</param>
+    /// <param name="fixedFloats">Floats of the arena that do not scale with the batch.</param>
+    protected CpuProgram(ParameterStore parameters, int maxBatch, int floatsPerSample, int fixedFloats)
+        : base(parameters, maxBatch, floatsPerSample, fixedFloats)
+    {
+        _activations = new AlignedBuffer(checked((long)floatsPerSample * maxBatch + fixedFloats));
+    }
+
+    /// <summary>The whole activation arena.</summary>
+    protected Span<float> Activations => _activations.Span;
 }

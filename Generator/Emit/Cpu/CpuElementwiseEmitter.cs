@@ -6,14 +6,14 @@ using ModelGen.Generator.Ir;
 using ModelGen.Generator.Ops;
 using ModelGen.Generator.Passes;
 
-namespace ModelGen.Generator.Emit;
+namespace ModelGen.Generator.Emit.Cpu;
 
 /// <summary>
 /// Emits one fused elementwise unit as a single loop: a Vector512 body when AVX-512 is active, a Vector256
 /// body for AVX2, and a scalar tail (or scalar loop). Operands are read as whole tensors, rows (a bias along
 /// the last dimension), columns (one value per row) or scalars; intermediate values stay in registers.
 /// </summary>
-internal static class ElementwiseEmitter
+internal static class CpuElementwiseEmitter
 {
     enum Mode { Scalar, V256, V512 }
 

@@ -9,110 +9,59 @@ using ModelGen.Generator.Passes;
 namespace ModelGen.Generator.Emit;
 
 /// <summary>
-/// Emits the nested <c>Program</c> class: <c>Infer</c> and <c>TrainStep</c>, which check the batch, call one
-/// method per layer (forward in source order, then backward in reverse), and copy the results out. Each layer
-/// method declares the arena slices it touches, with a shape comment on each, and runs its fused units. The
-/// caller's input, targets and labels are not copied into the arena: the layer methods that read them take the
-/// caller's spans as parameters (the copy of a batch of 64 Fashion-MNIST images cost ~4 µs per step, and its
-/// 200 KB second copy evicted weights and optimizer state from the 2 MB of L2).
+/// What one backend's program emitter decides; the rest of a program (its steps, their buffers, the kernel calls of
+/// the op table) is written once by <see cref="ProgramSteps"/> for every backend.
 /// </summary>
-internal static class ProgramEmitter
+internal interface IBackend
 {
-    /// <summary>Consecutive units of one layer and direction: one generated method.</summary>
-    sealed class Step
-    {
-        public string Scope = "";
-        public bool Backward;
-        public string Name = "";
-        public List<Unit> Units { get; } = new();
-    }
+    /// <summary>The type of a buffer variable ("Span&lt;float&gt;", "ArrayView&lt;float&gt;").</summary>
+    string BufferType { get; }
 
-    public static void Emit(CodeWriter w, ClassSpec spec, CompiledGraph training, CompiledGraph? inference)
-    {
-        var (g, units, plan) = (training.Graph, training.Units, training.Plan);
-        var steps = Group(g, units, "Forward");
-        var names = new BufferNames(g, plan);
-        var input = g[g.Input].Shape;
-        var output = g[g.Output].Shape;
-        int inputSize = input.FixedCount, outputSize = output.FixedCount;
-        int floatsPerSample = Math.Max(plan.FloatsPerSample, inference?.Plan.FloatsPerSample ?? 0);
-        int fixedFloats = Math.Max(plan.FixedFloats, inference?.Plan.FixedFloats ?? 0);
+    /// <summary>An arena slice as an expression of the program's members.</summary>
+    string Slice(Slot slot);
 
-        w.Line($"/// <summary>The compiled forward and backward passes of {spec.ClassName}.</summary>");
-        w.Line($"// Memory plan: {floatsPerSample} floats per sample in the batched part of the activation arena, {fixedFloats} fixed;");
-        w.Line($"// {plan.ParameterFloats} floats of parameters and as many of gradients. Nothing is allocated per step.");
-        w.Open("sealed class Program : CompiledProgram");
-        w.Line("readonly int _fixed; // start of the fixed part of the activation arena");
-        bool hasLabels = g.Labels >= 0;
-        w.Line();
-        w.Open($"public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: {floatsPerSample}, fixedFloats: {fixedFloats})");
-        w.Line($"_fixed = {floatsPerSample} * maxBatch;");
-        w.Close();
-        w.Line();
+    /// <summary>The parameters a step's method takes for the sources it reads (the model's input, targets, labels).</summary>
+    IEnumerable<string> SourceParameters(List<Node> sources, BufferNames names);
 
-        // Infer: the forward half of the training program, or the inference graph's own steps.
-        var inferenceSteps = inference == null
-            ? steps.Where(s => !s.Backward && s.Scope != "loss").ToList()
-            : Group(inference.Graph, inference.Units, "Inference");
-        var inferenceNames = inference == null ? names : new BufferNames(inference.Graph, inference.Plan);
-        var ig = inference?.Graph ?? g;
-        string outputSlot = names.Slice(g.Output);
+    /// <summary>The arguments Infer and TrainStep pass for those sources.</summary>
+    IEnumerable<string> SourceArguments(List<Node> sources);
 
-        w.Line($"/// <summary>Forward pass{(inference == null ? "" : " (inference variant)")}: input {input} → output {output}.</summary>");
-        w.Open("public override void Infer(ReadOnlySpan<float> input, int batch, Span<float> output)");
-        w.Line($"CheckBatch(batch, input.Length, {inputSize});");
-        w.Line($"if (output.Length != batch * {outputSize}) throw new ArgumentException($\"Output has {{output.Length}} floats; a batch of {{batch}} needs {{batch * {outputSize}}}.\", nameof(output));");
-        w.Line("int B = batch;");
-        foreach (var s in inferenceSteps) w.Line($"{s.Name}({Arguments(ig, s)});");
-        w.Line($"{inferenceNames.Slice(ig.Output)}.CopyTo(output);");
-        w.Close();
-        w.Line();
+    /// <summary>The declaration lines of a step's sources (a comment on the CPU, where they are the caller's spans).</summary>
+    IEnumerable<string> SourceDeclarations(List<Node> sources, BufferNames names);
 
-        // TrainStep
-        w.Line("/// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>");
-        w.Open("public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)");
-        if (g.Loss < 0)
-        {
-            w.Line($"throw new InvalidOperationException({Names.Quote(spec.ClassName + " has no [Loss] method, so it cannot be trained.")});");
-        }
-        else
-        {
-            w.Line($"CheckBatch(batch, input.Length, {inputSize});");
-            if (hasLabels)
-                w.Line("if (labels.Length != batch) throw new ArgumentException($\"{labels.Length} labels for a batch of {batch}.\", nameof(labels));");
-            if (g.Target >= 0)
-                w.Line($"if (targets.Length != batch * {g[g.Target].Shape.FixedCount}) throw new ArgumentException($\"Targets have {{targets.Length}} floats; a batch of {{batch}} needs {{batch * {g[g.Target].Shape.FixedCount}}}.\", nameof(targets));");
-            w.Line($"if (!output.IsEmpty && output.Length != batch * {outputSize}) throw new ArgumentException($\"Output has {{output.Length}} floats; a batch of {{batch}} needs {{batch * {outputSize}}}.\", nameof(output));");
-            w.Line("int B = batch;");
-            w.Line("Steps++;");
-            foreach (var s in steps) w.Line($"{s.Name}({Arguments(g, s)});");
-            foreach (var (name, grad) in g.Gradients.Where(kv => kv.Value < 0).Select(kv => (kv.Key, kv.Value)))
-            {
-                var layout = plan.ParameterLayout.First(p => p.Name == name);
-                w.Line($"Parameters.Gradients.Slice({layout.Offset}, {layout.Length}).Clear(); // the loss does not depend on {name}");
-            }
-            w.Line($"if (!output.IsEmpty) {outputSlot}.CopyTo(output);");
-            w.Line($"return {names.Slice(g.Loss)}[0];");
-        }
-        w.Close();
+    /// <summary>The variable holding the labels inside a step.</summary>
+    string Labels { get; }
 
-        foreach (var step in steps)
-        {
-            w.Line();
-            WriteStep(w, spec, g, plan, names, step);
-        }
-        if (inference != null)
-        {
-            foreach (var step in inferenceSteps)
-            {
-                w.Line();
-                WriteStep(w, spec, inference.Graph, inference.Plan, inferenceNames, step);
-            }
-        }
-        w.Close();
-    }
+    /// <summary>A scalar kernel operand read from a node's one-element buffer.</summary>
+    string Scalar(string buffer);
 
-    static List<Step> Group(Graph g, List<Unit> units, string forward)
+    /// <summary>A statement calling a runtime kernel, by its CPU name ("Kernels.Softmax").</summary>
+    string Call(string kernel, string arguments);
+
+    /// <summary>A statement calling a kernel whose float result goes to element 0 of <paramref name="buffer"/>.</summary>
+    string Result(string buffer, string kernel, string arguments);
+
+    /// <summary>Writes one fused elementwise unit.</summary>
+    void Elementwise(CodeWriter w, Graph g, Unit unit, BufferNames names);
+}
+
+/// <summary>Consecutive units of one layer and direction: one generated method.</summary>
+internal sealed class Step
+{
+    public string Scope = "";
+    public bool Backward;
+    public string Name = "";
+    public List<Unit> Units { get; } = new();
+}
+
+/// <summary>
+/// The steps of a program (one method per layer and direction: forward in source order, backward in reverse) and
+/// the code of each, written for any backend: each step declares the buffers it touches with a shape comment and runs
+/// its units: elementwise loops through the backend, GEMMs and kernel ops through the op table's neutral calls.
+/// </summary>
+internal static class ProgramSteps
+{
+    public static List<Step> Group(Graph g, List<Unit> units, string forward)
     {
         var steps = new List<Step>();
         var used = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -168,28 +117,27 @@ internal static class ProgramEmitter
     /// The sources a step reads (the model's input, the loss's target tensor or labels), in that order: they are not
     /// in the activation arena, so the step's method takes them from Infer or TrainStep as parameters.
     /// </summary>
-    static List<Node> Sources(Graph g, Step step) =>
+    public static List<Node> Sources(Graph g, Step step) =>
         step.Units.SelectMany(u => u.Inputs).Distinct().Select(id => g[id])
             .Where(n => n.Op is "Input" or "Target" or "Labels").OrderBy(n => n.Op switch { "Input" => 0, "Target" => 1, _ => 2 }).ToList();
 
-    /// <summary>The arguments of a call of a step's method: B, then the caller's spans of the sources it reads.</summary>
-    static string Arguments(Graph g, Step step) =>
-        string.Join(", ", new[] { "B" }.Concat(Sources(g, step).Select(n => n.Op switch { "Input" => "input", "Target" => "targets", _ => "labels" })));
+    /// <summary>The arguments of a call of a step's method: B, then what the backend passes for the sources.</summary>
+    public static string Arguments(IBackend backend, Graph g, Step step) =>
+        string.Join(", ", new[] { "B" }.Concat(backend.SourceArguments(Sources(g, step))));
 
     /// <summary>Elementwise activations, whose gradient rows are named {Op}Grad and take the activation's output or input first.</summary>
     static readonly HashSet<string> Activations = new(StringComparer.Ordinal) { "Relu", "Tanh", "Sigmoid", "Gelu", "Silu", "LeakyRelu" };
 
     static string BodyName(string op) => op.EndsWith("Grad", StringComparison.Ordinal) ? op.Substring(0, op.Length - 4) : op;
 
-    static void WriteStep(CodeWriter w, ClassSpec spec, Graph g, MemoryPlan plan, BufferNames names, Step step)
+    public static void Write(IBackend backend, CodeWriter w, ClassSpec spec, Graph g, MemoryPlan plan, BufferNames names, Step step)
     {
         string what = step.Scope == "loss" ? "the loss" : step.Scope.Length == 0 ? "the model body" : $"{step.Scope} ({Describe(spec, step.Scope)})";
         w.Line($"/// <summary>{(step.Backward ? "Backward pass" : step.Name.EndsWith("Inference", StringComparison.Ordinal) ? "Inference pass" : "Forward pass")} of {Names.Comment(what)}.</summary>");
         var sources = Sources(g, step);
-        var parameters = sources.Select(n => n.Op == "Labels" ? "ReadOnlySpan<int> labels" : $"ReadOnlySpan<float> {names.Name(n.Id)}");
+        var parameters = backend.SourceParameters(sources, names);
         w.Open($"void {step.Name}({string.Join(", ", new[] { "int B" }.Concat(parameters))})");
-        foreach (var n in sources.Where(n => n.Op != "Labels"))
-            w.Line($"// {names.Name(n.Id)}: {n.Shape} the caller's {(n.Op == "Input" ? "input" : "targets")}, read in place");
+        foreach (var line in backend.SourceDeclarations(sources, names)) w.Line(line);
 
         // The slices this step touches, in order of first use.
         var touched = new List<int>();
@@ -205,7 +153,7 @@ internal static class ProgramEmitter
         // The units first, into a writer of their own, so that only the second buffers (workspaces, saved
         // statistics) the emitted code names get declared.
         var body = new CodeWriter();
-        var context = new EmitContext(body, g, names);
+        var context = new EmitContext(backend, body, g, names);
         foreach (var unit in step.Units)
         {
             body.Line();
@@ -213,7 +161,7 @@ internal static class ProgramEmitter
             switch (unit.Kind)
             {
                 case UnitKind.Elementwise:
-                    ElementwiseEmitter.Emit(body, g, unit, names);
+                    backend.Elementwise(body, g, unit, names);
                     break;
                 case UnitKind.Gemm:
                     {
@@ -237,11 +185,11 @@ internal static class ProgramEmitter
         foreach (int id in touched)
         {
             var n = g[id];
-            w.Line($"Span<float> {names.Name(id)} = {names.Slice(id)}; // {n.Shape} {Names.Comment(Describe(g, n))}");
+            w.Line($"{backend.BufferType} {names.Name(id)} = {backend.Slice(names.SlotOf(id))}; // {n.Shape} {Names.Comment(Describe(g, n))}");
             if (plan.AuxSlots.ContainsKey(id) && context.AuxUsed.Contains(id))
             {
                 var def = OpTable.Get(n.Op);
-                w.Line($"Span<float> {names.Name(id)}_{def.AuxName} = {names.AuxSlice(id)}; // {n.Aux} {Names.Comment(string.Format(def.AuxComment, g[n.Inputs[0]].Label))}");
+                w.Line($"{backend.BufferType} {names.Name(id)}_{def.AuxName} = {backend.Slice(plan.AuxSlots[id])}; // {n.Aux} {Names.Comment(string.Format(def.AuxComment, g[n.Inputs[0]].Label))}");
             }
         }
         // Second buffers of nodes the step stores nothing of (a convolution whose unit's one buffer is its fused activation's).
@@ -250,7 +198,7 @@ internal static class ProgramEmitter
             if (touched.Contains(id) || !plan.AuxSlots.ContainsKey(id)) continue;
             var n = g[id];
             var def = OpTable.Get(n.Op);
-            w.Line($"Span<float> {names.Name(id)}_{def.AuxName} = {names.AuxSlice(id)}; // {n.Aux} {Names.Comment(string.Format(def.AuxComment, g[n.Inputs[0]].Label))}");
+            w.Line($"{backend.BufferType} {names.Name(id)}_{def.AuxName} = {backend.Slice(plan.AuxSlots[id])}; // {n.Aux} {Names.Comment(string.Format(def.AuxComment, g[n.Inputs[0]].Label))}");
         }
         w.Append(body);
         w.Close();
@@ -278,15 +226,17 @@ internal static class ProgramEmitter
         return instance.TypeKey.Substring(instance.TypeKey.LastIndexOf('.') + 1);
     }
 
-    /// <summary>What op-table kernel emitters may ask while a unit is emitted.</summary>
+    /// <summary>What op-table kernel emitters may ask while a unit is emitted; the backend renders their calls.</summary>
     sealed class EmitContext : IEmitContext
     {
+        readonly IBackend _backend;
         readonly CodeWriter _w;
         readonly Graph _g;
         readonly BufferNames _names;
 
-        public EmitContext(CodeWriter w, Graph g, BufferNames names)
+        public EmitContext(IBackend backend, CodeWriter w, Graph g, BufferNames names)
         {
+            _backend = backend;
             _w = w;
             _g = g;
             _names = names;
@@ -305,20 +255,34 @@ internal static class ProgramEmitter
             return _names.Name(node) + "_" + OpTable.Get(_g[node].Op).AuxName;
         }
 
-        public string Scalar(int node) => _g[node].Op == "Const" ? Names.Float(_g[node].Value) : _names.Name(node) + "[0]";
+        public string Scalar(int node) => _g[node].Op == "Const" ? Names.Float(_g[node].Value) : _backend.Scalar(_names.Name(node));
+
+        public string Real(double value) => Names.Float(value);
 
         public Shape ShapeOf(int node) => _g[node].Shape;
 
-        public string Labels => "labels";
+        public string Labels => _backend.Labels;
 
         public (int Bias, string Activation) Epilogue(Node node) =>
             Unit.HasEpilogue && Unit.Nodes[0] == node.Id ? (Unit.Bias, Unit.Activation) : (-1, "None");
 
-        public void Line(string code) => _w.Line(code);
+        public void Call(string kernel, string arguments, string comment = "") =>
+            _w.Line(_backend.Call(Declared(kernel), arguments) + (comment.Length > 0 ? " // " + Names.Comment(comment) : ""));
+
+        public void Result(int node, string kernel, string arguments) => _w.Line(_backend.Result(Buf(node), Declared(kernel), arguments));
+
+        /// <summary>A row may only call the kernels its Calls column lists: the column is what the backends are checked against.</summary>
+        string Declared(string kernel)
+        {
+            var op = _g[Unit.Nodes[0]].Op;
+            if (Array.IndexOf(OpTable.Get(op).Calls, kernel) < 0)
+                throw new InvalidOperationException($"the row of {op} calls {kernel}, which its Calls column does not list");
+            return kernel;
+        }
     }
 }
 
-/// <summary>Variable names and arena slices of the values a program stores.</summary>
+/// <summary>Variable names of the values a program stores.</summary>
 internal sealed class BufferNames
 {
     readonly Graph _g;
@@ -351,21 +315,6 @@ internal sealed class BufferNames
     /// <summary>A user's name that would shadow a generated local (a parameter named B, say) gets a trailing underscore.</summary>
     static string Unreserved(string name) => Generated.IsMatch(name) ? name + "_" : name;
 
-    /// <summary>Where a node's value is: an arena slice, or for the model's input and target the caller's span.</summary>
-    public string Slice(int node) => _g[node].Op switch
-    {
-        "Input" => "input",
-        "Target" => "targets",
-        _ => SliceOf(_plan.Slots[node]),
-    };
-
-    public string AuxSlice(int node) => SliceOf(_plan.AuxSlots[node]);
-
-    static string SliceOf(Slot s) => s.Region switch
-    {
-        Region.Batched => $"Activations.Slice({Names.PerSample(s.Offset)}, {Names.PerSample(s.Length)})",
-        Region.Fixed => $"Activations.Slice(_fixed{(s.Offset == 0 ? "" : " + " + s.Offset)}, {s.Length})",
-        Region.Parameters => $"Parameters.Values.Slice({s.Offset}, {s.Length})",
-        _ => $"Parameters.Gradients.Slice({s.Offset}, {s.Length})",
-    };
+    /// <summary>The arena slot of a stored value (not of the model's input, targets or labels).</summary>
+    public Slot SlotOf(int node) => _plan.Slots[node];
 }

@@ -1,6 +1,6 @@
 using ModelGen.Generator.Model;
 
-namespace ModelGen.Generator.Passes;
+namespace ModelGen.Generator.Ops;
 
 /// <summary>What an expression of a forward body evaluates to while it is lowered.</summary>
 internal abstract record Value;

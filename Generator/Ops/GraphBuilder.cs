@@ -1,8 +1,8 @@
 using System;
 using System.Linq;
-using ModelGen.Generator.Ops;
+using ModelGen.Generator.Ir;
 
-namespace ModelGen.Generator.Ir;
+namespace ModelGen.Generator.Ops;
 
 /// <summary>A shape or structure error found while building the graph, reported as a diagnostic at the current expression.</summary>
 internal sealed class CompileError : Exception
