@@ -8,7 +8,10 @@ using ModelGen.Generator.Passes;
 
 namespace ModelGen.Generator;
 
-/// <summary>Runs the compiler passes over one parsed class, in the order DESIGN.md describes.</summary>
+/// <summary>
+/// Runs the compiler passes over one parsed class, in the order docs/architecture.md describes; <c>gpu</c> asks for the
+/// GPU program as well as the CPU one.
+/// </summary>
 internal static class Compiler
 {
     public static string HintName(ClassSpec spec)
@@ -20,7 +23,7 @@ internal static class Compiler
         return string.Join(".", parts) + ".g.cs";
     }
 
-    public static GeneratedFile Compile(ClassSpec spec, CancellationToken ct)
+    public static GeneratedFile Compile(ClassSpec spec, bool gpu, CancellationToken ct)
     {
         var diagnostics = spec.Diagnostics.ToList();
         string hint = HintName(spec);
@@ -72,7 +75,7 @@ internal static class Compiler
             var inferenceUnits = Fusion.Run(forward, new[] { forward.Output });
             inference = new CompiledGraph(forward, inferenceUnits, MemoryPlan.Build(forward, inferenceUnits, new[] { forward.Output }));
         }
-        return new GeneratedFile(hint, ModelEmitter.Emit(spec, training, inference), diagnostics.ToEquatable());
+        return new GeneratedFile(hint, ModelEmitter.Emit(spec, training, inference, gpu), diagnostics.ToEquatable());
     }
 }
 

@@ -19,6 +19,7 @@ public sealed class ModelGenerator : IIncrementalGenerator
 {
     const string ModelAttribute = "ModelGen.ModelAttribute";
     const string ModuleAttribute = "ModelGen.ModuleAttribute";
+    const string GpuAssembly = "ModelGen.Runtime.Gpu";
 
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -33,12 +34,16 @@ public sealed class ModelGenerator : IIncrementalGenerator
             static (node, _) => node is ClassDeclarationSyntax,
             static (ctx, ct) => Guard.Parse(ctx, isModel: false, ct)).WithTrackingName(TrackingNames.ModuleSpec);
 
-        // 2. Compile each spec: lower the forward body to a graph, differentiate it, fuse it, plan its memory and
-        //    emit C#. The result is source text plus diagnostics, again equatable, so it is cached as a whole.
-        var compiledModels = models.Where(static spec => spec != null).Select(static (spec, ct) => Guard.Compile(spec!, ct)).WithTrackingName(TrackingNames.CompiledModel);
-        var compiledModules = modules.Where(static spec => spec != null).Select(static (spec, ct) => Guard.Compile(spec!, ct)).WithTrackingName(TrackingNames.CompiledModule);
+        // 2. Which backends to emit: the CPU always; the GPU when the compilation references the GPU backend's
+        //    assembly, so that a CPU-only app gets exactly the code it had (and no ILGPU dependency).
+        var gpu = context.CompilationProvider.Select(static (c, _) => c.ReferencedAssemblyNames.Any(a => a.Name == GpuAssembly)).WithTrackingName(TrackingNames.Backends);
 
-        // 3. Report the diagnostics at their source spans and add the generated files.
+        // 3. Compile each spec: lower the forward body to a graph, differentiate it, fuse it, plan its memory and
+        //    emit C# for each backend. The result is source text plus diagnostics, again equatable, so it is cached as a whole.
+        var compiledModels = models.Where(static spec => spec != null).Combine(gpu).Select(static (input, ct) => Guard.Compile(input.Left!, input.Right, ct)).WithTrackingName(TrackingNames.CompiledModel);
+        var compiledModules = modules.Where(static spec => spec != null).Select(static (spec, ct) => Guard.Compile(spec!, false, ct)).WithTrackingName(TrackingNames.CompiledModule);
+
+        // 4. Report the diagnostics at their source spans and add the generated files.
         context.RegisterSourceOutput(compiledModels, static (spc, output) => Write(spc, output));
         context.RegisterSourceOutput(compiledModules, static (spc, output) => Write(spc, output));
     }
@@ -58,6 +63,7 @@ public static class TrackingNames
     public const string ModuleSpec = nameof(ModuleSpec);
     public const string CompiledModel = nameof(CompiledModel);
     public const string CompiledModule = nameof(CompiledModule);
+    public const string Backends = nameof(Backends);
 }
 
 /// <summary>The generated source of one class and the diagnostics found while compiling it.</summary>
@@ -87,11 +93,11 @@ internal static class Guard
         }
     }
 
-    public static GeneratedFile Compile(ClassSpec spec, System.Threading.CancellationToken ct)
+    public static GeneratedFile Compile(ClassSpec spec, bool gpu, System.Threading.CancellationToken ct)
     {
         try
         {
-            return Compiler.Compile(spec, ct);
+            return Compiler.Compile(spec, gpu, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

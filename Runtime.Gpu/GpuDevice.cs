@@ -190,10 +190,15 @@ public sealed class GpuBackend : IDeviceBackend
         }
     }
 
+    /// <inheritdoc/>
+    public DeviceSession CreateSession(Device device, ParameterStore parameters) =>
+        device is GpuDevice gpu ? new GpuSession(gpu, parameters) : throw new ArgumentException($"{device} is not a GPU of the GPU backend.", nameof(device));
+
     /// <summary>Defers ILGPU's device scan until a device is asked for.</summary>
     sealed class LazyBackend : IDeviceBackend
     {
         public IReadOnlyList<Device> Devices => Instance.Devices;
         public Device Emulator() => Instance.Emulator();
+        public DeviceSession CreateSession(Device device, ParameterStore parameters) => Instance.CreateSession(device, parameters);
     }
 }

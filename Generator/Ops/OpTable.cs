@@ -18,6 +18,9 @@ internal static partial class OpTable
 
     public static bool TryGet(string name, out OpDef def) => Rows.TryGetValue(name, out def!);
 
+    /// <summary>Every row.</summary>
+    public static IEnumerable<OpDef> All => Rows.Values;
+
     static void Row(OpDef def) => Rows.Add(def.Name, def);
 
     static OpTable()

@@ -44,16 +44,19 @@ public static class CompiledOracle
         return new Batch(input, labels, targets, size);
     }
 
-    static Run Compiled(ModelBase model, Batch b, int capacity)
+    static Run Compiled(ModelBase model, Batch b, int capacity, Device? device = null)
     {
         int outLength = model.Description.OutputShape.Aggregate(1, (a, c) => a * c);
-        var program = model.CreateProgram(capacity);
+        if (device != null) model.To(device);
+        var program = model.ProgramFor(capacity);
         var output = new float[b.Size * outLength];
         var (input, labels, targets) = (b.Input.ToArray(), b.Labels.ToArray(), b.Targets.ToArray());
         float loss = program.TrainStep(b.Input, b.Labels, b.Targets, b.Size, output);
+        model.SyncFromDevice();
         var gradients = model.Parameters.Gradients.ToArray();
         var inferred = new float[b.Size * outLength];
         program.Infer(b.Input, b.Size, inferred);
+        model.SyncFromDevice();
         // The generated code reads the caller's input, labels and targets in place: it must leave them as they were.
         Assert.Equal(input, b.Input);
         Assert.Equal(labels, b.Labels);
@@ -90,15 +93,15 @@ public static class CompiledOracle
         }
     }
 
-    /// <summary>Compiled TrainStep and Infer against eager training and evaluation, at each batch size.</summary>
-    public static void TrainStepAndInferMatchEager(OracleCase c)
+    /// <summary>Compiled TrainStep and Infer (on <paramref name="device"/>, the CPU by default) against eager training and evaluation, at each batch size.</summary>
+    public static void TrainStepAndInferMatchEager(OracleCase c, Device? device = null)
     {
         foreach (int size in c.Sizes ?? DefaultSizes)
         {
             var model = c.Create();
             var before = model.Parameters.Values.ToArray();
             var batch = MakeBatch(model.Description, size, seed: size, c.Ids);
-            var compiled = Compiled(model, batch, capacity: 16);
+            var compiled = Compiled(model, batch, capacity: 16, device);
             before.CopyTo(model.Parameters.Values); // the eager step starts from the same parameters and running statistics
             var eager = Eager(c, model, batch);
             AssertClose(new[] { eager.Loss }, new[] { compiled.Loss }, $"{c.Name} batch {size} loss");

@@ -9,12 +9,7 @@ namespace ModelGen.Runtime.Tests.Compiled;
 [Collection(CpuSettingsCollection.Name)] // forces SIMD levels process-wide
 public class ConvolutionCompiledTests
 {
-    static readonly OracleCase[] Cases =
-    {
-        new OracleCase("SmallCnn", () => new SmallCnnModel(seed: 11), (m, x) => ((SmallCnnModel)m).Forward(x), (m, y, t, l) => ((SmallCnnModel)m).Loss(y, l)),
-        new OracleCase("GroupedCnn", () => new GroupedCnnModel(seed: 12), (m, x) => ((GroupedCnnModel)m).Forward(x), (m, y, t, l) => ((GroupedCnnModel)m).Loss(y, t)),
-        new OracleCase("Layout", () => new LayoutModel(seed: 13), (m, x) => ((LayoutModel)m).Forward(x), (m, y, t, l) => ((LayoutModel)m).Loss(y, l)),
-    };
+    static readonly OracleCase[] Cases = OracleCases.Convolution;
 
     public static IEnumerable<object[]> Names() => Cases.Select(c => new object[] { c.Name });
 

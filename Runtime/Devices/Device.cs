@@ -93,6 +93,10 @@ public abstract class Device
         }
     }
 
+    /// <summary>The registered GPU backend; throws naming the reason when there is none.</summary>
+    internal static IDeviceBackend RequireBackend() =>
+        GpuUnavailableReason is { } why ? throw new DeviceException($"No GPU: {why}.") : Backend!;
+
     static IDeviceBackend? Backend
     {
         get { lock (Gate) return RuntimeFeature.IsDynamicCodeSupported ? _gpuBackend : null; }
@@ -197,6 +201,9 @@ public interface IDeviceBackend
 
     /// <summary>ILGPU's CPU accelerator as a device: the GPU kernels run by CPU threads (for tests).</summary>
     Device Emulator();
+
+    /// <summary>Puts a model's parameters on <paramref name="device"/> (one of this backend's devices).</summary>
+    DeviceSession CreateSession(Device device, ParameterStore parameters);
 }
 
 /// <summary>A device could not be found or used; the message names the device and what failed.</summary>

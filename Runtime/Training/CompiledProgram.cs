@@ -9,7 +9,7 @@ namespace ModelGen;
 /// floats (k fixed at build time), the unbatched ones after all of those, so one plan serves every batch size up
 /// to the capacity. Running a step allocates nothing.
 /// </summary>
-public abstract class CompiledProgram
+public abstract class CompiledProgram : IDisposable
 {
     /// <summary>Binds the program to its parameters and sizes its activation arena (which the backend allocates).</summary>
     /// <param name="parameters">The parameter store the program reads (and whose gradients it writes).</param>
@@ -71,6 +71,41 @@ public abstract class CompiledProgram
     /// <param name="batch">The number of samples, at most <see cref="MaxBatch"/>.</param>
     /// <param name="output">Receives <c>batch x output size</c> floats (for metrics).</param>
     public abstract float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output);
+
+    /// <summary>
+    /// One training step of <c>Fit</c>: <see cref="TrainStep"/>, then <paramref name="optimizer"/>'s update, then the count
+    /// of samples whose highest output is their label (when <paramref name="classify"/>). A GPU program does all three
+    /// on the device and reads back only the loss and the count.
+    /// </summary>
+    /// <param name="input">The inputs.</param>
+    /// <param name="labels">The labels, or empty.</param>
+    /// <param name="targets">The targets, or empty.</param>
+    /// <param name="batch">The number of samples.</param>
+    /// <param name="optimizer">The optimizer.</param>
+    /// <param name="classify">Whether to count correct predictions.</param>
+    /// <param name="outputs">Scratch for the outputs (<c>batch x output size</c> floats) where the count is taken on the host.</param>
+    /// <param name="correct">The number of correct predictions.</param>
+    /// <returns>The batch's mean loss.</returns>
+    internal virtual float TrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
+        Optimizer optimizer, bool classify, Span<float> outputs, out long correct)
+    {
+        float loss = TrainStep(input, labels, targets, batch, outputs);
+        optimizer.Step(Parameters);
+        correct = classify ? ModelBase.CountCorrect(outputs, labels, batch, outputs.Length / batch) : 0;
+        return loss;
+    }
+
+    /// <summary>Releases the program's memory (device memory for a GPU program; nothing to do on the CPU).</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the program's memory.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+    }
 
     /// <summary>Throws unless <paramref name="batch"/> fits this program; generated code calls it first.</summary>
     protected void CheckBatch(int batch, int inputLength, int perSampleInput)

@@ -14,6 +14,7 @@ public abstract class ModelBase
     CompiledProgram? _trainProgram;
     CompiledProgram? _evalProgram;
     float[]? _evalOutput;
+    DeviceSession? _session;
 
     /// <summary>Called by the generated constructor.</summary>
     protected ModelBase(ModelDescription description, int seed)
@@ -41,8 +42,50 @@ public abstract class ModelBase
     /// <summary>Eager evaluation mode, as PyTorch's <c>model.eval()</c>: dropout is the identity, batch normalization uses running statistics.</summary>
     public void Eval() => Mode.Training = false;
 
-    /// <summary>Creates the generated program for batches of up to <paramref name="maxBatch"/> samples.</summary>
+    /// <summary>Creates the generated CPU program for batches of up to <paramref name="maxBatch"/> samples.</summary>
     public abstract CompiledProgram CreateProgram(int maxBatch);
+
+    /// <summary>
+    /// Creates the generated program for a GPU session. The generator overrides this when the project that declares the
+    /// model references the GPU backend (<c>ModelGen.Runtime.Gpu</c>); otherwise there is no GPU code to run.
+    /// </summary>
+    public virtual CompiledProgram CreateDeviceProgram(DeviceSession session, int maxBatch) =>
+        throw new DeviceException($"{Description.Name} has no GPU code: the project that declares it does not reference ModelGen.Runtime.Gpu, so the generator wrote only its CPU program.");
+
+    /// <summary>The device the model runs on (<see cref="Device.Cpu"/> until <see cref="To"/> moves it).</summary>
+    public Device Device => _session?.Device ?? Device.Cpu;
+
+    /// <summary>
+    /// Moves the model to <paramref name="device"/>, as PyTorch's <c>model.to(device)</c>: its parameters (and, once they
+    /// step there, its optimizers' state) live on the device, and <see cref="Fit"/>, <see cref="Evaluate"/>,
+    /// <see cref="Predict"/>, <see cref="Save(string)"/> and <see cref="Load(string)"/> run there. Checkpoints are the same
+    /// files on every device. Moving back to the CPU copies everything back. Returns the model.
+    /// </summary>
+    public ModelBase To(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (ReferenceEquals(device, Device)) return this;
+        DeviceSession? next = device.IsGpu ? Device.RequireBackend().CreateSession(device, Parameters) : null;
+        if (_session != null)
+        {
+            // The parameters come back first, so that the new device starts from what the old one trained.
+            _session.Download();
+            if (next != null) next.Upload();
+            _session.Dispose();
+        }
+        _session = next;
+        DropPrograms();
+        return this;
+    }
+
+    void DropPrograms()
+    {
+        _trainProgram?.Dispose();
+        _trainProgram = null;
+        if (!ReferenceEquals(_evalProgram, _trainProgram)) _evalProgram?.Dispose();
+        _evalProgram = null;
+        _evalOutput = null;
+    }
 
     int InputLength => Tensor.ShapeLength(Description.InputShape);
 
@@ -116,11 +159,10 @@ public abstract class ModelBase
             {
                 int n = loader.Load(b);
                 var outputs = output.AsSpan(0, n * outputLength);
-                float loss = program.TrainStep(loader.Input, loader.Labels, loader.Targets, n, outputs);
-                optimizer.Step(Parameters);
+                float loss = program.TrainBatch(loader.Input, loader.Labels, loader.Targets, n, optimizer, classify, outputs, out long right);
                 lossSum += (double)loss * n;
                 seen += n;
-                if (classify) correct += CountCorrect(outputs, loader.Labels, n, outputLength);
+                correct += right;
                 progress?.Batch(epoch + 1, epochs, b + 1, loader.BatchCount, lossSum / seen,
                     seen / Stopwatch.GetElapsedTime(epochStart).TotalSeconds);
             }
@@ -143,6 +185,7 @@ public abstract class ModelBase
             }
         }
 
+        _session?.Download();
         for (int c = 0; c < callbacks.Count; c++) callbacks[c].OnTrainEnd(history);
         return history;
     }
@@ -244,8 +287,11 @@ public abstract class ModelBase
     }
 
     /// <summary>Writes every parameter to a safetensors file (atomically), with the model name in the metadata.</summary>
-    public void Save(string path) =>
+    public void Save(string path)
+    {
+        _session?.Download();
         SafeTensors.Save(path, Parameters, new Dictionary<string, string>(StringComparer.Ordinal) { ["modelgen.model"] = Description.Name });
+    }
 
     /// <summary>
     /// Writes a resumable checkpoint: every parameter as <see cref="Save(string)"/>, plus <paramref name="optimizer"/>'s
@@ -260,6 +306,11 @@ public abstract class ModelBase
             if (Parameters[i].Name.StartsWith(Optimizer.StatePrefix, StringComparison.Ordinal))
                 throw new InvalidOperationException(
                     $"Parameter '{Parameters[i].Name}' starts with '{Optimizer.StatePrefix}', the prefix reserved for optimizer state; rename the layer to save optimizer state.");
+        if (_session != null)
+        {
+            _session.Download();
+            _session.DownloadOptimizer(optimizer);
+        }
         var metadata = optimizer.ExportMetadata();
         metadata["modelgen.model"] = Description.Name;
         SafeTensors.Save(path, Parameters, metadata, optimizer.ExportState(Parameters), afterHeader: null);
@@ -270,7 +321,11 @@ public abstract class ModelBase
     /// a <see cref="CheckpointException"/> lists them all and the parameters are unchanged. Optimizer state in the file
     /// (from <see cref="Save(string, Optimizer)"/>) is ignored.
     /// </summary>
-    public void Load(string path) => SafeTensors.Load(path, Parameters);
+    public void Load(string path)
+    {
+        SafeTensors.Load(path, Parameters);
+        _session?.Upload();
+    }
 
     /// <summary>
     /// Reads a resumable checkpoint written by <see cref="Save(string, Optimizer)"/>: the parameters, and
@@ -284,11 +339,26 @@ public abstract class ModelBase
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         SafeTensors.Load(path, Parameters, optimizer);
+        if (_session != null)
+        {
+            _session.Upload();
+            _session.UploadOptimizer(optimizer);
+        }
     }
+
+    /// <summary>A new program for the model's device, for batches of up to <paramref name="maxBatch"/> (tests and benchmarks drive programs directly).</summary>
+    internal CompiledProgram ProgramFor(int maxBatch) => Create(maxBatch);
+
+    /// <summary>Copies the parameters and gradients from the model's device to the host store (nothing to do on the CPU).</summary>
+    internal void SyncFromDevice() => _session?.Download();
 
     CompiledProgram TrainProgram(int batch)
     {
-        if (_trainProgram == null || _trainProgram.MaxBatch < batch) _trainProgram = Create(batch);
+        if (_trainProgram == null || _trainProgram.MaxBatch < batch)
+        {
+            _trainProgram?.Dispose();
+            _trainProgram = Create(batch);
+        }
         return _trainProgram;
     }
 
@@ -296,6 +366,7 @@ public abstract class ModelBase
     {
         if (_evalProgram == null || _evalProgram.MaxBatch < batch)
         {
+            _evalProgram?.Dispose();
             _evalProgram = Create(batch);
             _evalOutput = new float[checked(batch * OutputLength)];
         }
@@ -304,7 +375,7 @@ public abstract class ModelBase
 
     CompiledProgram Create(int batch)
     {
-        var program = CreateProgram(batch);
+        var program = _session == null ? CreateProgram(batch) : CreateDeviceProgram(_session, batch);
         if (program == null || program.MaxBatch < batch)
             throw new InvalidOperationException($"{Description.Name}.CreateProgram({batch}) returned a program for at most {program?.MaxBatch ?? 0} samples.");
         return program;
@@ -343,7 +414,7 @@ public abstract class ModelBase
         return s.Substring(1, s.Length - 2);
     }
 
-    static long CountCorrect(ReadOnlySpan<float> outputs, ReadOnlySpan<int> labels, int rows, int classes)
+    internal static long CountCorrect(ReadOnlySpan<float> outputs, ReadOnlySpan<int> labels, int rows, int classes)
     {
         long correct = 0;
         for (int r = 0; r < rows; r++)
