@@ -110,7 +110,7 @@ public static partial class GpuKernels
         ConvCheckLength(xLength, (long)g.Batch * g.Channels * g.Height * g.Width, "x");
         ConvCheckLength(wLength, (long)g.OutChannels * g.GroupChannels * g.Kernel * g.Kernel, "w");
         ConvCheckLength(yLength, (long)g.Batch * g.OutChannels * g.OutHeight * g.OutWidth, "y");
-        if ((long)g.Batch * Math.Max(g.Channels * g.Height * g.Width, g.OutChannels * g.OutHeight * g.OutWidth) > int.MaxValue)
+        if ((long)g.Batch * Math.Max((long)g.Channels * g.Height * g.Width, (long)g.OutChannels * g.OutHeight * g.OutWidth) > int.MaxValue)
             throw new ArgumentException($"Convolution {g}: tensors of more than {int.MaxValue} elements are not supported on the GPU.");
     }
 

@@ -80,7 +80,7 @@ public static partial class GpuKernels
         ConvCheckLength(dy.Length, (long)planes * outHeight * outWidth, "y");
         ConvCheckLength(argmax.Length, (long)planes * outHeight * outWidth, nameof(argmax));
         if (planes == 0) return;
-        PoolCheckSize((long)planes * Math.Max(height * width, outHeight * outWidth));
+        PoolCheckSize((long)planes * Math.Max((long)height * width, (long)outHeight * outWidth));
         var k = device.Kernels(a => new PoolingKernels(a));
         var p = new PoolArgs { H = height, W = width, Ho = outHeight, Wo = outWidth };
         int threads = Math.Min(k.MaxThreads, Math.Max(32, ConvolutionKernels.PowerOfTwoAtLeast(outHeight * outWidth)));
@@ -170,7 +170,7 @@ public static partial class GpuKernels
             throw new ArgumentException($"Invalid pooling geometry (planes={planes}, {height}x{width} → {ho}x{wo}).");
         ConvCheckLength(xLength, (long)planes * height * width, "x");
         ConvCheckLength(yLength, (long)planes * ho * wo, "y");
-        PoolCheckSize((long)planes * Math.Max(height * width, ho * wo));
+        PoolCheckSize((long)planes * Math.Max((long)height * width, (long)ho * wo));
         return new PoolArgs { H = height, W = width, Ho = ho, Wo = wo, K = kernel, S = stride, P = padding };
     }
 
