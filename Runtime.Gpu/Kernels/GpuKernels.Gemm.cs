@@ -257,23 +257,33 @@ internal static class GemmKernel
             {
                 int baseA = (s & 1) * 2 * sliceVectors;
                 int baseB = baseA + sliceVectors;
-                bool more = s + 1 < steps;
-                if (more)
+                // The next step's values (zeros past the end: the loads stay in bounds) are fetched before the
+                // multiplications and used after them, so that their latency hides behind the arithmetic. No branch
+                // around them: the loads, the products and the stores are one block for the scheduler.
+                pa = la.Load(g.A, s + 1, k);
+                pb = lb.Load(g.B, s + 1, k);
+                // This thread's columns of the two slices: constant offsets from here on (folded into the loads).
+                var sa = shared.SubView(baseA + ty, sliceVectors - ty);
+                var sb = shared.SubView(baseB + tx, sliceVectors - tx);
+                // The depth rows of the slice, unrolled by hand (ILGPU leaves this loop rolled): depth is a constant.
+                Row(ref acc, sa, sb, 0 * rowVectors, side);
+                Row(ref acc, sa, sb, 1 * rowVectors, side);
+                if (depth > 2)
                 {
-                    pa = la.Load(g.A, s + 1, k);
-                    pb = lb.Load(g.B, s + 1, k);
+                    Row(ref acc, sa, sb, 2 * rowVectors, side);
+                    Row(ref acc, sa, sb, 3 * rowVectors, side);
                 }
-                for (int p = 0; p < depth; p++)
+                if (depth > 4)
                 {
-                    int ra = baseA + p * rowVectors, rb = baseB + p * rowVectors;
-                    acc.Step(shared[ra + ty], shared[ra + side + ty], shared[rb + tx], shared[rb + side + tx]);
+                    Row(ref acc, sa, sb, 4 * rowVectors, side);
+                    Row(ref acc, sa, sb, 5 * rowVectors, side);
+                    Row(ref acc, sa, sb, 6 * rowVectors, side);
+                    Row(ref acc, sa, sb, 7 * rowVectors, side);
                 }
-                if (more)
-                {
-                    int next = ((s + 1) & 1) * 2 * sliceVectors;
-                    la.Store(sharedFloats, 4 * next, pa);
-                    lb.Store(sharedFloats, 4 * (next + sliceVectors), pb);
-                }
+                // Into the other buffer, which nobody reads during this step (after the last step: never read).
+                int next = ((s + 1) & 1) * 2 * sliceVectors;
+                la.Store(sharedFloats, 4 * next, pa);
+                lb.Store(sharedFloats, 4 * (next + sliceVectors), pb);
                 Group.Barrier();
             }
         }
@@ -296,6 +306,11 @@ internal static class GemmKernel
         StoreRow(g, rh + 2, cl, acc.R6L, biasL); StoreRow(g, rh + 2, ch, acc.R6H, biasH);
         StoreRow(g, rh + 3, cl, acc.R7L, biasL); StoreRow(g, rh + 3, ch, acc.R7H, biasH);
     }
+
+    /// <summary>One depth row of the staged slices (<paramref name="row"/>: its offset in vectors): this thread's 8 values of op(A) and 8 of op(B), multiplied into the accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Row(ref GemmAcc acc, ArrayView<F4> sa, ArrayView<F4> sb, int row, int side) =>
+        acc.Step(sa[row], sa[row + side], sb[row], sb[row + side]);
 
     /// <summary>The 4 values at columns col .. col + 3 of a row starting at <paramref name="offset"/>; 0 past <paramref name="n"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
