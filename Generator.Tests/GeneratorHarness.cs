@@ -42,6 +42,12 @@ public static class GeneratorHarness
             .Append(MetadataReference.CreateFromFile(typeof(ModelGen.Tensor).Assembly.Location))
             .ToImmutableArray();
 
+    /// <summary>The references of a project that also references the GPU backend (and so ILGPU).</summary>
+    static readonly ImmutableArray<MetadataReference> GpuReferences =
+        References.Add(MetadataReference.CreateFromFile(typeof(ModelGen.Gpu.GpuKernels).Assembly.Location))
+            .Add(MetadataReference.CreateFromFile(typeof(ILGPU.ArrayView<float>).Assembly.Location))
+            .Add(MetadataReference.CreateFromFile(typeof(ILGPU.Algorithms.XMath).Assembly.Location));
+
     /// <summary>
     /// The runtime being built in parallel may not yet declare the Tensor operators that model code uses; where it does
     /// not, this C# 14 extension block stands in for them so that `x + y` binds as it will in a real build. The generator
@@ -74,11 +80,14 @@ public static class GeneratorHarness
 
     static readonly bool RuntimeHasOperators = typeof(ModelGen.Tensor).GetMethod("op_Addition", new[] { typeof(ModelGen.Tensor), typeof(ModelGen.Tensor) }) != null;
 
-    public static CSharpCompilation CreateCompilation(params (string Path, string Text)[] sources)
+    public static CSharpCompilation CreateCompilation(params (string Path, string Text)[] sources) => CreateCompilation(gpu: false, sources);
+
+    /// <summary>A compilation of <paramref name="sources"/>; with <paramref name="gpu"/> it references the GPU backend, so the generator writes GPU programs.</summary>
+    public static CSharpCompilation CreateCompilation(bool gpu, params (string Path, string Text)[] sources)
     {
         var trees = sources.Select(s => CSharpSyntaxTree.ParseText(s.Text, ParseOptions, s.Path)).ToList();
         if (!RuntimeHasOperators) trees.Add(CSharpSyntaxTree.ParseText(OperatorShim, ParseOptions, "TensorOperatorShim.cs"));
-        return CSharpCompilation.Create("UserModels", trees, References,
+        return CSharpCompilation.Create("UserModels", trees, gpu ? GpuReferences : References,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
     }
 
@@ -92,6 +101,9 @@ public static class GeneratorHarness
     public static GeneratorResult Run(string source, string path = "Model.cs") => Run(new[] { (path, source) });
 
     public static GeneratorResult Run(params (string Path, string Text)[] sources) => Run(CreateDriver(), CreateCompilation(sources));
+
+    /// <summary>Runs the generator over one source file in a project that references the GPU backend.</summary>
+    public static GeneratorResult RunGpu(string source, string path = "Model.cs") => Run(CreateDriver(), CreateCompilation(gpu: true, (path, source)));
 
     /// <summary>Runs (or re-runs) <paramref name="driver"/> over <paramref name="compilation"/>.</summary>
     public static GeneratorResult Run(GeneratorDriver driver, Compilation compilation)

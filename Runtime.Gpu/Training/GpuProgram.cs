@@ -148,7 +148,7 @@ public abstract class GpuProgram : CompiledProgram
     /// One training step of <c>Fit</c>: the batch up, the step, the optimizer update and the count of correct
     /// predictions all on the device; the loss and the count come back together, the only values read per step.
     /// </summary>
-    internal override float TrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
+    public override float TrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
         Optimizer optimizer, bool classify, Span<float> outputs, out long correct)
     {
         CheckBatch(batch, input.Length, InputSize);

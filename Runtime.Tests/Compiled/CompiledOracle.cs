@@ -48,7 +48,7 @@ public static class CompiledOracle
     {
         int outLength = model.Description.OutputShape.Aggregate(1, (a, c) => a * c);
         if (device != null) model.To(device);
-        var program = model.ProgramFor(capacity);
+        var program = model.NewProgram(capacity);
         var output = new float[b.Size * outLength];
         var (input, labels, targets) = (b.Input.ToArray(), b.Labels.ToArray(), b.Targets.ToArray());
         float loss = program.TrainStep(b.Input, b.Labels, b.Targets, b.Size, output);

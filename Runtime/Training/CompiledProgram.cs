@@ -86,7 +86,7 @@ public abstract class CompiledProgram : IDisposable
     /// <param name="outputs">Scratch for the outputs (<c>batch x output size</c> floats) where the count is taken on the host.</param>
     /// <param name="correct">The number of correct predictions.</param>
     /// <returns>The batch's mean loss.</returns>
-    internal virtual float TrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
+    public virtual float TrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
         Optimizer optimizer, bool classify, Span<float> outputs, out long correct)
     {
         float loss = TrainStep(input, labels, targets, batch, outputs);

@@ -346,8 +346,8 @@ public abstract class ModelBase
         }
     }
 
-    /// <summary>A new program for the model's device, for batches of up to <paramref name="maxBatch"/> (tests and benchmarks drive programs directly).</summary>
-    internal CompiledProgram ProgramFor(int maxBatch) => Create(maxBatch);
+    /// <summary>A new compiled program on the model's device (see <see cref="To"/>) for batches of up to <paramref name="maxBatch"/>, for loops that drive programs themselves (the char-LM samples, benchmarks, tests).</summary>
+    public CompiledProgram NewProgram(int maxBatch) => Create(maxBatch);
 
     /// <summary>Copies the parameters and gradients from the model's device to the host store (nothing to do on the CPU).</summary>
     internal void SyncFromDevice() => _session?.Download();

@@ -168,6 +168,7 @@ public sealed class CharCorpus
     public static int Run(string name, ModelBase model, int time, string[] args, int steps, int batch, float learningRate, double targetFraction)
     {
         int seed = 1, evalEvery = Math.Max(1, steps / 8);
+        string deviceName = "cpu";
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -177,8 +178,9 @@ public sealed class CharCorpus
                 case "--batch": batch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--lr": learningRate = float.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--seed": seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--device": deviceName = Next(); break;
                 default:
-                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Options: --steps N --batch N --lr X --seed N");
+                    Console.Error.WriteLine($"Unknown argument '{args[i]}'. Options: --steps N --batch N --lr X --seed N --device cpu|gpu|best|N");
                     return 2;
             }
         }
@@ -199,7 +201,18 @@ public sealed class CharCorpus
         Console.WriteLine($"Bigram baseline (previous character only, add-one smoothed): {bigram:F3} nats/char = {bigram / Math.Log(2):F3} bits/char.");
         Console.WriteLine($"{name}: {model.Parameters.ScalarCount:N0} parameters, context {time}. Training {steps} steps of {batch} windows, AdamW(lr {learningRate}, cosine decay, 5% warm-up). SIMD: {ModelGen.Cpu.CpuFeatures.Active}, threads: {ModelGen.Cpu.CpuFeatures.Threads}.");
 
-        var program = model.CreateProgram(batch);
+        try
+        {
+            var device = deviceName == "best" ? Device.Best(out string why) : Device.Parse(deviceName);
+            model.To(device);
+            Console.WriteLine(deviceName == "best" ? $"Device: {device} ({why})." : $"Device: {device}.");
+        }
+        catch (DeviceException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+        var program = model.NewProgram(batch);
         var optimizer = new AdamW(learningRate) { Schedule = new CosineDecay(steps, 0.05f, warmupSteps: steps / 20) };
         var rng = new Random(seed);
         var ids = new float[batch * time];
@@ -210,8 +223,7 @@ public sealed class CharCorpus
         for (int step = 1; step <= steps; step++)
         {
             corpus.Batch(rng, corpus.Train, batch, time, ids, targets);
-            float loss = program.TrainStep(ids, default, targets, batch, default);
-            optimizer.Step(model.Parameters);
+            float loss = program.TrainBatch(ids, default, targets, batch, optimizer, classify: false, default, out _);
             running = step == 1 ? loss : 0.95 * running + 0.05 * loss;
             if (step % evalEvery == 0 || step == steps)
             {

@@ -11,12 +11,14 @@ using ModelGen;
 //
 //   dotnet run -c Release --project Samples/FashionMnist [-- --model mlp|cnn --epochs 5 --batch 64 --lr 0.002 --seed 1 --checkpoint fashion.safetensors]
 //   dotnet run -c Release --project Samples/FashionMnist -- --predict fashion.safetensors   (reload and predict only)
+//   --device cpu|gpu|best|N|cuda:0|gpu-emulator:0   where to train and predict (default cpu; best = a GPU when there is one)
 
 int epochs = 5, batch = 64, seed = 1;
 string modelName = "mlp";
 float lr = 2e-3f;
 string checkpoint = "fashion.safetensors";
 string? predictOnly = null;
+string deviceName = "cpu";
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -29,8 +31,9 @@ for (int i = 0; i < args.Length; i++)
         case "--seed": seed = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--checkpoint": checkpoint = Next(); break;
         case "--predict": predictOnly = Next(); break;
+        case "--device": deviceName = Next(); break;
         default:
-            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Options: --model mlp|cnn --epochs N --batch N --lr X --seed N --checkpoint PATH --predict PATH");
+            Console.Error.WriteLine($"Unknown argument '{args[i]}'. Options: --model mlp|cnn --epochs N --batch N --lr X --seed N --checkpoint PATH --predict PATH --device cpu|gpu|best|N");
             return 2;
     }
 }
@@ -41,6 +44,17 @@ if (modelName is not ("mlp" or "cnn"))
     return 2;
 }
 bool cnn = modelName == "cnn";
+Device device;
+try
+{
+    device = deviceName == "best" ? Device.Best(out string why) : Device.Parse(deviceName);
+    Console.WriteLine(deviceName == "best" ? $"Device: {device} ({why})." : $"Device: {device}.");
+}
+catch (DeviceException e)
+{
+    Console.Error.WriteLine(e.Message);
+    return 1;
+}
 // The MLP reads flat 784-pixel rows; the CNN reads (1, 28, 28) images.
 ModelBase NewModel(int modelSeed) => cnn ? new FashionCnn(modelSeed) : new FashionMlp(modelSeed);
 int[] imageShape = cnn ? new[] { 1, 28, 28 } : new[] { 784 };
@@ -64,6 +78,7 @@ Console.WriteLine($"Fashion-MNIST: {data.Train.Count:N0} training and {data.Test
 if (predictOnly == null)
 {
     var model = NewModel(seed);
+    model.To(device);
     // AdamW (weight decay 0.01) with the learning rate annealed along a cosine over the whole run.
     var optimizer = new AdamW(lr) { Schedule = new CosineDecay(CosineDecay.StepsFor(data.Train.Count, batch, epochs)) };
     Console.WriteLine($"{model.GetType().Name}: {model.Parameters.ScalarCount:N0} parameters. Training {epochs} epochs, batch {batch}, AdamW(lr {lr}, cosine decay).");
@@ -78,6 +93,7 @@ if (predictOnly == null)
 
 // A fresh model with other initial weights, restored from the checkpoint.
 var restored = NewModel(12345);
+restored.To(device);
 restored.Load(predictOnly);
 var check = restored.Evaluate(data.Test);
 Console.WriteLine($"Reloaded {predictOnly}: test accuracy {check.Accuracy:F4}.");
