@@ -5,7 +5,7 @@ namespace ModelGen.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release --project Benchmarks -- compare [--quick]</c> runs the comparison with PyTorch (see
-/// <see cref="Compare"/>); any other arguments go to the BenchmarkDotNet suites, e.g. <c>-- --filter '*Gemm*'</c>
+/// <see cref="Compare"/>); <c>-- gpu [--device cuda:0] [--quick]</c> the GPU backend's figures (see <see cref="GpuBench"/>); any other arguments go to the BenchmarkDotNet suites, e.g. <c>-- --filter '*Gemm*'</c>
 /// or <c>-- --list flat</c>.
 /// </summary>
 public static class Program
@@ -17,6 +17,8 @@ public static class Program
             return Compare.Run(args[1..]);
         if (args.Length > 0 && args[0] == "profile")
             return StepProfile.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "gpu")
+            return GpuBench.Run(args[1..]);
         if (args.Length > 0 && args[0] == "gemm")
             return GemmProbe.Run(args[1..]);
         if (args.Length > 0 && args[0] == "peak")
