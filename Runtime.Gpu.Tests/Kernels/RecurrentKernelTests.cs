@@ -228,6 +228,26 @@ public class RecurrentKernelTests
     }
 
     [Fact]
+    public void An_empty_sequence_clears_the_carries_as_the_cpu_does()
+    {
+        const int B = 3, H = 5;
+        var w4 = Rand(H * 4 * H, 32);
+        var w3 = Rand(H * 3 * H, 33);
+        var carry = Rand(B * 2 * H, 34);
+        var work = Rand(B * 3 * H, 35);
+        using var gW4 = GpuTestDevice.Upload(w4);
+        using var gW3 = GpuTestDevice.Upload(w3);
+        using var gCarry = GpuTestDevice.Upload(carry);
+        using var gWork = GpuTestDevice.Upload(work);
+        CpuKernels.LstmBackward(w4, Array.Empty<float>(), Array.Empty<float>(), Array.Empty<float>(), carry, B, 0, H);
+        CpuKernels.GruBackward(w3, Array.Empty<float>(), Array.Empty<float>(), Array.Empty<float>(), Array.Empty<float>(), work, B, 0, H);
+        GpuKernels.LstmBackward(Device, gW4.View, default, default, default, gCarry.View, B, 0, H);
+        GpuKernels.GruBackward(Device, gW3.View, default, default, default, default, gWork.View, B, 0, H);
+        Assert.Equal(carry, Download(gCarry, carry.Length));
+        Assert.Equal(work, Download(gWork, work.Length));
+    }
+
+    [Fact]
     public void Short_buffers_are_rejected_before_any_launch()
     {
         using var small = GpuTestDevice.Zeros(3);
