@@ -19,7 +19,8 @@ public static partial class GpuKernels
     /// 16-byte vectors without bank conflicts). The depth is walked in steps of T/2: the A and B slices of a step are
     /// staged k-major in shared memory (double-buffered, one barrier a step), and the next step's slices are fetched from
     /// global memory into registers while the current one is multiplied. The transposes only change how a slice is read
-    /// from global memory: along its contiguous dimension, so that a warp's loads are coalesced in every combination.
+    /// from global memory: along its contiguous dimension, so that a warp's loads are coalesced in every combination
+    /// (the combination is a specialized kernel argument: each one used is compiled once, with straight-line loads).
     /// Edges of any size are handled by zero-filling the slices and predicating the stores; the bias and activation are
     /// applied as the registers are stored. T is 16 (128 × 128 blocks) on devices with 256-thread groups when that gives
     /// at least one block per multiprocessor, else 8 (64 × 64 blocks), else 4 (ILGPU's default CPU accelerator).
@@ -62,9 +63,9 @@ public static partial class GpuKernels
             throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
         if (m == 0 || n == 0)
             return;
-        CheckOperand(a.Length, lda, transA ? k : m, transA ? m : k, nameof(a), nameof(lda));
-        CheckOperand(b.Length, ldb, transB ? n : k, transB ? k : n, nameof(b), nameof(ldb));
-        CheckOperand(c.Length, ldc, m, n, nameof(c), nameof(ldc));
+        CheckGemmOperand(a.Length, lda, transA ? k : m, transA ? m : k, nameof(a), nameof(lda));
+        CheckGemmOperand(b.Length, ldb, transB ? n : k, transB ? k : n, nameof(b), nameof(ldb));
+        CheckGemmOperand(c.Length, ldc, m, n, nameof(c), nameof(ldc));
         if (bias.Length > 0 && bias.Length < n)
             throw new ArgumentException($"The bias has {bias.Length} values but C has {n} columns.", nameof(bias));
         if (k == 0 && accumulate)
@@ -102,7 +103,7 @@ public static partial class GpuKernels
         launch(device.Stream, config, args, new SpecializedValue<int>((transA ? 0 : 1) | (transB ? 2 : 0)));
     }
 
-    static void CheckOperand(long length, int ld, int rows, int cols, string name, string ldName)
+    static void CheckGemmOperand(long length, int ld, int rows, int cols, string name, string ldName)
     {
         if (ld < cols || ld < 1)
             throw new ArgumentException($"Stride {ldName}={ld} is smaller than the {cols} columns stored per row of {name}.", ldName);
@@ -171,12 +172,12 @@ internal readonly struct GemmSide4 : IGemmSide
 }
 
 /// <summary>Four floats: a 16-byte shared-memory vector and a 4-wide register group.</summary>
-internal struct F4
+internal struct GemmF4
 {
     public float X, Y, Z, W;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public F4(float x, float y, float z, float w)
+    public GemmF4(float x, float y, float z, float w)
     {
         X = x;
         Y = y;
@@ -186,7 +187,7 @@ internal struct F4
 
     /// <summary>c + a · b, lane by lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static F4 Fma(F4 c, float a, F4 b) => new(c.X + a * b.X, c.Y + a * b.Y, c.Z + a * b.Z, c.W + a * b.W);
+    public static GemmF4 Fma(GemmF4 c, float a, GemmF4 b) => new(c.X + a * b.X, c.Y + a * b.Y, c.Z + a * b.Z, c.W + a * b.W);
 }
 
 /// <summary>
@@ -195,20 +196,20 @@ internal struct F4
 /// </summary>
 internal struct GemmAcc
 {
-    public F4 R0L, R0H, R1L, R1H, R2L, R2H, R3L, R3H, R4L, R4H, R5L, R5H, R6L, R6H, R7L, R7H;
+    public GemmF4 R0L, R0H, R1L, R1H, R2L, R2H, R3L, R3H, R4L, R4H, R5L, R5H, R6L, R6H, R7L, R7H;
 
     /// <summary>One depth step: the outer product of the 8 values of op(A) (a0: rows 0-3, a1: rows 4-7) and the 8 of op(B).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Step(F4 a0, F4 a1, F4 b0, F4 b1)
+    public void Step(GemmF4 a0, GemmF4 a1, GemmF4 b0, GemmF4 b1)
     {
-        R0L = F4.Fma(R0L, a0.X, b0); R0H = F4.Fma(R0H, a0.X, b1);
-        R1L = F4.Fma(R1L, a0.Y, b0); R1H = F4.Fma(R1H, a0.Y, b1);
-        R2L = F4.Fma(R2L, a0.Z, b0); R2H = F4.Fma(R2H, a0.Z, b1);
-        R3L = F4.Fma(R3L, a0.W, b0); R3H = F4.Fma(R3H, a0.W, b1);
-        R4L = F4.Fma(R4L, a1.X, b0); R4H = F4.Fma(R4H, a1.X, b1);
-        R5L = F4.Fma(R5L, a1.Y, b0); R5H = F4.Fma(R5H, a1.Y, b1);
-        R6L = F4.Fma(R6L, a1.Z, b0); R6H = F4.Fma(R6H, a1.Z, b1);
-        R7L = F4.Fma(R7L, a1.W, b0); R7H = F4.Fma(R7H, a1.W, b1);
+        R0L = GemmF4.Fma(R0L, a0.X, b0); R0H = GemmF4.Fma(R0H, a0.X, b1);
+        R1L = GemmF4.Fma(R1L, a0.Y, b0); R1H = GemmF4.Fma(R1H, a0.Y, b1);
+        R2L = GemmF4.Fma(R2L, a0.Z, b0); R2H = GemmF4.Fma(R2H, a0.Z, b1);
+        R3L = GemmF4.Fma(R3L, a0.W, b0); R3H = GemmF4.Fma(R3H, a0.W, b1);
+        R4L = GemmF4.Fma(R4L, a1.X, b0); R4H = GemmF4.Fma(R4H, a1.X, b1);
+        R5L = GemmF4.Fma(R5L, a1.Y, b0); R5H = GemmF4.Fma(R5H, a1.Y, b1);
+        R6L = GemmF4.Fma(R6L, a1.Z, b0); R6H = GemmF4.Fma(R6H, a1.Z, b1);
+        R7L = GemmF4.Fma(R7L, a1.W, b0); R7H = GemmF4.Fma(R7H, a1.W, b1);
     }
 }
 
@@ -234,7 +235,7 @@ internal static class GemmKernel
         int rowVectors = 2 * side + 1;  // a padded shared row (8T + 4 floats) in vectors
         int sliceVectors = depth * rowVectors;
 
-        var shared = SharedMemory.Allocate<F4>(SharedVectors);
+        var shared = SharedMemory.Allocate<GemmF4>(SharedVectors);
         var sharedFloats = shared.Cast<float>();
 
         int t = Group.IdxX;
@@ -245,14 +246,14 @@ internal static class GemmKernel
 
         // Where this thread's 4 values of each slice come from and go to.
         int lay = layout.Value;
-        var la = new SliceLoader<TSide>((lay & 1) != 0, g.Lda, row0, g.M, t);
-        var lb = new SliceLoader<TSide>((lay & 2) != 0, g.Ldb, col0, g.N, t);
+        var la = new GemmSliceLoader<TSide>((lay & 1) != 0, g.Lda, row0, g.M, t);
+        var lb = new GemmSliceLoader<TSide>((lay & 2) != 0, g.Ldb, col0, g.N, t);
 
         var acc = default(GemmAcc);
         if (steps > 0)
         {
-            F4 pa = la.Load(g.A, 0, k);
-            F4 pb = lb.Load(g.B, 0, k);
+            GemmF4 pa = la.Load(g.A, 0, k);
+            GemmF4 pb = lb.Load(g.B, 0, k);
             la.Store(sharedFloats, 0, pa);
             lb.Store(sharedFloats, 4 * sliceVectors, pb);
             Group.Barrier();
@@ -293,7 +294,7 @@ internal static class GemmKernel
 
         // The epilogue: rows row0 + 4ty + r and row0 + 4T + 4ty + r; columns col0 + 4tx + j and col0 + 4T + 4tx + j.
         int cl = col0 + 4 * tx, ch = cl + 4 * side;
-        F4 biasL = default, biasH = default;
+        GemmF4 biasL = default, biasH = default;
         if (g.HasBias != 0)
         {
             biasL = LoadRow(g.Bias, 0, cl, g.N);
@@ -312,12 +313,12 @@ internal static class GemmKernel
 
     /// <summary>One depth row of the staged slices (<paramref name="row"/>: its offset in vectors): this thread's 8 values of op(A) and 8 of op(B), multiplied into the accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Row(ref GemmAcc acc, ArrayView<F4> sa, ArrayView<F4> sb, int row, int side) =>
+    static void Row(ref GemmAcc acc, ArrayView<GemmF4> sa, ArrayView<GemmF4> sb, int row, int side) =>
         acc.Step(sa[row], sa[row + side], sb[row], sb[row + side]);
 
     /// <summary>The 4 values at columns col .. col + 3 of a row starting at <paramref name="offset"/>; 0 past <paramref name="n"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static F4 LoadRow(ArrayView<float> v, long offset, int col, int n) => new(
+    static GemmF4 LoadRow(ArrayView<float> v, long offset, int col, int n) => new(
         col < n ? v[offset + col] : 0f,
         col + 1 < n ? v[offset + col + 1] : 0f,
         col + 2 < n ? v[offset + col + 2] : 0f,
@@ -325,7 +326,7 @@ internal static class GemmKernel
 
     /// <summary>Stores 4 values of C's row <paramref name="row"/> from column <paramref name="col"/>, inside C only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreRow(in GemmArgs g, int row, int col, F4 v, F4 bias)
+    static void StoreRow(in GemmArgs g, int row, int col, GemmF4 v, GemmF4 bias)
     {
         if (row >= g.M)
             return;
@@ -401,7 +402,7 @@ internal static class GemmKernel
 /// shared row d, column o. For every block size the (o, d) of element r differs from that of element 0 by constants
 /// (T is a multiple of BK, and T a multiple of B or B = 2T), so the loader keeps only element 0's position.
 /// </summary>
-internal struct SliceLoader<TSide> where TSide : struct, IGemmSide
+internal struct GemmSliceLoader<TSide> where TSide : struct, IGemmSide
 {
     readonly long _global;     // global offset of element 0 at step 0 (past the operand for an outer index outside it)
     readonly int _outer;       // element 0's outer index in the operand
@@ -411,7 +412,7 @@ internal struct SliceLoader<TSide> where TSide : struct, IGemmSide
     readonly bool _kContiguous;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public SliceLoader(bool kContiguous, int ld, int outer0, int outerExtent, int t)
+    public GemmSliceLoader(bool kContiguous, int ld, int outer0, int outerExtent, int t)
     {
         int side = default(TSide).Side;
         int depth = side / 2, block = 8 * side, rowFloats = 8 * side + 4;
@@ -438,11 +439,11 @@ internal struct SliceLoader<TSide> where TSide : struct, IGemmSide
 
     /// <summary>The thread's 4 values of step <paramref name="step"/> (zeros outside the operand).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly F4 Load(ArrayView<float> x, int step, int k)
+    public readonly GemmF4 Load(ArrayView<float> x, int step, int k)
     {
         int p0 = step * (default(TSide).Side / 2);
         long offset = _global + (_kContiguous ? p0 : (long)p0 * _ld);
-        return new F4(Value(x, 0, p0, k, offset), Value(x, 1, p0, k, offset), Value(x, 2, p0, k, offset), Value(x, 3, p0, k, offset));
+        return new GemmF4(Value(x, 0, p0, k, offset), Value(x, 1, p0, k, offset), Value(x, 2, p0, k, offset), Value(x, 3, p0, k, offset));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -458,7 +459,7 @@ internal struct SliceLoader<TSide> where TSide : struct, IGemmSide
 
     /// <summary>Stores the 4 values into the slice that starts at float <paramref name="sliceBase"/> of shared memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly void Store(ArrayView<float> shared, int sliceBase, F4 v)
+    public readonly void Store(ArrayView<float> shared, int sliceBase, GemmF4 v)
     {
         int rowFloats = 8 * default(TSide).Side + 4;
         int b = sliceBase + _shared;
