@@ -923,13 +923,8 @@ internal static class CoreCode
         return u == 1f ? x : XMath.Log(u) * x / (u - 1f);
     }
 
-    /// <summary>The logistic function as <c>VMath.Sigmoid</c>: the argument clamped to ±88, NaN passed through.</summary>
-    public static float Sigmoid(float x)
-    {
-        if (float.IsNaN(x)) return x;
-        float c = XMath.Max(XMath.Min(x, 88f), -88f);
-        return 1f / (1f + XMath.Exp(-c));
-    }
+    /// <summary>The CPU's <see cref="ModelGen.Cpu.VMath.Sigmoid(float)"/> itself (ILGPU compiles it), so that both backends compute the same values.</summary>
+    public static float Sigmoid(float x) => ModelGen.Cpu.VMath.Sigmoid(x);
 
     // ---- softmax-like lines and sums along an axis ----
 

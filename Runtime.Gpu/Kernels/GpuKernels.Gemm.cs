@@ -359,39 +359,11 @@ internal static class GemmKernel
         return v;
     }
 
-    /// <summary><see cref="VMath.Tanh(float)"/>: a Taylor polynomial below 0.5, else sign(x)·(1 − 2/(e^{2|x|} + 1)) with |x| ≤ 10.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Tanh(float x)
-    {
-        float ax = MathF.Abs(x);
-        if (ax < 0.5f)
-        {
-            float x2 = x * x;
-            float p = -929569f / 638512875f;
-            p = p * x2 + 21844f / 6081075f;
-            p = p * x2 + -1382f / 155925f;
-            p = p * x2 + 62f / 2835f;
-            p = p * x2 + -17f / 315f;
-            p = p * x2 + 2f / 15f;
-            p = p * x2 + -1f / 3f;
-            return x + x * x2 * p;
-        }
-        if (float.IsNaN(x))
-            return x;
-        float e = MathF.Exp(2f * MathF.Min(ax, 10f));
-        float t = 1f - 2f / (e + 1f);
-        return x < 0 ? -t : t;
-    }
+    /// <summary>The CPU's <see cref="VMath.Tanh(float)"/> itself (ILGPU compiles it), so that both backends compute the same values.</summary>
+    internal static float Tanh(float x) => VMath.Tanh(x);
 
-    /// <summary><see cref="VMath.Sigmoid(float)"/>: 1/(1 + e^{−x}) with x clamped to [−88, 88].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Sigmoid(float x)
-    {
-        float c = MathF.Max(MathF.Min(x, 88f), -88f);
-        if (float.IsNaN(x))
-            return x;
-        return 1f / (1f + MathF.Exp(-c));
-    }
+    /// <summary>The CPU's <see cref="VMath.Sigmoid(float)"/> itself (ILGPU compiles it), so that both backends compute the same values.</summary>
+    internal static float Sigmoid(float x) => VMath.Sigmoid(x);
 }
 
 /// <summary>

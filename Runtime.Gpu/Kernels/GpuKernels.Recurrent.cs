@@ -1,5 +1,6 @@
 using System;
 using ILGPU;
+using ModelGen.Cpu;
 using ILGPU.Runtime;
 
 namespace ModelGen.Gpu;
@@ -567,33 +568,9 @@ static class RecurrentMath
 {
     const float C3 = -1f / 3f, C5 = 2f / 15f, C7 = -17f / 315f, C9 = 62f / 2835f, C11 = -1382f / 155925f, C13 = 21844f / 6081075f, C15 = -929569f / 638512875f;
 
-    /// <summary>tanh: the odd Taylor series below |x| = 0.5, else sign(x)·(1 − 2/(e^{2|x|} + 1)) with |x| clamped to 10.</summary>
-    public static float Tanh(float x)
-    {
-        float ax = Math.Abs(x);
-        if (ax < 0.5f)
-        {
-            float x2 = x * x;
-            float p = C15;
-            p = p * x2 + C13;
-            p = p * x2 + C11;
-            p = p * x2 + C9;
-            p = p * x2 + C7;
-            p = p * x2 + C5;
-            p = p * x2 + C3;
-            return x + x * x2 * p;
-        }
-        if (float.IsNaN(x)) return x;
-        float e = MathF.Exp(2f * Math.Min(ax, 10f));
-        float t = 1f - 2f / (e + 1f);
-        return x < 0 ? -t : t;
-    }
+    /// <summary>The CPU's <see cref="VMath.Tanh(float)"/> itself (ILGPU compiles it), so that both backends compute the same values.</summary>
+    public static float Tanh(float x) => VMath.Tanh(x);
 
-    /// <summary>1/(1 + e^{−x}) with x clamped to [−88, 88].</summary>
-    public static float Sigmoid(float x)
-    {
-        if (float.IsNaN(x)) return x;
-        float c = Math.Max(Math.Min(x, 88f), -88f);
-        return 1f / (1f + MathF.Exp(-c));
-    }
+    /// <summary>The CPU's <see cref="VMath.Sigmoid(float)"/> itself (ILGPU compiles it), so that both backends compute the same values.</summary>
+    public static float Sigmoid(float x) => VMath.Sigmoid(x);
 }

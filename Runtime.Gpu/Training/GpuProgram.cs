@@ -8,8 +8,10 @@ namespace ModelGen.Gpu;
 /// A program for a GPU: the generator writes one subclass per model (its <c>GpuProgram</c>) whose step methods take
 /// ArrayView slices of the device arenas, run each fused elementwise group as one generated ILGPU kernel and every
 /// other op through <see cref="GpuKernels"/>, all queued on the device's stream. Batches reach the device through
-/// page-locked staging buffers (two, used in turn, so the copy of one batch can overlap the steps before it); the host
-/// reads back only the loss and the number of correct predictions of a step, or the outputs of an inference.
+/// page-locked staging buffers (two, used in turn, so that the host never refills a buffer a queued copy may still be
+/// reading); the host reads back only the loss and the number of correct predictions of a step, or the outputs of an
+/// inference. Each step waits for its loss, so the host's gathering of the next batch does not yet overlap the device's
+/// step: overlapping them would mean reading each loss one step late.
 /// </summary>
 public abstract class GpuProgram : CompiledProgram
 {
