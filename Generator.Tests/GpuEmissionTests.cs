@@ -12,6 +12,9 @@ namespace ModelGen.Generator.Tests;
 /// </summary>
 public class GpuEmissionTests
 {
+    /// <summary>The golden file of the sample MLP's code in a project that references the GPU backend.</summary>
+    public const string GoldenName = "FashionMnistSample.FashionMlp.gpu.g.cs";
+
     [Theory]
     [MemberData(nameof(SampleModels.All), MemberType = typeof(SampleModels))]
     public void TheGpuProgramOfEverySampleCompiles(string model)
@@ -44,7 +47,7 @@ public class GpuEmissionTests
     {
         var result = GeneratorHarness.RunGpu(SampleModels.FashionMlp, "FashionMlp.cs");
         string actual = GeneratorHarness.Normalize(result.Sources.Single().SourceText.ToString());
-        string path = Path.Combine(GeneratorHarness.RepositoryRoot, "Generator.Tests", "Golden", "FashionMnistSample.FashionMlp.gpu.g.cs");
+        string path = Path.Combine(GeneratorHarness.RepositoryRoot, "Generator.Tests", "Golden", GoldenName);
         if (Environment.GetEnvironmentVariable("MODELGEN_ACCEPT_GOLDEN") == "1")
         {
             File.WriteAllText(path, actual);

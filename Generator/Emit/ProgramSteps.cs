@@ -45,6 +45,59 @@ internal interface IBackend
     void Elementwise(CodeWriter w, Graph g, Unit unit, BufferNames names);
 }
 
+/// <summary>
+/// What every backend's program is made of: the training graph's steps and buffer names, the inference steps (the
+/// forward half of training, or the inference graph's own when Dropout or BatchNorm make them differ), the arena sizes
+/// (the larger of the two plans), and the parameters the loss does not reach.
+/// </summary>
+internal sealed class ProgramLayout
+{
+    public ProgramLayout(CompiledGraph training, CompiledGraph? inference)
+    {
+        Training = training;
+        Inference = inference;
+        Steps = ProgramSteps.Group(training.Graph, training.Units, "Forward");
+        Names = new BufferNames(training.Graph, training.Plan);
+        InferenceSteps = inference == null
+            ? Steps.Where(s => !s.Backward && s.Scope != "loss").ToList()
+            : ProgramSteps.Group(inference.Graph, inference.Units, "Inference");
+        InferenceNames = inference == null ? Names : new BufferNames(inference.Graph, inference.Plan);
+        FloatsPerSample = Math.Max(training.Plan.FloatsPerSample, inference?.Plan.FloatsPerSample ?? 0);
+        FixedFloats = Math.Max(training.Plan.FixedFloats, inference?.Plan.FixedFloats ?? 0);
+    }
+
+    public CompiledGraph Training { get; }
+    public CompiledGraph? Inference { get; }
+    public Graph Graph => Training.Graph;
+    public List<Step> Steps { get; }
+    public BufferNames Names { get; }
+    public List<Step> InferenceSteps { get; }
+    public BufferNames InferenceNames { get; }
+    public Graph InferenceGraph => Inference?.Graph ?? Training.Graph;
+    public int FloatsPerSample { get; }
+    public int FixedFloats { get; }
+
+    /// <summary>The parameters whose gradient the loss does not reach (the step clears them): name, offset, length.</summary>
+    public IEnumerable<(string Name, int Offset, int Length)> UnreachedParameters =>
+        Graph.Gradients.Where(kv => kv.Value < 0).Select(kv => Training.Plan.ParameterLayout.First(p => p.Name == kv.Key)).Select(p => (p.Name, p.Offset, p.Length));
+
+    /// <summary>Writes every step method: training, then the inference graph's own.</summary>
+    public void WriteSteps(IBackend backend, CodeWriter w, ClassSpec spec)
+    {
+        foreach (var step in Steps)
+        {
+            w.Line();
+            ProgramSteps.Write(backend, w, spec, Graph, Training.Plan, Names, step);
+        }
+        if (Inference == null) return;
+        foreach (var step in InferenceSteps)
+        {
+            w.Line();
+            ProgramSteps.Write(backend, w, spec, Inference.Graph, Inference.Plan, InferenceNames, step);
+        }
+    }
+}
+
 /// <summary>Consecutive units of one layer and direction: one generated method.</summary>
 internal sealed class Step
 {

@@ -10,8 +10,8 @@ namespace ModelGen.Gpu.Tests;
 
 /// <summary>
 /// The core GPU kernels (softmax, reductions, broadcasting, Mean/Copy/Fill/CountCorrect/ScalarAdd, layout) against their
-/// CPU twins on odd shapes. Shapes are chosen to take every launch path: a group per line (inner = 1, or few lines),
-/// a thread per line (inner > 1 and at least 1024 lines), lines longer than a group, two-pass sums.
+/// CPU twins on odd shapes. Shapes are chosen to take every launch path: a group per line (inner = 1, or the innermost
+/// dimension summed), tiles of lines (inner > 1; tiles partly past the end), lines longer than a group, two-pass sums.
 /// Tolerances: elementwise results 1e-6 + 1e-5·|expected|; sums 1e-6·Σ|x| (float trees against the CPU's double).
 /// </summary>
 public class CoreKernelTests
@@ -31,8 +31,7 @@ public class CoreKernelTests
     public static TheoryData<int, int, int> Lines => new()
     {
         { 1, 1, 1 }, { 1, 3, 1 }, { 3, 17, 1 }, { 17, 10, 1 }, { 257, 33, 1 }, { 5, 300, 1 },   // rows: a group per row
-        { 3, 17, 5 }, { 2, 33, 3 }, { 1, 1, 7 },                                                 // inner > 1, few lines: a group per strided line
-        { 4, 5, 300 }, { 3, 7, 349 },                                                            // ≥ 1024 lines: a thread per line
+        { 3, 17, 5 }, { 2, 33, 3 }, { 1, 1, 7 }, { 4, 5, 300 }, { 3, 7, 349 },                   // inner > 1: tiles of lines
     };
 
     [Theory]
@@ -113,12 +112,13 @@ public class CoreKernelTests
     {
         { new int[0], new[] { 3, 4 } },
         { new[] { 1 }, new[] { 17, 33 } },
-        { new[] { 33 }, new[] { 17, 33 } },                        // a bias: the outer dimension summed, a thread per output
+        { new[] { 33 }, new[] { 17, 33 } },                        // a bias: the outer dimension summed, tiles of outputs
         { new[] { 17, 1 }, new[] { 17, 33 } },                     // the innermost summed: a group per output
         { new[] { 3, 1, 5 }, new[] { 2, 3, 4, 5 } },
         { new[] { 1, 3, 1, 1 }, new[] { 2, 3, 5, 7 } },            // per-channel
-        { new[] { 1200 }, new[] { 3, 1200 } },                     // ≥ 1024 outputs, a thread each
-        { new[] { 1100, 1 }, new[] { 1100, 3 } },
+        { new[] { 1200 }, new[] { 3, 1200 } },
+        { new[] { 1100, 1 }, new[] { 1100, 3 } },                  // the innermost summed but short: tiles
+        { new[] { 3, 1 }, new[] { 3, 40 } },                       // the innermost summed and long: a group per output
         { new[] { 2, 1, 3, 1, 2, 1, 3, 1, 2 }, new[] { 2, 2, 3, 2, 2, 2, 3, 2, 2 } }, // rank 9, alternating: nothing merges
         { new[] { 1, 1, 3, 1, 1, 1, 1, 1, 2 }, new[] { 2, 2, 3, 2, 2, 2, 1, 2, 2 } }, // rank 9 that merges to 5
         { new[] { 5, 1, 1 }, new[] { 5, 1, 1 } },
@@ -167,7 +167,7 @@ public class CoreKernelTests
     [InlineData(3, 17)]
     [InlineData(257, 10)]
     [InlineData(17, 33)]
-    [InlineData(5, 1100)] // ≥ 1024 columns: a thread per column
+    [InlineData(5, 1100)]
     [InlineData(0, 3)]
     public void SumRows_matches_the_cpu_overwriting_and_accumulating(int rows, int cols)
     {

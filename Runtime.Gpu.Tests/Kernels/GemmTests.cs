@@ -1,9 +1,11 @@
 using System;
+using System.Diagnostics;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using ModelGen.Cpu;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace ModelGen.Gpu.Tests;
 
@@ -15,6 +17,11 @@ namespace ModelGen.Gpu.Tests;
 public class GemmTests
 {
     const float Atol = 1e-4f, Rtol = 1e-4f;
+
+    readonly ITestOutputHelper _output;
+
+    /// <summary>xunit's output, for the speed of the large product on a real GPU.</summary>
+    public GemmTests(ITestOutputHelper output) => _output = output;
 
     static readonly Lazy<GpuDevice> Wide = new(() =>
     {
@@ -165,5 +172,49 @@ public class GemmTests
         Assert.Throws<ArgumentException>(() => GpuKernels.Sgemm(device, false, false, 3, 5, 4, a.View, 4, b.View, 5, c.View, 5, activation: Activation.Relu, accumulate: true));
         Assert.Throws<ArgumentException>(() => GpuKernels.Sgemm(device, false, false, -1, 5, 4, a.View, 4, b.View, 5, c.View, 5));
         Assert.Throws<ArgumentOutOfRangeException>(() => GpuKernels.Sgemm(device, false, false, 3, 5, 4, a.View, 4, b.View, 5, c.View, 5, activation: (Activation)9));
+    }
+
+    /// <summary>
+    /// On a real GPU only (<c>MODELGEN_GPU_TEST_DEVICE=cuda:0</c>; a no-op on the emulator): 4096³ in each transpose
+    /// combination, 64 sampled elements checked against double-precision dot products (|err| ≤ 2e-3 + 1e-4·|ref|,
+    /// depth 4096), and the speed written to the test output (run with <c>--logger "console;verbosity=detailed"</c>).
+    /// </summary>
+    [Fact]
+    public void Large_products_on_a_real_gpu()
+    {
+        var device = GpuTestDevice.Device;
+        if (device.Kind == DeviceKind.GpuEmulator)
+            return;
+        const int size = 4096;
+        float[] a = GpuTestDevice.Random(size * size, 11), b = GpuTestDevice.Random(size * size, 12);
+        using var da = Upload(device, a);
+        using var db = Upload(device, b);
+        using var dc = device.Allocate<float>((long)size * size, "C");
+        var rng = new Random(5);
+        foreach (var (transA, transB) in new[] { (false, false), (false, true), (true, false), (true, true) })
+        {
+            void Run() => GpuKernels.Sgemm(device, transA, transB, size, size, size, da.View, size, db.View, size, dc.View, size);
+            Run();
+            device.Synchronize();
+            const int reps = 10;
+            var watch = Stopwatch.StartNew();
+            for (int r = 0; r < reps; r++) Run();
+            device.Synchronize();
+            double seconds = watch.Elapsed.TotalSeconds / reps;
+            _output.WriteLine($"{device.Id} {device.Name} Sgemm {(transA ? "T" : "N")}{(transB ? "T" : "N")} {size}^3: {seconds * 1e3:F2} ms, {2.0 * size * size * size / seconds / 1e12:F2} TFLOP/s");
+
+            var c = new float[(long)size * size];
+            dc.View.CopyToCPU(device.Stream, c);
+            device.Synchronize();
+            for (int s = 0; s < 64; s++)
+            {
+                int i = rng.Next(size), j = rng.Next(size);
+                double e = 0;
+                for (int p = 0; p < size; p++)
+                    e += (double)(transA ? a[p * size + i] : a[i * size + p]) * (transB ? b[j * size + p] : b[p * size + j]);
+                float got = c[(long)i * size + j];
+                Assert.True(Math.Abs(got - e) <= 2e-3 + 1e-4 * Math.Abs(e), $"{(transA ? "T" : "N")}{(transB ? "T" : "N")} C[{i},{j}]: expected {e}, got {got}");
+            }
+        }
     }
 }

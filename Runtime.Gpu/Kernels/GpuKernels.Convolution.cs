@@ -451,35 +451,11 @@ internal sealed class ConvolutionKernels
         return v;
     }
 
-    /// <summary><see cref="VMath.Tanh(float)"/>: the odd Taylor series below 0.5, else 1 − 2/(e^{2|x|} + 1) with |x| clamped to 10.</summary>
-    internal static float Tanh(float x)
-    {
-        float ax = XMath.Abs(x);
-        if (ax < 0.5f)
-        {
-            float x2 = x * x;
-            float p = -929569f / 638512875f;
-            p = p * x2 + 21844f / 6081075f;
-            p = p * x2 + -1382f / 155925f;
-            p = p * x2 + 62f / 2835f;
-            p = p * x2 + -17f / 315f;
-            p = p * x2 + 2f / 15f;
-            p = p * x2 + -1f / 3f;
-            return x + x * x2 * p;
-        }
-        if (XMath.IsNaN(x)) return x;
-        float e = XMath.Exp(2f * XMath.Min(ax, 10f));
-        float t = 1f - 2f / (e + 1f);
-        return x < 0f ? -t : t;
-    }
+    /// <summary>The CPU's <see cref="VMath.Tanh(float)"/> itself (ILGPU compiles it), so that both backends compute the same values.</summary>
+    internal static float Tanh(float x) => VMath.Tanh(x);
 
-    /// <summary><see cref="VMath.Sigmoid(float)"/>: 1/(1 + e^{−x}) with x clamped to [−88, 88].</summary>
-    internal static float Sigmoid(float x)
-    {
-        if (XMath.IsNaN(x)) return x;
-        float c = XMath.Max(XMath.Min(x, 88f), -88f);
-        return 1f / (1f + XMath.Exp(-c));
-    }
+    /// <summary>The CPU's <see cref="VMath.Sigmoid(float)"/> itself (ILGPU compiles it), so that both backends compute the same values.</summary>
+    internal static float Sigmoid(float x) => VMath.Sigmoid(x);
 
     static void SumSplitsKernel(Index1D e, ArrayView<float> src, ArrayView<float> dst, int length, int splits)
     {

@@ -8,11 +8,12 @@ namespace ModelGen.Gpu;
 // Softmax, reductions, broadcasting, softmax cross-entropy and mean squared error (the GPU twins of Runtime/Cpu/Kernels.cs),
 // and the small device-side helpers the generated code needs around them (Mean, Copy, Fill, CountCorrect, ScalarAdd).
 //
-// Reductions are deterministic: a line (one softmax row, one reduced output) is summed by one group in shared memory
-// (a fixed tree), or by one thread in order where the lines are many and strided (inner > 1, coalesced across the
-// threads); whole-buffer reductions (Sum, Mean, the losses) take two passes through a per-device buffer of partial
-// sums, whose number depends only on the length. No float atomics. Sums are in float (a tree, so the error grows
-// with the logarithm of the length, not the length); the CPU sums losses in double, so they agree to ~1e-6 relative.
+// Reductions are deterministic: a line (one softmax row, one reduced output) is reduced by a fixed tree in shared
+// memory, by a group of its own where the line is contiguous (inner = 1, or the innermost dimension summed), else by
+// the slices of a group that holds a tile of up to 32 neighbouring lines as lanes (so a warp reads 32 neighbouring
+// values). Whole-buffer reductions (Sum, Mean, the losses) take two passes through a per-device buffer of partial
+// sums, as many as the device holds groups at once. No float atomics. Sums are in float, the CPU sums losses in
+// double, so they agree to ~1e-6 relative.
 public static partial class GpuKernels
 {
     /// <summary>y = softmax(x) along the middle axis of the (outer × axis × inner) view (see <c>ModelGen.Cpu.Kernels.Softmax</c>).</summary>
@@ -177,13 +178,14 @@ public static partial class GpuKernels
             return;
         }
         var plan = ShapePlan.Collapse(xShape, strides.Slice(0, xShape.Length));
-        var args = new CoreReduceToArgs { X = x, Y = y, Kept = plan.Kept(), Reduced = plan.Reduced(), Count = plan.ReducedCount };
-        // A group per output where the innermost dimension is summed (its threads read neighbours; unless it is short)
-        // or the outputs are too few to fill the device; else a thread per output, its neighbours reading neighbouring x.
-        if ((plan.InnermostReduced && plan.ReducedCount >= 32) || yCount < CoreLaunch.LineThreadsMinimum)
-            k.ReduceToGroups(device.Stream, new KernelConfig((int)yCount, CoreLaunch.LineGroupSize(device, plan.ReducedCount)), args);
-        else
-            k.ReduceToThreads(device.Stream, (int)yCount, args);
+        // Where the innermost dimension is summed (and long), a group per output whose threads read neighbours; else
+        // tiles of neighbouring outputs (lanes, reading neighbouring x) times slices of the summed positions.
+        int count = plan.ReducedCount;
+        var (lanes, threads) = plan.InnermostReduced && count >= 32
+            ? (1, CoreLaunch.LineGroupSize(device, count))
+            : CoreLaunch.TileShape(device, count);
+        var args = new CoreReduceToArgs { X = x, Y = y, Kept = plan.Kept(), Reduced = plan.Reduced(), Count = count, Outputs = (int)yCount, Lanes = lanes };
+        k.ReduceTo(device.Stream, new KernelConfig((int)((yCount + lanes - 1) / lanes), threads), args);
     }
 
     /// <summary>y[c] = Σ_r x[r, c] (or y[c] += … when <paramref name="accumulate"/>): the bias gradient of a linear layer.</summary>
@@ -341,9 +343,6 @@ public static partial class GpuKernels
 /// <summary>The launch helpers of the core kernels (shared by the losses and layout files of this folder).</summary>
 internal static class CoreLaunch
 {
-    /// <summary>Outputs (lines) below which a reduction gets a group per line even where a thread per line would read coalesced.</summary>
-    internal const int LineThreadsMinimum = 1024;
-
     /// <summary>Up to this many classes, CountCorrect scans a row per thread.</summary>
     internal const int CountThreadClasses = 64;
 
@@ -388,16 +387,32 @@ internal static class CoreLaunch
         return size;
     }
 
-    /// <summary>Softmax-like line operations and sums along the middle axis: a group per line, or a thread per line where inner > 1 and the lines are many.</summary>
+    /// <summary>
+    /// Softmax-like line operations and sums along the middle axis of (outer × axis × inner): where inner = 1 a group per
+    /// row, its threads striding along it; else a group per tile of neighbouring lines of one outer index, lanes across
+    /// the lines (reading neighbouring values) times slices along the axis. Each line is reduced by a fixed tree.
+    /// </summary>
     internal static void RunLines(GpuDevice device, int op, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, int outer, int axis, int inner, float scale, bool accumulate, DeviceScalar factor)
     {
-        var k = Core(device);
-        var args = new CoreLineArgs { A = a, B = b, Y = y, Outer = outer, Axis = axis, Inner = inner, Op = op, Scale = scale, Accumulate = accumulate ? 1 : 0, Factor = factor };
-        int lines = outer * inner;
-        if (inner > 1 && lines >= LineThreadsMinimum)
-            k.LineThreads(device.Stream, lines, args);
-        else
-            k.LineGroups(device.Stream, new KernelConfig(lines, LineGroupSize(device, axis)), args);
+        var (lanes, threads) = inner == 1 ? (1, LineGroupSize(device, axis)) : TileShape(device, axis);
+        int tiles = (inner + lanes - 1) / lanes;
+        var args = new CoreLineArgs
+        {
+            A = a, B = b, Y = y, Outer = outer, Axis = axis, Inner = inner, Op = op, Scale = scale, Accumulate = accumulate ? 1 : 0,
+            Factor = factor, Lanes = lanes, Tiles = tiles,
+        };
+        Core(device).Lines(device.Stream, new KernelConfig((int)Math.Min((long)outer * tiles, int.MaxValue), threads), args);
+    }
+
+    /// <summary>
+    /// The lanes and threads of a group that reduces neighbouring lines (strided by 1 in memory) along
+    /// <paramref name="length"/> positions: up to 32 lanes, at least two slices, fewer slices for short lines.
+    /// </summary>
+    internal static (int Lanes, int Threads) TileShape(GpuDevice device, long length)
+    {
+        int threads = MaxGroupSize(device), lanes = Math.Max(1, Math.Min(32, threads / 2)), slices = threads / lanes;
+        while (slices > 2 && slices / 2 >= length) slices /= 2;
+        return (lanes, lanes * slices);
     }
 
     /// <summary>
@@ -468,8 +483,7 @@ internal static class CoreLaunch
     {
         public readonly object Gate = new();
         public readonly MemoryBuffer1D<float, Stride1D.Dense> Partials;
-        public readonly Action<AcceleratorStream, KernelConfig, CoreLineArgs> LineGroups;
-        public readonly Action<AcceleratorStream, Index1D, CoreLineArgs> LineThreads;
+        public readonly Action<AcceleratorStream, KernelConfig, CoreLineArgs> Lines;
         public readonly Action<AcceleratorStream, KernelConfig, CoreMapArgs> MapReduce;
         public readonly Action<AcceleratorStream, KernelConfig, CoreRowLossArgs> RowLoss;
         public readonly Action<AcceleratorStream, Index1D, CoreLabelGradArgs> LabelGradient;
@@ -477,8 +491,7 @@ internal static class CoreLaunch
         public readonly Action<AcceleratorStream, Index1D, CoreAxisArgs> BroadcastAxis;
         public readonly Action<AcceleratorStream, Index1D, CoreAxisArgs> Copy;
         public readonly Action<AcceleratorStream, Index1D, CoreGatherArgs> Gather;
-        public readonly Action<AcceleratorStream, KernelConfig, CoreReduceToArgs> ReduceToGroups;
-        public readonly Action<AcceleratorStream, Index1D, CoreReduceToArgs> ReduceToThreads;
+        public readonly Action<AcceleratorStream, KernelConfig, CoreReduceToArgs> ReduceTo;
         public readonly Action<AcceleratorStream, Index1D, CoreFillArgs> Fill;
         public readonly Action<AcceleratorStream, Index1D, CoreFillArgs> ScalarAdd;
         public readonly Action<AcceleratorStream, KernelConfig, CoreCountArgs> CountRowsByThread;
@@ -487,8 +500,7 @@ internal static class CoreLaunch
         public CoreFamily(Accelerator a)
         {
             Partials = a.Allocate1D<float>(CoreCode.PartialsMaximum);
-            LineGroups = a.LoadKernel<CoreLineArgs>(CoreCode.LineGroupKernel);
-            LineThreads = a.LoadAutoGroupedKernel<Index1D, CoreLineArgs>(CoreCode.LineThreadKernel);
+            Lines = a.LoadKernel<CoreLineArgs>(CoreCode.LinesKernel);
             MapReduce = a.LoadKernel<CoreMapArgs>(CoreCode.MapReduceKernel);
             RowLoss = a.LoadKernel<CoreRowLossArgs>(CoreCode.RowLossKernel);
             LabelGradient = a.LoadAutoGroupedKernel<Index1D, CoreLabelGradArgs>(CoreCode.LabelGradientKernel);
@@ -496,8 +508,7 @@ internal static class CoreLaunch
             BroadcastAxis = a.LoadAutoGroupedKernel<Index1D, CoreAxisArgs>(CoreCode.BroadcastAxisKernel);
             Copy = a.LoadAutoGroupedKernel<Index1D, CoreAxisArgs>(CoreCode.CopyKernel);
             Gather = a.LoadAutoGroupedKernel<Index1D, CoreGatherArgs>(CoreCode.GatherKernel);
-            ReduceToGroups = a.LoadKernel<CoreReduceToArgs>(CoreCode.ReduceToGroupKernel);
-            ReduceToThreads = a.LoadAutoGroupedKernel<Index1D, CoreReduceToArgs>(CoreCode.ReduceToThreadKernel);
+            ReduceTo = a.LoadKernel<CoreReduceToArgs>(CoreCode.ReduceToKernel);
             Fill = a.LoadAutoGroupedKernel<Index1D, CoreFillArgs>(CoreCode.FillKernel);
             ScalarAdd = a.LoadAutoGroupedKernel<Index1D, CoreFillArgs>(CoreCode.ScalarAddKernel);
             CountRowsByThread = a.LoadKernel<CoreCountArgs>(CoreCode.CountByThreadKernel);
@@ -738,7 +749,7 @@ internal sealed class ShapePlan
 internal struct CoreLineArgs
 {
     public ArrayView<float> A, B, Y;
-    public int Outer, Axis, Inner, Op, Accumulate;
+    public int Outer, Axis, Inner, Op, Accumulate, Lanes, Tiles;
     public float Scale;
     public DeviceScalar Factor;
 }
@@ -792,7 +803,7 @@ internal struct CoreReduceToArgs
 {
     public ArrayView<float> X, Y;
     public ShapeMap8 Kept, Reduced;
-    public int Count;
+    public int Count, Outputs, Lanes;
 }
 
 internal struct CoreFillArgs
@@ -870,6 +881,41 @@ internal static class CoreCode
         return r;
     }
 
+    /// <summary>
+    /// Sums over the slices of each lane (thread t is lane t % lanes, slice t / lanes; the slices a power of two):
+    /// every thread gets its lane's total. lanes = 1 is <see cref="GroupSum"/>.
+    /// </summary>
+    public static float SliceSum(ArrayView<float> shared, float value, int lanes)
+    {
+        int t = Group.IdxX;
+        shared[t] = value;
+        Group.Barrier();
+        for (int s = (Group.DimX / lanes) >> 1; s > 0; s >>= 1)
+        {
+            if (t < s * lanes) shared[t] += shared[t + s * lanes];
+            Group.Barrier();
+        }
+        float r = shared[t % lanes];
+        Group.Barrier();
+        return r;
+    }
+
+    /// <summary>The maximum over the slices of each lane (see <see cref="SliceSum"/>).</summary>
+    public static float SliceMax(ArrayView<float> shared, float value, int lanes)
+    {
+        int t = Group.IdxX;
+        shared[t] = value;
+        Group.Barrier();
+        for (int s = (Group.DimX / lanes) >> 1; s > 0; s >>= 1)
+        {
+            if (t < s * lanes) shared[t] = XMath.Max(shared[t], shared[t + s * lanes]);
+            Group.Barrier();
+        }
+        float r = shared[t % lanes];
+        Group.Barrier();
+        return r;
+    }
+
     /// <summary>log(1 + x) for x ≥ 0, accurate for small x (Goldberg's trick).</summary>
     public static float Log1p(float x)
     {
@@ -877,35 +923,36 @@ internal static class CoreCode
         return u == 1f ? x : XMath.Log(u) * x / (u - 1f);
     }
 
-    /// <summary>The logistic function as <c>VMath.Sigmoid</c>: the argument clamped to ±88, NaN passed through.</summary>
-    public static float Sigmoid(float x)
-    {
-        if (float.IsNaN(x)) return x;
-        float c = XMath.Max(XMath.Min(x, 88f), -88f);
-        return 1f / (1f + XMath.Exp(-c));
-    }
+    /// <summary>The CPU's <see cref="ModelGen.Cpu.VMath.Sigmoid(float)"/> itself (ILGPU compiles it), so that both backends compute the same values.</summary>
+    public static float Sigmoid(float x) => ModelGen.Cpu.VMath.Sigmoid(x);
 
     // ---- softmax-like lines and sums along an axis ----
 
-    /// <summary>One group per (outer, inner) line of the (outer × axis × inner) view; its threads stride along the axis.</summary>
-    public static void LineGroupKernel(CoreLineArgs a)
+    /// <summary>
+    /// A group per tile of <c>Lanes</c> neighbouring (outer, inner) lines of the (outer × axis × inner) view: thread t is
+    /// lane t % Lanes (the line) and slice t / Lanes (positions slice, slice + slices, … of the axis); each line is
+    /// reduced across its slices by a tree. Lanes = 1 is a group per line.
+    /// </summary>
+    public static void LinesKernel(CoreLineArgs a)
     {
         var shared = SharedMemory.Allocate<float>(MaxGroup);
-        int line = Grid.IdxX, t = Group.IdxX, threads = Group.DimX;
-        int o = line / a.Inner, i = line - o * a.Inner;
+        int t = Group.IdxX, lanes = a.Lanes, lane = t % lanes, slice = t / lanes, slices = Group.DimX / lanes;
+        int o = Grid.IdxX / a.Tiles, i = (Grid.IdxX - o * a.Tiles) * lanes + lane;
+        bool active = i < a.Inner;
         int start = o * a.Axis * a.Inner + i, step = a.Inner;
+        int first = active ? slice : a.Axis; // an idle lane takes part in the trees with the neutral values
         if (a.Op == OpSoftmax || a.Op == OpLogSoftmax)
         {
             float max = float.NegativeInfinity;
-            for (int k = t; k < a.Axis; k += threads) max = XMath.Max(max, a.A[start + k * step]);
-            max = GroupMax(shared, max);
+            for (int k = first; k < a.Axis; k += slices) max = XMath.Max(max, a.A[start + k * step]);
+            max = SliceMax(shared, max, lanes);
             float sum = 0f;
-            for (int k = t; k < a.Axis; k += threads) sum += XMath.Exp(a.A[start + k * step] - max);
-            sum = GroupSum(shared, sum);
+            for (int k = first; k < a.Axis; k += slices) sum += XMath.Exp(a.A[start + k * step] - max);
+            sum = SliceSum(shared, sum, lanes);
             if (a.Op == OpSoftmax)
             {
                 float inv = 1f / sum;
-                for (int k = t; k < a.Axis; k += threads)
+                for (int k = first; k < a.Axis; k += slices)
                 {
                     int idx = start + k * step;
                     a.Y[idx] = XMath.Exp(a.A[idx] - max) * inv;
@@ -914,7 +961,7 @@ internal static class CoreCode
             else
             {
                 float shift = max + XMath.Log(sum);
-                for (int k = t; k < a.Axis; k += threads)
+                for (int k = first; k < a.Axis; k += slices)
                 {
                     int idx = start + k * step;
                     a.Y[idx] = a.A[idx] - shift;
@@ -925,78 +972,33 @@ internal static class CoreCode
         float s = 0f;
         if (a.Op == OpSoftmaxBackward)
         {
-            for (int k = t; k < a.Axis; k += threads) s += a.B[start + k * step] * a.A[start + k * step];
+            for (int k = first; k < a.Axis; k += slices) s += a.B[start + k * step] * a.A[start + k * step];
         }
         else if (a.Op == OpLogSoftmaxBackward || a.Op == OpSequenceCrossEntropyBackward)
         {
-            for (int k = t; k < a.Axis; k += threads) s += a.B[start + k * step];
+            for (int k = first; k < a.Axis; k += slices) s += a.B[start + k * step];
         }
         else
         {
-            for (int k = t; k < a.Axis; k += threads) s += a.A[start + k * step];
+            for (int k = first; k < a.Axis; k += slices) s += a.A[start + k * step];
         }
-        s = GroupSum(shared, s);
+        s = SliceSum(shared, s, lanes);
         if (a.Op == OpReduceSum)
         {
-            if (t == 0)
+            if (slice == 0 && active)
             {
+                int line = o * a.Inner + i;
                 float v = a.Scale * s;
                 a.Y[line] = a.Accumulate != 0 ? a.Y[line] + v : v;
             }
             return;
         }
         float scale = a.Op == OpSequenceCrossEntropyBackward ? a.Factor.Get() / a.Outer : 0f;
-        for (int k = t; k < a.Axis; k += threads)
+        for (int k = first; k < a.Axis; k += slices)
         {
             int idx = start + k * step;
             a.Y[idx] = LineOutput(a.Op, a.A[idx], a.B[idx], s, scale);
         }
-    }
-
-    /// <summary>One thread per (outer, inner) line (inner > 1: neighbouring threads read neighbouring values); the axis in order.</summary>
-    public static void LineThreadKernel(Index1D line, CoreLineArgs a)
-    {
-        int o = line / a.Inner, i = line - o * a.Inner;
-        int start = o * a.Axis * a.Inner + i, step = a.Inner, end = start + a.Axis * step;
-        if (a.Op == OpSoftmax || a.Op == OpLogSoftmax)
-        {
-            float max = float.NegativeInfinity;
-            for (int idx = start; idx < end; idx += step) max = XMath.Max(max, a.A[idx]);
-            float sum = 0f;
-            for (int idx = start; idx < end; idx += step) sum += XMath.Exp(a.A[idx] - max);
-            if (a.Op == OpSoftmax)
-            {
-                float inv = 1f / sum;
-                for (int idx = start; idx < end; idx += step) a.Y[idx] = XMath.Exp(a.A[idx] - max) * inv;
-            }
-            else
-            {
-                float shift = max + XMath.Log(sum);
-                for (int idx = start; idx < end; idx += step) a.Y[idx] = a.A[idx] - shift;
-            }
-            return;
-        }
-        float s = 0f;
-        if (a.Op == OpSoftmaxBackward)
-        {
-            for (int idx = start; idx < end; idx += step) s += a.B[idx] * a.A[idx];
-        }
-        else if (a.Op == OpLogSoftmaxBackward || a.Op == OpSequenceCrossEntropyBackward)
-        {
-            for (int idx = start; idx < end; idx += step) s += a.B[idx];
-        }
-        else
-        {
-            for (int idx = start; idx < end; idx += step) s += a.A[idx];
-        }
-        if (a.Op == OpReduceSum)
-        {
-            float v = a.Scale * s;
-            a.Y[line] = a.Accumulate != 0 ? a.Y[line] + v : v;
-            return;
-        }
-        float scale = a.Op == OpSequenceCrossEntropyBackward ? a.Factor.Get() / a.Outer : 0f;
-        for (int idx = start; idx < end; idx += step) a.Y[idx] = LineOutput(a.Op, a.A[idx], a.B[idx], s, scale);
     }
 
     /// <summary>The output of a backward line op at one position, given the line's reduction s.</summary>
@@ -1147,25 +1149,21 @@ internal static class CoreCode
 
     public static void GatherKernel(Index1D index, CoreGatherArgs a) => a.Y[index] = a.X[a.Map.Offset(index)];
 
-    /// <summary>One group per output: its threads stride over the summed positions, then a tree.</summary>
-    public static void ReduceToGroupKernel(CoreReduceToArgs a)
+    /// <summary>
+    /// A group per tile of <c>Lanes</c> neighbouring outputs: lane t % Lanes takes an output, slice t / Lanes the summed
+    /// positions slice, slice + slices, …; a tree across the slices. Lanes = 1 is a group per output.
+    /// </summary>
+    public static void ReduceToKernel(CoreReduceToArgs a)
     {
         var shared = SharedMemory.Allocate<float>(MaxGroup);
-        int y = Grid.IdxX, t = Group.IdxX;
-        int start = a.Kept.Offset(y);
+        int t = Group.IdxX, lanes = a.Lanes, lane = t % lanes, slice = t / lanes, slices = Group.DimX / lanes;
+        int y = Grid.IdxX * lanes + lane;
+        bool active = y < a.Outputs;
+        int start = active ? a.Kept.Offset(y) : 0;
         float sum = 0f;
-        for (int r = t; r < a.Count; r += Group.DimX) sum += a.X[start + a.Reduced.Offset(r)];
-        sum = GroupSum(shared, sum);
-        if (t == 0) a.Y[y] = sum;
-    }
-
-    /// <summary>One thread per output, the summed positions in order.</summary>
-    public static void ReduceToThreadKernel(Index1D y, CoreReduceToArgs a)
-    {
-        int start = a.Kept.Offset(y);
-        float sum = 0f;
-        for (int r = 0; r < a.Count; r++) sum += a.X[start + a.Reduced.Offset(r)];
-        a.Y[y] = sum;
+        for (int r = active ? slice : a.Count; r < a.Count; r += slices) sum += a.X[start + a.Reduced.Offset(r)];
+        sum = SliceSum(shared, sum, lanes);
+        if (slice == 0 && active) a.Y[y] = sum;
     }
 
     public static void FillKernel(Index1D index, CoreFillArgs a) => a.Y[index] = a.Value.Get() * a.Scale;

@@ -19,7 +19,8 @@ public static partial class GpuKernels
     /// 16-byte vectors without bank conflicts). The depth is walked in steps of T/2: the A and B slices of a step are
     /// staged k-major in shared memory (double-buffered, one barrier a step), and the next step's slices are fetched from
     /// global memory into registers while the current one is multiplied. The transposes only change how a slice is read
-    /// from global memory: along its contiguous dimension, so that a warp's loads are coalesced in every combination.
+    /// from global memory: along its contiguous dimension, so that a warp's loads are coalesced in every combination
+    /// (the combination is a specialized kernel argument: each one used is compiled once, with straight-line loads).
     /// Edges of any size are handled by zero-filling the slices and predicating the stores; the bias and activation are
     /// applied as the registers are stored. T is 16 (128 × 128 blocks) on devices with 256-thread groups when that gives
     /// at least one block per multiprocessor, else 8 (64 × 64 blocks), else 4 (ILGPU's default CPU accelerator).
@@ -62,9 +63,9 @@ public static partial class GpuKernels
             throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
         if (m == 0 || n == 0)
             return;
-        CheckOperand(a.Length, lda, transA ? k : m, transA ? m : k, nameof(a), nameof(lda));
-        CheckOperand(b.Length, ldb, transB ? n : k, transB ? k : n, nameof(b), nameof(ldb));
-        CheckOperand(c.Length, ldc, m, n, nameof(c), nameof(ldc));
+        CheckGemmOperand(a.Length, lda, transA ? k : m, transA ? m : k, nameof(a), nameof(lda));
+        CheckGemmOperand(b.Length, ldb, transB ? n : k, transB ? k : n, nameof(b), nameof(ldb));
+        CheckGemmOperand(c.Length, ldc, m, n, nameof(c), nameof(ldc));
         if (bias.Length > 0 && bias.Length < n)
             throw new ArgumentException($"The bias has {bias.Length} values but C has {n} columns.", nameof(bias));
         if (k == 0 && accumulate)
@@ -88,18 +89,21 @@ public static partial class GpuKernels
             // Placeholders for views the kernel never reads (an empty operand when k = 0, an absent bias).
             A = k == 0 ? c : a, B = k == 0 ? c : b, C = c, Bias = bias.Length > 0 ? bias : c,
             M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc,
-            KContiguousA = transA ? 0 : 1, KContiguousB = transB ? 1 : 0,
             HasBias = bias.Length > 0 ? 1 : 0, Accumulate = accumulate ? 1 : 0, Activation = (int)activation,
         };
         int block = 8 * side;
-        // Row blocks along x (up to 2^31 - 1 groups), column blocks along y (up to 65535).
-        var config = new KernelConfig(new Index3D((m + block - 1) / block, (n + block - 1) / block, 1), new Index3D(side * side, 1, 1));
+        // Row blocks along x (up to 2^31 - 1 groups on CUDA), column blocks along y (up to 65535).
+        int rowBlocks = (m + block - 1) / block, colBlocks = (n + block - 1) / block;
+        if (rowBlocks > accelerator.MaxGridSize.X || colBlocks > accelerator.MaxGridSize.Y)
+            throw new ArgumentException($"Sgemm of {m} x {n} needs a grid of {rowBlocks} x {colBlocks} groups; {device.Id} allows {accelerator.MaxGridSize.X} x {accelerator.MaxGridSize.Y}.");
+        var config = new KernelConfig(new Index3D(rowBlocks, colBlocks, 1), new Index3D(side * side, 1, 1));
         var kernels = device.Kernels(acc => new GemmKernels(acc));
         var launch = tile switch { GemmTile.Tile128 => kernels.Tile128, GemmTile.Tile64 => kernels.Tile64, _ => kernels.Tile32 };
-        launch(device.Stream, config, args);
+        // The layout (which operands have a contiguous depth) is compiled into the kernel: one variant per combination used.
+        launch(device.Stream, config, args, new SpecializedValue<int>((transA ? 0 : 1) | (transB ? 2 : 0)));
     }
 
-    static void CheckOperand(long length, int ld, int rows, int cols, string name, string ldName)
+    static void CheckGemmOperand(long length, int ld, int rows, int cols, string name, string ldName)
     {
         if (ld < cols || ld < 1)
             throw new ArgumentException($"Stride {ldName}={ld} is smaller than the {cols} columns stored per row of {name}.", ldName);
@@ -113,13 +117,13 @@ public static partial class GpuKernels
     /// <summary>The SGEMM kernels, one per block size, loaded once per device.</summary>
     sealed class GemmKernels
     {
-        public readonly Action<AcceleratorStream, KernelConfig, GemmArgs> Tile128, Tile64, Tile32;
+        public readonly Action<AcceleratorStream, KernelConfig, GemmArgs, SpecializedValue<int>> Tile128, Tile64, Tile32;
 
         public GemmKernels(Accelerator accelerator)
         {
-            Tile128 = accelerator.LoadKernel<GemmArgs>(GemmKernel.Run<GemmSide16>);
-            Tile64 = accelerator.LoadKernel<GemmArgs>(GemmKernel.Run<GemmSide8>);
-            Tile32 = accelerator.LoadKernel<GemmArgs>(GemmKernel.Run<GemmSide4>);
+            Tile128 = accelerator.LoadKernel<GemmArgs, SpecializedValue<int>>(GemmKernel.Run<GemmSide16>);
+            Tile64 = accelerator.LoadKernel<GemmArgs, SpecializedValue<int>>(GemmKernel.Run<GemmSide8>);
+            Tile32 = accelerator.LoadKernel<GemmArgs, SpecializedValue<int>>(GemmKernel.Run<GemmSide4>);
         }
     }
 }
@@ -142,8 +146,6 @@ internal struct GemmArgs
 {
     public ArrayView<float> A, B, C, Bias;
     public int M, N, K, Lda, Ldb, Ldc;
-    /// <summary>1 when consecutive depth indices of the operand are adjacent in memory (A untransposed, B transposed).</summary>
-    public int KContiguousA, KContiguousB;
     public int HasBias, Accumulate, Activation;
 }
 
@@ -170,12 +172,12 @@ internal readonly struct GemmSide4 : IGemmSide
 }
 
 /// <summary>Four floats: a 16-byte shared-memory vector and a 4-wide register group.</summary>
-internal struct F4
+internal struct GemmF4
 {
     public float X, Y, Z, W;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public F4(float x, float y, float z, float w)
+    public GemmF4(float x, float y, float z, float w)
     {
         X = x;
         Y = y;
@@ -185,7 +187,7 @@ internal struct F4
 
     /// <summary>c + a · b, lane by lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static F4 Fma(F4 c, float a, F4 b) => new(c.X + a * b.X, c.Y + a * b.Y, c.Z + a * b.Z, c.W + a * b.W);
+    public static GemmF4 Fma(GemmF4 c, float a, GemmF4 b) => new(c.X + a * b.X, c.Y + a * b.Y, c.Z + a * b.Z, c.W + a * b.W);
 }
 
 /// <summary>
@@ -194,20 +196,20 @@ internal struct F4
 /// </summary>
 internal struct GemmAcc
 {
-    public F4 R0L, R0H, R1L, R1H, R2L, R2H, R3L, R3H, R4L, R4H, R5L, R5H, R6L, R6H, R7L, R7H;
+    public GemmF4 R0L, R0H, R1L, R1H, R2L, R2H, R3L, R3H, R4L, R4H, R5L, R5H, R6L, R6H, R7L, R7H;
 
     /// <summary>One depth step: the outer product of the 8 values of op(A) (a0: rows 0-3, a1: rows 4-7) and the 8 of op(B).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Step(F4 a0, F4 a1, F4 b0, F4 b1)
+    public void Step(GemmF4 a0, GemmF4 a1, GemmF4 b0, GemmF4 b1)
     {
-        R0L = F4.Fma(R0L, a0.X, b0); R0H = F4.Fma(R0H, a0.X, b1);
-        R1L = F4.Fma(R1L, a0.Y, b0); R1H = F4.Fma(R1H, a0.Y, b1);
-        R2L = F4.Fma(R2L, a0.Z, b0); R2H = F4.Fma(R2H, a0.Z, b1);
-        R3L = F4.Fma(R3L, a0.W, b0); R3H = F4.Fma(R3H, a0.W, b1);
-        R4L = F4.Fma(R4L, a1.X, b0); R4H = F4.Fma(R4H, a1.X, b1);
-        R5L = F4.Fma(R5L, a1.Y, b0); R5H = F4.Fma(R5H, a1.Y, b1);
-        R6L = F4.Fma(R6L, a1.Z, b0); R6H = F4.Fma(R6H, a1.Z, b1);
-        R7L = F4.Fma(R7L, a1.W, b0); R7H = F4.Fma(R7H, a1.W, b1);
+        R0L = GemmF4.Fma(R0L, a0.X, b0); R0H = GemmF4.Fma(R0H, a0.X, b1);
+        R1L = GemmF4.Fma(R1L, a0.Y, b0); R1H = GemmF4.Fma(R1H, a0.Y, b1);
+        R2L = GemmF4.Fma(R2L, a0.Z, b0); R2H = GemmF4.Fma(R2H, a0.Z, b1);
+        R3L = GemmF4.Fma(R3L, a0.W, b0); R3H = GemmF4.Fma(R3H, a0.W, b1);
+        R4L = GemmF4.Fma(R4L, a1.X, b0); R4H = GemmF4.Fma(R4H, a1.X, b1);
+        R5L = GemmF4.Fma(R5L, a1.Y, b0); R5H = GemmF4.Fma(R5H, a1.Y, b1);
+        R6L = GemmF4.Fma(R6L, a1.Z, b0); R6H = GemmF4.Fma(R6H, a1.Z, b1);
+        R7L = GemmF4.Fma(R7L, a1.W, b0); R7H = GemmF4.Fma(R7H, a1.W, b1);
     }
 }
 
@@ -222,17 +224,18 @@ internal static class GemmKernel
     /// Shared memory holds, per buffer, the A slice then the B slice, each BK rows (depth) of 8T + 4 floats (the
     /// padding keeps the scalar stores of a k-contiguous slice free of bank conflicts; rows stay 16-byte aligned).
     /// </summary>
-    public static void Run<TSide>(GemmArgs g) where TSide : struct, IGemmSide
+    /// <param name="g">The operands and the epilogue.</param>
+    /// <param name="layout">Bit 0: the depth of A is contiguous (A untransposed); bit 1: that of B (B transposed). A
+    /// compile-time constant of each variant, so that the slice loads are straight code.</param>
+    public static void Run<TSide>(GemmArgs g, SpecializedValue<int> layout) where TSide : struct, IGemmSide
     {
         int side = default(TSide).Side;
-        int threads = side * side;
         int blockSize = 8 * side;       // BM = BN
         int depth = side / 2;           // BK: 4 values of each operand per thread and step
-        int rowVectors = 2 * side + 1;  // S/4: a padded shared row in vectors
-        int rowFloats = 4 * rowVectors;
+        int rowVectors = 2 * side + 1;  // a padded shared row (8T + 4 floats) in vectors
         int sliceVectors = depth * rowVectors;
 
-        var shared = SharedMemory.Allocate<F4>(SharedVectors);
+        var shared = SharedMemory.Allocate<GemmF4>(SharedVectors);
         var sharedFloats = shared.Cast<float>();
 
         int t = Group.IdxX;
@@ -241,15 +244,16 @@ internal static class GemmKernel
         int k = g.K;
         int steps = (k + depth - 1) / depth;
 
-        // Where this thread's 4 values of each slice come from (global offsets of step 0, the step's stride) and go to.
-        var la = new SliceLoader(g.KContiguousA != 0, g.Lda, row0, g.M, t, threads, depth, blockSize, rowFloats);
-        var lb = new SliceLoader(g.KContiguousB != 0, g.Ldb, col0, g.N, t, threads, depth, blockSize, rowFloats);
+        // Where this thread's 4 values of each slice come from and go to.
+        int lay = layout.Value;
+        var la = new GemmSliceLoader<TSide>((lay & 1) != 0, g.Lda, row0, g.M, t);
+        var lb = new GemmSliceLoader<TSide>((lay & 2) != 0, g.Ldb, col0, g.N, t);
 
         var acc = default(GemmAcc);
         if (steps > 0)
         {
-            F4 pa = la.Load(g.A, 0, k);
-            F4 pb = lb.Load(g.B, 0, k);
+            GemmF4 pa = la.Load(g.A, 0, k);
+            GemmF4 pb = lb.Load(g.B, 0, k);
             la.Store(sharedFloats, 0, pa);
             lb.Store(sharedFloats, 4 * sliceVectors, pb);
             Group.Barrier();
@@ -290,7 +294,7 @@ internal static class GemmKernel
 
         // The epilogue: rows row0 + 4ty + r and row0 + 4T + 4ty + r; columns col0 + 4tx + j and col0 + 4T + 4tx + j.
         int cl = col0 + 4 * tx, ch = cl + 4 * side;
-        F4 biasL = default, biasH = default;
+        GemmF4 biasL = default, biasH = default;
         if (g.HasBias != 0)
         {
             biasL = LoadRow(g.Bias, 0, cl, g.N);
@@ -309,12 +313,12 @@ internal static class GemmKernel
 
     /// <summary>One depth row of the staged slices (<paramref name="row"/>: its offset in vectors): this thread's 8 values of op(A) and 8 of op(B), multiplied into the accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Row(ref GemmAcc acc, ArrayView<F4> sa, ArrayView<F4> sb, int row, int side) =>
+    static void Row(ref GemmAcc acc, ArrayView<GemmF4> sa, ArrayView<GemmF4> sb, int row, int side) =>
         acc.Step(sa[row], sa[row + side], sb[row], sb[row + side]);
 
     /// <summary>The 4 values at columns col .. col + 3 of a row starting at <paramref name="offset"/>; 0 past <paramref name="n"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static F4 LoadRow(ArrayView<float> v, long offset, int col, int n) => new(
+    static GemmF4 LoadRow(ArrayView<float> v, long offset, int col, int n) => new(
         col < n ? v[offset + col] : 0f,
         col + 1 < n ? v[offset + col + 1] : 0f,
         col + 2 < n ? v[offset + col + 2] : 0f,
@@ -322,7 +326,7 @@ internal static class GemmKernel
 
     /// <summary>Stores 4 values of C's row <paramref name="row"/> from column <paramref name="col"/>, inside C only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void StoreRow(in GemmArgs g, int row, int col, F4 v, F4 bias)
+    static void StoreRow(in GemmArgs g, int row, int col, GemmF4 v, GemmF4 bias)
     {
         if (row >= g.M)
             return;
@@ -355,39 +359,11 @@ internal static class GemmKernel
         return v;
     }
 
-    /// <summary><see cref="VMath.Tanh(float)"/>: a Taylor polynomial below 0.5, else sign(x)·(1 − 2/(e^{2|x|} + 1)) with |x| ≤ 10.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Tanh(float x)
-    {
-        float ax = MathF.Abs(x);
-        if (ax < 0.5f)
-        {
-            float x2 = x * x;
-            float p = -929569f / 638512875f;
-            p = p * x2 + 21844f / 6081075f;
-            p = p * x2 + -1382f / 155925f;
-            p = p * x2 + 62f / 2835f;
-            p = p * x2 + -17f / 315f;
-            p = p * x2 + 2f / 15f;
-            p = p * x2 + -1f / 3f;
-            return x + x * x2 * p;
-        }
-        if (float.IsNaN(x))
-            return x;
-        float e = MathF.Exp(2f * MathF.Min(ax, 10f));
-        float t = 1f - 2f / (e + 1f);
-        return x < 0 ? -t : t;
-    }
+    /// <summary>The CPU's <see cref="VMath.Tanh(float)"/> itself (ILGPU compiles it), so that both backends compute the same values.</summary>
+    internal static float Tanh(float x) => VMath.Tanh(x);
 
-    /// <summary><see cref="VMath.Sigmoid(float)"/>: 1/(1 + e^{−x}) with x clamped to [−88, 88].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Sigmoid(float x)
-    {
-        float c = MathF.Max(MathF.Min(x, 88f), -88f);
-        if (float.IsNaN(x))
-            return x;
-        return 1f / (1f + MathF.Exp(-c));
-    }
+    /// <summary>The CPU's <see cref="VMath.Sigmoid(float)"/> itself (ILGPU compiles it), so that both backends compute the same values.</summary>
+    internal static float Sigmoid(float x) => VMath.Sigmoid(x);
 }
 
 /// <summary>
@@ -395,80 +371,80 @@ internal static class GemmKernel
 /// op(B)) from global memory to shared memory. Element e = t + T·r (r = 0..3) of the slice is taken along the
 /// operand's contiguous dimension, so that consecutive threads read consecutive addresses: depth d = e mod BK, outer
 /// o = e / BK when the depth is contiguous (A untransposed, B transposed), else o = e mod B, d = e / B. It lands at
-/// shared row d, column o.
+/// shared row d, column o. For every block size the (o, d) of element r differs from that of element 0 by constants
+/// (T is a multiple of BK, and T a multiple of B or B = 2T), so the loader keeps only element 0's position.
 /// </summary>
-internal struct SliceLoader
+internal struct GemmSliceLoader<TSide> where TSide : struct, IGemmSide
 {
-    // Global offsets of the 4 values at step 0 (0 for a value outside the operand), their depths, their shared offsets.
-    long _g0, _g1, _g2, _g3;
-    int _d0, _d1, _d2, _d3;
-    int _s0, _s1, _s2, _s3;
-    // Outer index inside the operand: 1 or 0.
-    int _in0, _in1, _in2, _in3;
-    long _stepStride;
-    int _depth;
+    readonly long _global;     // global offset of element 0 at step 0 (past the operand for an outer index outside it)
+    readonly int _outer;       // element 0's outer index in the operand
+    readonly int _depth;       // element 0's depth in the slice
+    readonly int _shared;      // element 0's offset in the shared slice, in floats
+    readonly int _ld, _extent;
+    readonly bool _kContiguous;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public SliceLoader(bool kContiguous, int ld, int outer0, int outerExtent, int t, int threads, int depth, int block, int rowFloats)
+    public GemmSliceLoader(bool kContiguous, int ld, int outer0, int outerExtent, int t)
     {
-        _depth = depth;
-        _stepStride = kContiguous ? depth : (long)depth * ld;
-        Element(kContiguous, ld, outer0, outerExtent, t, depth, block, rowFloats, out _g0, out _d0, out _s0, out _in0);
-        Element(kContiguous, ld, outer0, outerExtent, t + threads, depth, block, rowFloats, out _g1, out _d1, out _s1, out _in1);
-        Element(kContiguous, ld, outer0, outerExtent, t + 2 * threads, depth, block, rowFloats, out _g2, out _d2, out _s2, out _in2);
-        Element(kContiguous, ld, outer0, outerExtent, t + 3 * threads, depth, block, rowFloats, out _g3, out _d3, out _s3, out _in3);
+        int side = default(TSide).Side;
+        int depth = side / 2, block = 8 * side, rowFloats = 8 * side + 4;
+        int o = kContiguous ? t / depth : t % block;
+        int d = kContiguous ? t % depth : t / block;
+        _kContiguous = kContiguous;
+        _ld = ld;
+        _extent = outerExtent;
+        _outer = outer0 + o;
+        _depth = d;
+        _shared = d * rowFloats + o;
+        _global = kContiguous ? (long)_outer * ld + d : (long)d * ld + _outer;
     }
 
+    /// <summary>Element r's offsets from element 0: outer and depth (constants once inlined).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Element(bool kContiguous, int ld, int outer0, int outerExtent, int e, int depth, int block, int rowFloats,
-        out long global, out int d, out int sharedOffset, out int inside)
+    readonly void Delta(int r, out int dOuter, out int dDepth)
     {
-        int o;
-        if (kContiguous)
-        {
-            d = e % depth;
-            o = e / depth;
-        }
-        else
-        {
-            o = e % block;
-            d = e / block;
-        }
-        sharedOffset = d * rowFloats + o;
-        int outer = outer0 + o;
-        inside = outer < outerExtent ? 1 : 0;
-        global = inside == 0 ? 0 : kContiguous ? (long)outer * ld + d : (long)d * ld + outer;
+        int side = default(TSide).Side;
+        int depth = side / 2, block = 8 * side, e = side * side * r;
+        dOuter = _kContiguous ? e / depth : e % block;
+        dDepth = _kContiguous ? e % depth : e / block;
     }
 
     /// <summary>The thread's 4 values of step <paramref name="step"/> (zeros outside the operand).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly F4 Load(ArrayView<float> x, int step, int k)
+    public readonly GemmF4 Load(ArrayView<float> x, int step, int k)
     {
-        int p0 = step * _depth;
-        long offset = step * _stepStride;
-        return new F4(
-            Value(x, _in0, p0 + _d0 < k, _g0 + offset),
-            Value(x, _in1, p0 + _d1 < k, _g1 + offset),
-            Value(x, _in2, p0 + _d2 < k, _g2 + offset),
-            Value(x, _in3, p0 + _d3 < k, _g3 + offset));
+        int p0 = step * (default(TSide).Side / 2);
+        long offset = _global + (_kContiguous ? p0 : (long)p0 * _ld);
+        return new GemmF4(Value(x, 0, p0, k, offset), Value(x, 1, p0, k, offset), Value(x, 2, p0, k, offset), Value(x, 3, p0, k, offset));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Value(ArrayView<float> x, int inside, bool depthInside, long index)
+    readonly float Value(ArrayView<float> x, int r, int p0, int k, long offset)
     {
+        Delta(r, out int dOuter, out int dDepth);
+        bool ok = _outer + dOuter < _extent && p0 + _depth + dDepth < k;
+        long index = offset + (_kContiguous ? (long)dOuter * _ld + dDepth : (long)dDepth * _ld + dOuter);
         // Index 0 for a value outside the operand: the load stays in bounds whether or not it is predicated.
-        bool ok = inside != 0 && depthInside;
         float v = x[ok ? index : 0];
         return ok ? v : 0f;
     }
 
     /// <summary>Stores the 4 values into the slice that starts at float <paramref name="sliceBase"/> of shared memory.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly void Store(ArrayView<float> shared, int sliceBase, F4 v)
+    public readonly void Store(ArrayView<float> shared, int sliceBase, GemmF4 v)
     {
-        shared[sliceBase + _s0] = v.X;
-        shared[sliceBase + _s1] = v.Y;
-        shared[sliceBase + _s2] = v.Z;
-        shared[sliceBase + _s3] = v.W;
+        int rowFloats = 8 * default(TSide).Side + 4;
+        int b = sliceBase + _shared;
+        shared[b + Offset(0, rowFloats)] = v.X;
+        shared[b + Offset(1, rowFloats)] = v.Y;
+        shared[b + Offset(2, rowFloats)] = v.Z;
+        shared[b + Offset(3, rowFloats)] = v.W;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    readonly int Offset(int r, int rowFloats)
+    {
+        Delta(r, out int dOuter, out int dDepth);
+        return dDepth * rowFloats + dOuter;
     }
 }

@@ -8,8 +8,10 @@ namespace ModelGen.Gpu;
 /// A program for a GPU: the generator writes one subclass per model (its <c>GpuProgram</c>) whose step methods take
 /// ArrayView slices of the device arenas, run each fused elementwise group as one generated ILGPU kernel and every
 /// other op through <see cref="GpuKernels"/>, all queued on the device's stream. Batches reach the device through
-/// page-locked staging buffers (two, used in turn, so the copy of one batch can overlap the steps before it); the host
-/// reads back only the loss and the number of correct predictions of a step, or the outputs of an inference.
+/// page-locked staging buffers (two, used in turn, so that the host never refills a buffer a queued copy may still be
+/// reading); the host reads back only the loss and the number of correct predictions of a step, or the outputs of an
+/// inference. Each step waits for its loss, so the host's gathering of the next batch does not yet overlap the device's
+/// step: overlapping them would mean reading each loss one step late.
 /// </summary>
 public abstract class GpuProgram : CompiledProgram
 {
@@ -21,7 +23,6 @@ public abstract class GpuProgram : CompiledProgram
     readonly PageLockedArray1D<float>[] _inputStaging;
     readonly PageLockedArray1D<float>[] _targetStaging;
     readonly PageLockedArray1D<int>[] _labelStaging;
-    readonly PageLockedArray1D<float> _outputStaging;
     readonly PageLockedArray1D<float> _lossStaging;
     readonly PageLockedArray1D<int> _correctStaging;
     int _turn;
@@ -51,10 +52,9 @@ public abstract class GpuProgram : CompiledProgram
         _labels = d.Allocate<int>((long)labelsPerSample * maxBatch, "the label batch");
         _correct = d.Allocate<int>(1, "the correct-prediction counter");
         var a = d.Accelerator;
-        _inputStaging = new[] { a.AllocatePageLocked1D<float>(Math.Max(1, inputSize * maxBatch)), a.AllocatePageLocked1D<float>(Math.Max(1, inputSize * maxBatch)) };
-        _targetStaging = new[] { a.AllocatePageLocked1D<float>(Math.Max(1, targetSize * maxBatch)), a.AllocatePageLocked1D<float>(Math.Max(1, targetSize * maxBatch)) };
-        _labelStaging = new[] { a.AllocatePageLocked1D<int>(Math.Max(1, labelsPerSample * maxBatch)), a.AllocatePageLocked1D<int>(Math.Max(1, labelsPerSample * maxBatch)) };
-        _outputStaging = a.AllocatePageLocked1D<float>(Math.Max(1, outputSize * maxBatch));
+        _inputStaging = new[] { a.AllocatePageLocked1D<float>(_input.Length), a.AllocatePageLocked1D<float>(_input.Length) };
+        _targetStaging = new[] { a.AllocatePageLocked1D<float>(_targets.Length), a.AllocatePageLocked1D<float>(_targets.Length) };
+        _labelStaging = new[] { a.AllocatePageLocked1D<int>(_labels.Length), a.AllocatePageLocked1D<int>(_labels.Length) };
         _lossStaging = a.AllocatePageLocked1D<float>(1);
         _correctStaging = a.AllocatePageLocked1D<int>(1);
     }
@@ -164,7 +164,8 @@ public abstract class GpuProgram : CompiledProgram
             GpuKernels.CountCorrect(GpuDevice, output, Labels.SubView(0, batch), batch, OutputSize, _correct.View);
             _correct.View.CopyToPageLockedAsync(stream, _correctStaging);
         }
-        loss.SubView(0, 1).CopyToPageLockedAsync(stream, _lossStaging);
+        ArrayView1D<float, Stride1D.Dense> lossView = loss.SubView(0, 1);
+        lossView.CopyToPageLockedAsync(stream, _lossStaging);
         GpuDevice.Synchronize();
         correct = classify ? _correctStaging[0] : 0;
         return _lossStaging[0];
@@ -183,34 +184,37 @@ public abstract class GpuProgram : CompiledProgram
     /// <summary>Copies a batch into the next staging buffers and queues their copy to the device.</summary>
     void UploadBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch)
     {
-        // The staging buffers alternate: the copy queued from one may still be reading it while the host fills the other.
+        // The staging buffers alternate: the copy queued from one may still be reading it while the host fills the
+        // other. A staging buffer is as long as its device buffer and is copied whole (a partial batch leaves rows of
+        // an earlier one behind it, which no step reads).
         int turn = _turn;
         _turn ^= 1;
         var stream = GpuDevice.Stream;
         input.CopyTo(_inputStaging[turn].Span);
-        _input.View.SubView(0, input.Length).CopyFromPageLockedAsync(stream, _inputStaging[turn].ArrayView.SubView(0, input.Length));
+        _input.View.CopyFromPageLockedAsync(stream, _inputStaging[turn]);
         if (LabelsPerSample > 0 && !labels.IsEmpty)
         {
             labels.CopyTo(_labelStaging[turn].Span);
-            _labels.View.SubView(0, labels.Length).CopyFromPageLockedAsync(stream, _labelStaging[turn].ArrayView.SubView(0, labels.Length));
+            _labels.View.CopyFromPageLockedAsync(stream, _labelStaging[turn]);
         }
         if (TargetSize > 0 && !targets.IsEmpty)
         {
             targets.CopyTo(_targetStaging[turn].Span);
-            _targets.View.SubView(0, targets.Length).CopyFromPageLockedAsync(stream, _targetStaging[turn].ArrayView.SubView(0, targets.Length));
+            _targets.View.CopyFromPageLockedAsync(stream, _targetStaging[turn]);
         }
     }
 
     void Download(ArrayView<float> view, Span<float> into)
     {
-        view.SubView(0, into.Length).CopyToPageLockedAsync(GpuDevice.Stream, _outputStaging.ArrayView.SubView(0, into.Length));
+        ArrayView1D<float, Stride1D.Dense> source = view.SubView(0, into.Length);
+        source.CopyToCPU(GpuDevice.Stream, into);
         GpuDevice.Synchronize();
-        _outputStaging.Span.Slice(0, into.Length).CopyTo(into);
     }
 
     float ReadLoss(ArrayView<float> loss)
     {
-        loss.SubView(0, 1).CopyToPageLockedAsync(GpuDevice.Stream, _lossStaging);
+        ArrayView1D<float, Stride1D.Dense> source = loss.SubView(0, 1);
+        source.CopyToPageLockedAsync(GpuDevice.Stream, _lossStaging);
         GpuDevice.Synchronize();
         return _lossStaging[0];
     }
@@ -227,7 +231,6 @@ public abstract class GpuProgram : CompiledProgram
         foreach (var s in _inputStaging) s.Dispose();
         foreach (var s in _targetStaging) s.Dispose();
         foreach (var s in _labelStaging) s.Dispose();
-        _outputStaging.Dispose();
         _lossStaging.Dispose();
         _correctStaging.Dispose();
     }

@@ -18,7 +18,8 @@ public sealed class NativeAotCollection
 /// <summary>
 /// The sample as a NativeAOT binary: <c>dotnet publish -r linux-x64 -p:PublishAot=true</c> must succeed with no
 /// trim or AOT warning, and the binary (no .NET installed needed) must train one epoch on Fashion-MNIST to at
-/// least 0.85 test accuracy, save a checkpoint, reload it and predict.
+/// least 0.85 test accuracy, save a checkpoint, reload it and predict; asked for a GPU, it says why it has none
+/// (the GPU backend needs run-time code generation), and "best" falls back to the CPU saying so.
 /// </summary>
 [Collection(NativeAotCollection.Name)]
 public class NativeAotTests
@@ -75,6 +76,15 @@ public class NativeAotTests
             Assert.Contains("Reloaded", runLog);
             Assert.Equal(5, Regex.Matches(runLog, @"test image \d: predicted").Count);
             Assert.True(File.Exists(checkpoint));
+
+            // A GPU under NativeAOT: the GPU backend compiles kernels at run time, so the binary says why it has none.
+            var (gpuCode, gpuLog) = Run(binary, "--device gpu --epochs 1", output, timeoutMs: 120_000);
+            Assert.True(gpuCode == 1, "asking the native binary for a GPU should fail with exit code 1:\n" + gpuLog);
+            Assert.Contains("No GPU", gpuLog);
+            Assert.Contains("NativeAOT", gpuLog);
+            var (bestCode, bestLog) = Run(binary, "--device best --epochs 1 --checkpoint \"" + checkpoint + "\"", output, timeoutMs: 120_000);
+            Assert.True(bestCode == 0, bestLog);
+            Assert.Contains("running on the CPU", bestLog);
         }
         finally
         {

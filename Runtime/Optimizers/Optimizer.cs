@@ -97,6 +97,18 @@ public abstract class Optimizer
     /// </summary>
     protected virtual IReadOnlyList<string> StateNames => Array.Empty<string>();
 
+    /// <summary>The state buffer names, for a device optimizer (the GPU backend) that keeps the state on its device.</summary>
+    internal IReadOnlyList<string> DeviceStateNames() => StateNames;
+
+    /// <summary>A state buffer, for a device optimizer that copies it to or from its device.</summary>
+    internal float[]? DeviceStateBuffer(string name) => GetStateBuffer(name);
+
+    /// <summary>Replaces a state buffer with what a device optimizer downloaded.</summary>
+    internal void SetDeviceStateBuffer(string name, float[] values) => SetStateBuffer(name, values);
+
+    /// <summary>Counts a step that a device optimizer took on its device with this optimizer's rule.</summary>
+    internal void CountExternalStep() => StepCount++;
+
     /// <summary>The state buffer <paramref name="name"/> (one of <see cref="StateNames"/>), or null while not allocated (it then counts as zeros).</summary>
     protected virtual float[]? GetStateBuffer(string name) => null;
 

@@ -203,9 +203,10 @@ public sealed class CharCorpus
 
         try
         {
-            var device = deviceName == "best" ? Device.Best(out string why) : Device.Parse(deviceName);
+            string why = "";
+            var device = deviceName == "best" ? Device.Best(out why) : Device.Parse(deviceName);
             model.To(device);
-            Console.WriteLine(deviceName == "best" ? $"Device: {device} ({why})." : $"Device: {device}.");
+            Console.WriteLine(why.Length > 0 ? $"Device: {device} ({why})." : $"Device: {device}.");
         }
         catch (DeviceException e)
         {

@@ -47,8 +47,9 @@ bool cnn = modelName == "cnn";
 Device device;
 try
 {
-    device = deviceName == "best" ? Device.Best(out string why) : Device.Parse(deviceName);
-    Console.WriteLine(deviceName == "best" ? $"Device: {device} ({why})." : $"Device: {device}.");
+    string why = "";
+    device = deviceName == "best" ? Device.Best(out why) : Device.Parse(deviceName);
+    Console.WriteLine(why.Length > 0 ? $"Device: {device} ({why})." : $"Device: {device}.");
 }
 catch (DeviceException e)
 {

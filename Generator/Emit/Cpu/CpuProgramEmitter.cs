@@ -20,14 +20,12 @@ internal static class CpuProgramEmitter
 {
     public static void Emit(CodeWriter w, ClassSpec spec, CompiledGraph training, CompiledGraph? inference)
     {
-        var (g, units, plan) = (training.Graph, training.Units, training.Plan);
-        var steps = ProgramSteps.Group(g, units, "Forward");
-        var names = new BufferNames(g, plan);
+        var layout = new ProgramLayout(training, inference);
+        var (g, plan, steps, names) = (layout.Graph, training.Plan, layout.Steps, layout.Names);
         var input = g[g.Input].Shape;
         var output = g[g.Output].Shape;
         int inputSize = input.FixedCount, outputSize = output.FixedCount;
-        int floatsPerSample = Math.Max(plan.FloatsPerSample, inference?.Plan.FloatsPerSample ?? 0);
-        int fixedFloats = Math.Max(plan.FixedFloats, inference?.Plan.FixedFloats ?? 0);
+        int floatsPerSample = layout.FloatsPerSample, fixedFloats = layout.FixedFloats;
 
         w.Line($"/// <summary>The compiled forward and backward passes of {spec.ClassName}.</summary>");
         w.Line($"// Memory plan: {floatsPerSample} floats per sample in the batched part of the activation arena, {fixedFloats} fixed;");
@@ -42,11 +40,7 @@ internal static class CpuProgramEmitter
         w.Line();
 
         // Infer: the forward half of the training program, or the inference graph's own steps.
-        var inferenceSteps = inference == null
-            ? steps.Where(s => !s.Backward && s.Scope != "loss").ToList()
-            : ProgramSteps.Group(inference.Graph, inference.Units, "Inference");
-        var inferenceNames = inference == null ? names : new BufferNames(inference.Graph, inference.Plan);
-        var ig = inference?.Graph ?? g;
+        var (inferenceSteps, inferenceNames, ig) = (layout.InferenceSteps, layout.InferenceNames, layout.InferenceGraph);
         string outputSlot = Where(g, names, g.Output);
 
         w.Line($"/// <summary>Forward pass{(inference == null ? "" : " (inference variant)")}: input {input} → output {output}.</summary>");
@@ -77,29 +71,13 @@ internal static class CpuProgramEmitter
             w.Line("int B = batch;");
             w.Line("Steps++;");
             foreach (var s in steps) w.Line($"{s.Name}({ProgramSteps.Arguments(Backend, g, s)});");
-            foreach (var (name, grad) in g.Gradients.Where(kv => kv.Value < 0).Select(kv => (kv.Key, kv.Value)))
-            {
-                var layout = plan.ParameterLayout.First(p => p.Name == name);
-                w.Line($"Parameters.Gradients.Slice({layout.Offset}, {layout.Length}).Clear(); // the loss does not depend on {name}");
-            }
+            foreach (var (name, offset, length) in layout.UnreachedParameters)
+                w.Line($"Parameters.Gradients.Slice({offset}, {length}).Clear(); // the loss does not depend on {name}");
             w.Line($"if (!output.IsEmpty) {outputSlot}.CopyTo(output);");
             w.Line($"return {Where(g, names, g.Loss)}[0];");
         }
         w.Close();
-
-        foreach (var step in steps)
-        {
-            w.Line();
-            ProgramSteps.Write(Backend, w, spec, g, plan, names, step);
-        }
-        if (inference != null)
-        {
-            foreach (var step in inferenceSteps)
-            {
-                w.Line();
-                ProgramSteps.Write(Backend, w, spec, inference.Graph, inference.Plan, inferenceNames, step);
-            }
-        }
+        layout.WriteSteps(Backend, w, spec);
         w.Close();
     }
 

@@ -24,14 +24,12 @@ internal static class GpuProgramEmitter
     /// <summary>Writes the nested program into <paramref name="w"/> (inside the model class) and returns the kernel class.</summary>
     public static CodeWriter Emit(CodeWriter w, ClassSpec spec, CompiledGraph training, CompiledGraph? inference)
     {
-        var (g, units, plan) = (training.Graph, training.Units, training.Plan);
+        var layout = new ProgramLayout(training, inference);
+        var (g, steps, names) = (layout.Graph, layout.Steps, layout.Names);
         var backend = new GpuBackend(KernelClass(spec));
-        var steps = ProgramSteps.Group(g, units, "Forward");
-        var names = new BufferNames(g, plan);
         var input = g[g.Input].Shape;
         var output = g[g.Output].Shape;
-        int floatsPerSample = Math.Max(plan.FloatsPerSample, inference?.Plan.FloatsPerSample ?? 0);
-        int fixedFloats = Math.Max(plan.FixedFloats, inference?.Plan.FixedFloats ?? 0);
+        int floatsPerSample = layout.FloatsPerSample, fixedFloats = layout.FixedFloats;
         int labelsPerSample = g.Labels >= 0 ? 1 : 0;
         int targetSize = g.Target >= 0 ? g[g.Target].Shape.FixedCount : 0;
 
@@ -47,11 +45,7 @@ internal static class GpuProgramEmitter
         w.Close();
         w.Line();
 
-        var inferenceSteps = inference == null
-            ? steps.Where(s => !s.Backward && s.Scope != "loss").ToList()
-            : ProgramSteps.Group(inference.Graph, inference.Units, "Inference");
-        var inferenceNames = inference == null ? names : new BufferNames(inference.Graph, inference.Plan);
-        var ig = inference?.Graph ?? g;
+        var (inferenceSteps, inferenceNames, ig) = (layout.InferenceSteps, layout.InferenceNames, layout.InferenceGraph);
 
         w.Line($"/// <summary>Forward pass{(inference == null ? "" : " (inference variant)")}: input {input} → output {output}; returns the output's view.</summary>");
         w.Open("protected override ArrayView<float> RunInfer(int B)");
@@ -69,28 +63,12 @@ internal static class GpuProgramEmitter
         else
         {
             foreach (var s in steps) w.Line($"{s.Name}(B);");
-            foreach (var (name, grad) in g.Gradients.Where(kv => kv.Value < 0).Select(kv => (kv.Key, kv.Value)))
-            {
-                var layout = plan.ParameterLayout.First(p => p.Name == name);
-                w.Line($"ParameterGradients.SubView({layout.Offset}, {layout.Length}).MemSetToZero(GpuDevice.Stream); // the loss does not depend on {name}");
-            }
+            foreach (var (name, offset, length) in layout.UnreachedParameters)
+                w.Line($"ParameterGradients.SubView({offset}, {length}).MemSetToZero(GpuDevice.Stream); // the loss does not depend on {name}");
             w.Line($"return ({Where(backend, g, names, g.Loss)}, {Where(backend, g, names, g.Output)});");
         }
         w.Close();
-
-        foreach (var step in steps)
-        {
-            w.Line();
-            ProgramSteps.Write(backend, w, spec, g, plan, names, step);
-        }
-        if (inference != null)
-        {
-            foreach (var step in inferenceSteps)
-            {
-                w.Line();
-                ProgramSteps.Write(backend, w, spec, inference.Graph, inference.Plan, inferenceNames, step);
-            }
-        }
+        layout.WriteSteps(backend, w, spec);
         if (backend.Kernels.Count > 0)
         {
             w.Line();
