@@ -79,7 +79,10 @@ public static class GpuBench
         public double MinWarmupSeconds => 1.0;
         public double MaxWarmupSeconds => 3.0;
 
-        /// <summary>Distinct batches cycled through by a throughput workload (made before timing, so no loader is timed).</summary>
+        /// <summary>
+        /// Distinct batches cycled through by a throughput workload (made before timing, so no loader is timed; the model
+        /// may fit them closely over many steps, which does not change a step's work).
+        /// </summary>
         public int BatchPool(int batch) => Tiny ? 2 : batch >= 1024 ? 4 : 8;
 
         /// <summary>The loss check's batch and steps for a model ("mlp", "cnn").</summary>
@@ -457,13 +460,18 @@ public static class GpuBench
         var elapsed = Stopwatch.StartNew();
         for (int i = 0; i < plan.WarmSteps; i++) step();
         if (plan.StepsPerWindow > 0) return plan.StepsPerWindow;
-        int steps = Calibrate(step, windowSeconds, 100_000);
+        const int MaxSteps = 100_000;
+        int steps = Calibrate(step, windowSeconds, MaxSteps);
         double previous = double.NaN;
         while (true)
         {
-            double t = Time(step, steps);
+            // Seconds per step; the window is resized from each one (a first step slowed by the JIT or a collection
+            // would otherwise leave windows far shorter than aimed at).
+            double t = Time(step, steps) / steps;
             double spent = elapsed.Elapsed.TotalSeconds;
-            if (spent >= s.MaxWarmupSeconds || (spent >= s.MinWarmupSeconds && Math.Abs(t - previous) <= 0.05 * previous))
+            bool stable = Math.Abs(t - previous) <= 0.05 * previous;
+            steps = (int)Math.Clamp(Math.Round(windowSeconds / Math.Max(t, 1e-9)), 1, MaxSteps);
+            if (spent >= s.MaxWarmupSeconds || (spent >= s.MinWarmupSeconds && stable))
                 return steps;
             previous = t;
         }
@@ -684,16 +692,23 @@ internal sealed class FmaChains
     public void Launch(long iterations) =>
         _kernel(_gpu.Stream, new KernelConfig(Groups, GroupSize), _sink.View, (int)Math.Min(iterations, int.MaxValue), 0.999f, 1e-3f);
 
-    /// <summary>Iterations of a launch that takes about <paramref name="seconds"/> (from a timed launch of 2,000).</summary>
+    /// <summary>
+    /// Iterations of a launch that takes about <paramref name="seconds"/>: scaled from a timed launch of 2,000, then from a
+    /// timed launch of that estimate (the first is short enough for the launch overhead to count).
+    /// </summary>
     public long Calibrate(double seconds)
     {
-        const int probe = 2000;
-        _gpu.Synchronize();
-        long t0 = Stopwatch.GetTimestamp();
-        Launch(probe);
-        _gpu.Synchronize();
-        double t = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        return Math.Clamp((long)(probe * seconds / Math.Max(t, 1e-9)), 100, int.MaxValue);
+        long iterations = 2000;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            _gpu.Synchronize();
+            long t0 = Stopwatch.GetTimestamp();
+            Launch(iterations);
+            _gpu.Synchronize();
+            double t = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            iterations = Math.Clamp((long)(iterations * seconds / Math.Max(t, 1e-9)), 100, int.MaxValue);
+        }
+        return iterations;
     }
 
     /// <summary>One timed launch; TFLOP/s.</summary>
