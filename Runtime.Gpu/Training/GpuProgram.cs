@@ -10,8 +10,8 @@ namespace ModelGen.Gpu;
 /// other op through <see cref="GpuKernels"/>, all queued on the device's stream. Batches reach the device through
 /// page-locked staging buffers (two, used in turn, so that the host never refills a buffer a queued copy may still be
 /// reading); the host reads back only the loss and the number of correct predictions of a step, or the outputs of an
-/// inference. Each step waits for its loss, so the host's gathering of the next batch does not yet overlap the device's
-/// step: overlapping them would mean reading each loss one step late.
+/// inference. <c>Fit</c> begins a step (<see cref="BeginTrainBatch"/> queues it and returns), gathers the next batch on
+/// the host while the device runs it, then finishes it (<see cref="EndTrainBatch"/> waits and reads the two scalars).
 /// </summary>
 public abstract class GpuProgram : CompiledProgram
 {
@@ -26,6 +26,7 @@ public abstract class GpuProgram : CompiledProgram
     readonly PageLockedArray1D<float> _lossStaging;
     readonly PageLockedArray1D<int> _correctStaging;
     int _turn;
+    bool _classify;
 
     /// <summary>Allocates the device activation arena, the batch buffers and their staging buffers.</summary>
     /// <param name="session">The model's state on the device (parameters, gradients, optimizer state).</param>
@@ -145,11 +146,12 @@ public abstract class GpuProgram : CompiledProgram
     }
 
     /// <summary>
-    /// One training step of <c>Fit</c>: the batch up, the step, the optimizer update and the count of correct
-    /// predictions all on the device; the loss and the count come back together, the only values read per step.
+    /// Queues one training step of <c>Fit</c>: the batch up, the step, the optimizer update and the count of correct
+    /// predictions, all on the device, and the copies of the loss and the count to page-locked memory; returns without
+    /// waiting, so the host can gather the next batch meanwhile. <see cref="EndTrainBatch"/> waits and reads the two.
     /// </summary>
-    public override float TrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
-        Optimizer optimizer, bool classify, Span<float> outputs, out long correct)
+    public override void BeginTrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
+        Optimizer optimizer, bool classify, Span<float> outputs)
     {
         CheckBatch(batch, input.Length, InputSize);
         CheckTrainingBatch(labels, targets, batch, default);
@@ -158,6 +160,7 @@ public abstract class GpuProgram : CompiledProgram
         var (loss, output) = RunTrainStep(batch);
         Session.OptimizerStep(optimizer);
         var stream = GpuDevice.Stream;
+        _classify = classify;
         if (classify)
         {
             _correct.View.MemSetToZero(stream);
@@ -166,8 +169,13 @@ public abstract class GpuProgram : CompiledProgram
         }
         ArrayView1D<float, Stride1D.Dense> lossView = loss.SubView(0, 1);
         lossView.CopyToPageLockedAsync(stream, _lossStaging);
+    }
+
+    /// <inheritdoc/>
+    public override float EndTrainBatch(out long correct)
+    {
         GpuDevice.Synchronize();
-        correct = classify ? _correctStaging[0] : 0;
+        correct = _classify ? _correctStaging[0] : 0;
         return _lossStaging[0];
     }
 

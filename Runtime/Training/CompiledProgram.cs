@@ -72,10 +72,14 @@ public abstract class CompiledProgram : IDisposable
     /// <param name="output">Receives <c>batch x output size</c> floats (for metrics).</param>
     public abstract float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output);
 
+    float _queuedLoss;
+    long _queuedCorrect;
+
     /// <summary>
     /// One training step of <c>Fit</c>: <see cref="TrainStep"/>, then <paramref name="optimizer"/>'s update, then the count
     /// of samples whose highest output is their label (when <paramref name="classify"/>). A GPU program does all three
-    /// on the device and reads back only the loss and the count.
+    /// on the device and reads back only the loss and the count. <see cref="BeginTrainBatch"/> and
+    /// <see cref="EndTrainBatch"/> split it in two, so that a loop can prepare the next batch while a device runs this one.
     /// </summary>
     /// <param name="input">The inputs.</param>
     /// <param name="labels">The labels, or empty.</param>
@@ -86,13 +90,30 @@ public abstract class CompiledProgram : IDisposable
     /// <param name="outputs">Scratch for the outputs (<c>batch x output size</c> floats) where the count is taken on the host.</param>
     /// <param name="correct">The number of correct predictions.</param>
     /// <returns>The batch's mean loss.</returns>
-    public virtual float TrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
+    public float TrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
         Optimizer optimizer, bool classify, Span<float> outputs, out long correct)
     {
-        float loss = TrainStep(input, labels, targets, batch, outputs);
+        BeginTrainBatch(input, labels, targets, batch, optimizer, classify, outputs);
+        return EndTrainBatch(out correct);
+    }
+
+    /// <summary>
+    /// Starts <see cref="TrainBatch"/>: when it returns, the caller may reuse <paramref name="input"/>, <paramref name="labels"/>
+    /// and <paramref name="targets"/>, while a device may still be running the step. The CPU runs it whole here.
+    /// </summary>
+    public virtual void BeginTrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
+        Optimizer optimizer, bool classify, Span<float> outputs)
+    {
+        _queuedLoss = TrainStep(input, labels, targets, batch, outputs);
         optimizer.Step(Parameters);
-        correct = classify ? ModelBase.CountCorrect(outputs, labels, batch, outputs.Length / batch) : 0;
-        return loss;
+        _queuedCorrect = classify ? ModelBase.CountCorrect(outputs, labels, batch, outputs.Length / batch) : 0;
+    }
+
+    /// <summary>Finishes the step <see cref="BeginTrainBatch"/> started (waiting for the device) and returns its loss and count.</summary>
+    public virtual float EndTrainBatch(out long correct)
+    {
+        correct = _queuedCorrect;
+        return _queuedLoss;
     }
 
     /// <summary>Releases the program's memory (device memory for a GPU program; nothing to do on the CPU).</summary>

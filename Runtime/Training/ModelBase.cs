@@ -155,15 +155,25 @@ public abstract class ModelBase
             loader.StartEpoch(epoch);
             double lossSum = 0;
             long correct = 0, seen = 0;
+            // Each step is begun, then the next batch is gathered, then the step is finished: on a GPU the host gathers
+            // batch b + 1 while the device runs step b (on the CPU the step runs whole when it begins).
+            int queued = 0;
             for (int b = 0; b < loader.BatchCount; b++)
             {
                 int n = loader.Load(b);
-                var outputs = output.AsSpan(0, n * outputLength);
-                float loss = program.TrainBatch(loader.Input, loader.Labels, loader.Targets, n, optimizer, classify, outputs, out long right);
-                lossSum += (double)loss * n;
-                seen += n;
+                if (queued > 0) Finish(b);
+                program.BeginTrainBatch(loader.Input, loader.Labels, loader.Targets, n, optimizer, classify, output.AsSpan(0, n * outputLength));
+                queued = n;
+            }
+            if (queued > 0) Finish(loader.BatchCount);
+
+            void Finish(int done)
+            {
+                float loss = program.EndTrainBatch(out long right);
+                lossSum += (double)loss * queued;
+                seen += queued;
                 correct += right;
-                progress?.Batch(epoch + 1, epochs, b + 1, loader.BatchCount, lossSum / seen,
+                progress?.Batch(epoch + 1, epochs, done, loader.BatchCount, lossSum / seen,
                     seen / Stopwatch.GetElapsedTime(epochStart).TotalSeconds);
             }
             double trainSeconds = Stopwatch.GetElapsedTime(epochStart).TotalSeconds;
