@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Threading;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
@@ -21,6 +22,7 @@ public sealed class GpuDevice : Device, IDisposable
     readonly object _gate = new();
     readonly ConcurrentDictionary<Type, object> _kernels = new();
     Accelerator? _accelerator;
+    long _allocations;
 
     internal GpuDevice(Context context, ILGPU.Runtime.Device device, DeviceKind kind, int index)
         : base(kind, index, device.Name, kind == DeviceKind.GpuEmulator ? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes : device.MemorySize)
@@ -74,12 +76,19 @@ public sealed class GpuDevice : Device, IDisposable
         });
 
     /// <summary>
+    /// The number of device buffers <see cref="Allocate{T}"/> has made on this device so far (successful or not): tests
+    /// read it to check that a steady-state step allocates no device memory.
+    /// </summary>
+    public long Allocations => Interlocked.Read(ref _allocations);
+
+    /// <summary>
     /// Allocates <paramref name="length"/> elements of device memory for <paramref name="what"/>; out of memory is a
     /// <see cref="DeviceException"/> that names the device, the bytes asked for and the bytes free.
     /// </summary>
     public MemoryBuffer1D<T, Stride1D.Dense> Allocate<T>(long length, string what) where T : unmanaged
     {
         long bytes = length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        Interlocked.Increment(ref _allocations);
         try
         {
             var buffer = Accelerator.Allocate1D<T>(Math.Max(length, 1));

@@ -126,6 +126,7 @@ public abstract class GpuProgram : CompiledProgram
     /// <inheritdoc/>
     public override void Infer(ReadOnlySpan<float> input, int batch, Span<float> output)
     {
+        Session.ThrowIfDisposed();
         CheckBatch(batch, input.Length, InputSize);
         if (output.Length != batch * OutputSize) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * OutputSize}.", nameof(output));
         UploadBatch(input, default, default, batch);
@@ -136,6 +137,7 @@ public abstract class GpuProgram : CompiledProgram
     /// <inheritdoc/>
     public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
     {
+        Session.ThrowIfDisposed();
         CheckBatch(batch, input.Length, InputSize);
         CheckTrainingBatch(labels, targets, batch, output);
         UploadBatch(input, labels, targets, batch);
@@ -153,6 +155,7 @@ public abstract class GpuProgram : CompiledProgram
     public override void BeginTrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
         Optimizer optimizer, bool classify, Span<float> outputs)
     {
+        Session.ThrowIfDisposed();
         CheckBatch(batch, input.Length, InputSize);
         CheckTrainingBatch(labels, targets, batch, default);
         UploadBatch(input, labels, targets, batch);

@@ -92,10 +92,21 @@ public sealed class GpuSession : DeviceSession
         if (_optimizers.TryGetValue(optimizer, out var state)) state.Upload();
     }
 
+    /// <summary>True once the model has left this device (its programs here can no longer run).</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Throws when the session's memory is gone: a program kept after the model moved to another device.</summary>
+    internal void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+            throw new ObjectDisposedException(nameof(GpuSession), $"The model has left {GpuDevice.Id} ({GpuDevice.Name}): this program's parameters there are gone; make a new program with NewProgram after To(device).");
+    }
+
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
-        if (!disposing) return;
+        if (!disposing || IsDisposed) return;
+        IsDisposed = true;
         foreach (var o in _optimizers.Values)
         {
             o.Download();

@@ -163,7 +163,7 @@ public abstract class Device
         if (t == "best") return Best();
         if (t == "gpu") return Gpu(0);
         if (int.TryParse(t, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index)) return Gpu(index);
-        if (t.StartsWith("gpu-emulator", StringComparison.Ordinal))
+        if (t is "gpu-emulator" or "gpu-emulator:0")
         {
             if (GpuUnavailableReason is { } why) throw new DeviceException($"No GPU emulator: {why}.");
             return Backend!.Emulator();
