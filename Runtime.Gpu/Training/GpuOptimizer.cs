@@ -215,6 +215,7 @@ public sealed class GpuOptimizer : IDisposable
             if (_length > 0) _state[i].View.SubView(0, _length).CopyToCPU(_device.Stream, host);
         }
         _device.Synchronize();
+        _optimizer.SetDeviceGradientNorm(LastGradientNorm());
     }
 
     /// <summary>

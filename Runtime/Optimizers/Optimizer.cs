@@ -109,6 +109,12 @@ public abstract class Optimizer
     /// <summary>Counts a step that a device optimizer took on its device with this optimizer's rule.</summary>
     internal void CountExternalStep() => StepCount++;
 
+    /// <summary>Records the gradient norm a device optimizer measured (read back when its state comes to the host).</summary>
+    internal void SetDeviceGradientNorm(double? norm)
+    {
+        if (norm != null) LastGradientNorm = norm;
+    }
+
     /// <summary>The state buffer <paramref name="name"/> (one of <see cref="StateNames"/>), or null while not allocated (it then counts as zeros).</summary>
     protected virtual float[]? GetStateBuffer(string name) => null;
 

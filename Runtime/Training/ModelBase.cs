@@ -195,7 +195,12 @@ public abstract class ModelBase
             }
         }
 
-        _session?.Download();
+        if (_session != null)
+        {
+            // The trained parameters, and the optimizer's state and last gradient norm, come back to the host.
+            _session.Download();
+            _session.DownloadOptimizer(optimizer);
+        }
         for (int c = 0; c < callbacks.Count; c++) callbacks[c].OnTrainEnd(history);
         return history;
     }
