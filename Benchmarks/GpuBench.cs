@@ -203,7 +203,7 @@ public static class GpuBench
         }
         foreach (int batch in s.PlanFor("char").Batches)
         {
-            exit = Math.Max(exit, Throughput($"char_transformer_train_b{batch}", () => new BenchCharTransformer(seed: 1), CharBatches(corpus, batch, s.BatchPool(batch), seed: 1), gpu, s, s.PlanFor("char"), batch, lines, notes));
+            exit = Math.Max(exit, Throughput($"char_transformer_train_b{batch}", () => new CharTransformerSample.CharTransformer(seed: 1), CharBatches(corpus, batch, s.BatchPool(batch), seed: 1), gpu, s, s.PlanFor("char"), batch, lines, notes));
             Flush(lines, notes);
         }
 
@@ -595,22 +595,22 @@ public static class GpuBench
                 int symbol = ch == '\n' ? 0 : ch >= ' ' && ch <= '~' ? ch - ' ' + 1 : -1;
                 if (symbol >= 0) text.Add((byte)symbol);
             }
-        if (text.Count > 10 * BenchCharTransformer.Context)
+        if (text.Count > 10 * CharTransformerSample.CharTransformer.Context)
         {
-            note = $"random {BenchCharTransformer.Context}-character windows of the fortunes corpus {dir} ({text.Count:N0} characters)";
+            note = $"random {CharTransformerSample.CharTransformer.Context}-character windows of the fortunes corpus {dir} ({text.Count:N0} characters)";
             return text.ToArray();
         }
         note = $"the fortunes corpus was not found in {dir} (scripts/ensure-corpus.sh installs it): synthetic uniform symbol ids";
         var rng = new Random(1);
         var synthetic = new byte[1 << 20];
-        for (int i = 0; i < synthetic.Length; i++) synthetic[i] = (byte)rng.Next(BenchCharTransformer.Vocabulary);
+        for (int i = 0; i < synthetic.Length; i++) synthetic[i] = (byte)rng.Next(CharSamples.CharCorpus.Vocabulary);
         return synthetic;
     }
 
     /// <summary><paramref name="count"/> batches of random windows: ids (batch, 64) and one-hot next-symbol targets (batch, 64, 96).</summary>
     static BatchSet CharBatches(byte[] text, int batch, int count, int seed)
     {
-        const int T = BenchCharTransformer.Context, V = BenchCharTransformer.Vocabulary;
+        const int T = CharTransformerSample.CharTransformer.Context, V = CharSamples.CharCorpus.Vocabulary;
         var rng = new Random(seed);
         var inputs = new float[count][];
         var targets = new float[count][];
