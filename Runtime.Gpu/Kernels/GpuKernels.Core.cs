@@ -145,8 +145,8 @@ public static partial class GpuKernels
     public static void BroadcastTo(GpuDevice device, ArrayView<float> x, ReadOnlySpan<int> xShape, ArrayView<float> y, ReadOnlySpan<int> yShape)
     {
         Span<int> strides = stackalloc int[Math.Max(yShape.Length, 1)];
-        long xCount = CoreChecks.BroadcastStrides(xShape, yShape, strides, nameof(xShape));
-        long yCount = CoreChecks.ShapeCount(yShape, nameof(yShape));
+        long xCount = ModelGen.Cpu.Kernels.BroadcastStrides(xShape, yShape, strides, nameof(xShape));
+        long yCount = ModelGen.Cpu.Kernels.ShapeCount(yShape, nameof(yShape));
         CoreChecks.Length(x.Length, xCount, nameof(x));
         CoreChecks.Length(y.Length, yCount, nameof(y));
         if (yCount == 0) return;
@@ -166,8 +166,8 @@ public static partial class GpuKernels
     public static void ReduceTo(GpuDevice device, ArrayView<float> x, ReadOnlySpan<int> xShape, ArrayView<float> y, ReadOnlySpan<int> yShape)
     {
         Span<int> strides = stackalloc int[Math.Max(xShape.Length, 1)];
-        long yCount = CoreChecks.BroadcastStrides(yShape, xShape, strides, nameof(yShape));
-        long xCount = CoreChecks.ShapeCount(xShape, nameof(xShape));
+        long yCount = ModelGen.Cpu.Kernels.BroadcastStrides(yShape, xShape, strides, nameof(yShape));
+        long xCount = ModelGen.Cpu.Kernels.ShapeCount(xShape, nameof(xShape));
         CoreChecks.Length(x.Length, xCount, nameof(x));
         CoreChecks.Length(y.Length, yCount, nameof(y));
         if (yCount == 0) return;
@@ -572,43 +572,6 @@ internal static class CoreChecks
         if (a != b) throw new ArgumentException($"The inputs have {a} and {b} values; they must have as many.", name);
         if (a > int.MaxValue) throw new ArgumentException($"The inputs have {a} values; at most {int.MaxValue} are supported.", name);
     }
-
-    public static long ShapeCount(ReadOnlySpan<int> shape, string name)
-    {
-        long count = 1;
-        foreach (int d in shape)
-        {
-            if (d < 0)
-                throw new ArgumentException($"Shape {Format(shape)} has a negative dimension.", name);
-            count *= d;
-            if (count > int.MaxValue)
-                throw new ArgumentException($"Shape {Format(shape)} has more than {int.MaxValue} elements.", name);
-        }
-        return count;
-    }
-
-    /// <summary>Checks that <paramref name="small"/> broadcasts to <paramref name="big"/>; writes small's stride per dimension of big (0 where repeated).</summary>
-    public static long BroadcastStrides(ReadOnlySpan<int> small, ReadOnlySpan<int> big, Span<int> strides, string name)
-    {
-        if (small.Length > big.Length)
-            throw new ArgumentException($"Shape {Format(small)} has more dimensions than {Format(big)}.", name);
-        ShapeCount(big, name);
-        long count = ShapeCount(small, name);
-        int shift = big.Length - small.Length;
-        int stride = 1;
-        for (int d = big.Length - 1; d >= 0; d--)
-        {
-            int s = d - shift;
-            int size = s >= 0 ? small[s] : 1;
-            if (size != big[d] && size != 1)
-                throw new ArgumentException($"Shape {Format(small)} does not broadcast to {Format(big)} (dimension {d}: {size} vs {big[d]}).", name);
-            strides[d] = size == 1 ? 0 : stride;
-            stride *= size;
-        }
-        return count;
-    }
-
-    public static string Format(ReadOnlySpan<int> shape) => "(" + string.Join(", ", shape.ToArray()) + ")";
 }
 
 /// <summary>

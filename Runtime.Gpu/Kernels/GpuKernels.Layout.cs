@@ -24,10 +24,10 @@ public static partial class GpuKernels
         Span<bool> seen = stackalloc bool[rank];
         foreach (int p in perm)
         {
-            if ((uint)p >= (uint)rank || seen[p]) throw new ArgumentException($"Permute: {CoreChecks.Format(perm)} is not a permutation of {rank} axes.", nameof(perm));
+            if ((uint)p >= (uint)rank || seen[p]) throw new ArgumentException($"Permute: {ModelGen.Cpu.Kernels.Format(perm)} is not a permutation of {rank} axes.", nameof(perm));
             seen[p] = true;
         }
-        long total = CoreChecks.ShapeCount(shape, nameof(shape));
+        long total = ModelGen.Cpu.Kernels.ShapeCount(shape, nameof(shape));
         CoreChecks.Length(x.Length, total, nameof(x));
         CoreChecks.Length(y.Length, total, nameof(y));
         if (total == 0) return;

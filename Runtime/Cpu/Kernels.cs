@@ -472,7 +472,7 @@ public static partial class Kernels
         }
     }
 
-    static long ShapeCount(ReadOnlySpan<int> shape, string name)
+    internal static long ShapeCount(ReadOnlySpan<int> shape, string name)
     {
         long count = 1;
         foreach (int d in shape)
@@ -490,7 +490,7 @@ public static partial class Kernels
     /// Checks that <paramref name="small"/> broadcasts to <paramref name="big"/> and writes, per dimension of
     /// <paramref name="big"/>, the stride of <paramref name="small"/> there (0 where it is repeated). Returns small's count.
     /// </summary>
-    static long BroadcastStrides(ReadOnlySpan<int> small, ReadOnlySpan<int> big, Span<int> strides, string name)
+    internal static long BroadcastStrides(ReadOnlySpan<int> small, ReadOnlySpan<int> big, Span<int> strides, string name)
     {
         if (small.Length > big.Length)
             throw new ArgumentException($"Shape {Format(small)} has more dimensions than {Format(big)}.", name);
@@ -525,7 +525,7 @@ public static partial class Kernels
         return offset;
     }
 
-    static string Format(ReadOnlySpan<int> shape) => "(" + string.Join(", ", shape.ToArray()) + ")";
+    internal static string Format(ReadOnlySpan<int> shape) => "(" + string.Join(", ", shape.ToArray()) + ")";
 
     // ---- vectorized row helpers (Vector512 / Vector256 / scalar by CpuFeatures.Active, scalar tail) ----
 
