@@ -797,37 +797,14 @@ internal static class CoreCode
     public const int RowLabels = 0, RowTargets = 1;
     public const int GradSquaredError = 0, GradAbsoluteError = 1, GradHuber = 2, GradBinaryCrossEntropy = 3;
 
-    // ---- group reductions (every thread of the group must call them; they return the result to all) ----
+    // ---- group reductions (every thread of the group must call them; they return the result to all): the lane
+    //      reductions of GroupReduce (GpuKernels.Normalization.cs) over the whole group or over its slices ----
 
-    public static float GroupSum(ArrayView<float> shared, float value)
-    {
-        int t = Group.IdxX;
-        shared[t] = value;
-        Group.Barrier();
-        for (int s = Group.DimX >> 1; s > 0; s >>= 1)
-        {
-            if (t < s) shared[t] += shared[t + s];
-            Group.Barrier();
-        }
-        float r = shared[0];
-        Group.Barrier();
-        return r;
-    }
+    public static float GroupSum(ArrayView<float> shared, float value) =>
+        GroupReduce.LaneSum(shared, value, Group.IdxX, 1, Group.DimX);
 
-    public static float GroupMax(ArrayView<float> shared, float value)
-    {
-        int t = Group.IdxX;
-        shared[t] = value;
-        Group.Barrier();
-        for (int s = Group.DimX >> 1; s > 0; s >>= 1)
-        {
-            if (t < s) shared[t] = XMath.Max(shared[t], shared[t + s]);
-            Group.Barrier();
-        }
-        float r = shared[0];
-        Group.Barrier();
-        return r;
-    }
+    public static float GroupMax(ArrayView<float> shared, float value) =>
+        GroupReduce.LaneMax(shared, value, Group.IdxX, 1, Group.DimX);
 
     public static int GroupSumInt(ArrayView<int> shared, int value)
     {
@@ -848,36 +825,12 @@ internal static class CoreCode
     /// Sums over the slices of each lane (thread t is lane t % lanes, slice t / lanes; the slices a power of two):
     /// every thread gets its lane's total. lanes = 1 is <see cref="GroupSum"/>.
     /// </summary>
-    public static float SliceSum(ArrayView<float> shared, float value, int lanes)
-    {
-        int t = Group.IdxX;
-        shared[t] = value;
-        Group.Barrier();
-        for (int s = (Group.DimX / lanes) >> 1; s > 0; s >>= 1)
-        {
-            if (t < s * lanes) shared[t] += shared[t + s * lanes];
-            Group.Barrier();
-        }
-        float r = shared[t % lanes];
-        Group.Barrier();
-        return r;
-    }
+    public static float SliceSum(ArrayView<float> shared, float value, int lanes) =>
+        GroupReduce.LaneSum(shared, value, Group.IdxX, lanes, Group.DimX / lanes);
 
     /// <summary>The maximum over the slices of each lane (see <see cref="SliceSum"/>).</summary>
-    public static float SliceMax(ArrayView<float> shared, float value, int lanes)
-    {
-        int t = Group.IdxX;
-        shared[t] = value;
-        Group.Barrier();
-        for (int s = (Group.DimX / lanes) >> 1; s > 0; s >>= 1)
-        {
-            if (t < s * lanes) shared[t] = XMath.Max(shared[t], shared[t + s * lanes]);
-            Group.Barrier();
-        }
-        float r = shared[t % lanes];
-        Group.Barrier();
-        return r;
-    }
+    public static float SliceMax(ArrayView<float> shared, float value, int lanes) =>
+        GroupReduce.LaneMax(shared, value, Group.IdxX, lanes, Group.DimX / lanes);
 
     /// <summary>log(1 + x) for x ≥ 0, accurate for small x (Goldberg's trick).</summary>
     public static float Log1p(float x)
