@@ -137,14 +137,20 @@ public abstract class GpuProgram : CompiledProgram
     /// <inheritdoc/>
     public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
     {
+        var (loss, outputs) = QueueStep(input, labels, targets, batch, output);
+        if (!output.IsEmpty) Download(outputs, output);
+        return ReadLoss(loss);
+    }
+
+    /// <summary>Checks a training batch, queues its upload and the training steps; returns the loss's and the output's views.</summary>
+    (ArrayView<float> Loss, ArrayView<float> Output) QueueStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+    {
         Session.ThrowIfDisposed();
         CheckBatch(batch, input.Length, InputSize);
         CheckTrainingBatch(labels, targets, batch, output);
         UploadBatch(input, labels, targets, batch);
         Steps++;
-        var (loss, outputs) = RunTrainStep(batch);
-        if (!output.IsEmpty) Download(outputs, output);
-        return ReadLoss(loss);
+        return RunTrainStep(batch);
     }
 
     /// <summary>
@@ -155,12 +161,7 @@ public abstract class GpuProgram : CompiledProgram
     public override void BeginTrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
         Optimizer optimizer, bool classify, Span<float> outputs)
     {
-        Session.ThrowIfDisposed();
-        CheckBatch(batch, input.Length, InputSize);
-        CheckTrainingBatch(labels, targets, batch, default);
-        UploadBatch(input, labels, targets, batch);
-        Steps++;
-        var (loss, output) = RunTrainStep(batch);
+        var (loss, output) = QueueStep(input, labels, targets, batch, default);
         Session.OptimizerStep(optimizer);
         var stream = GpuDevice.Stream;
         _classify = classify;
