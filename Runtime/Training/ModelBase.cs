@@ -302,10 +302,27 @@ public abstract class ModelBase
     }
 
     /// <summary>Writes every parameter to a safetensors file (atomically), with the model name in the metadata.</summary>
-    public void Save(string path)
+    public void Save(string path) => Save(path, new Dictionary<string, string>(StringComparer.Ordinal));
+
+    /// <summary>
+    /// Writes every parameter as <see cref="Save(string)"/> does, with <paramref name="metadata"/> beside the model name in
+    /// the file's metadata: what an application needs to use the model, such as its input normalisation
+    /// (<c>["preprocess.mean"] = "0.2860"</c>). Read it back with <see cref="SafeTensors.ReadMetadata(string)"/>. Keys that
+    /// start with <c>modelgen.</c> are the runtime's own and are refused.
+    /// </summary>
+    public void Save(string path, IReadOnlyDictionary<string, string> metadata)
     {
+        ArgumentNullException.ThrowIfNull(metadata);
+        var all = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in metadata)
+        {
+            if (key.StartsWith("modelgen.", StringComparison.Ordinal))
+                throw new ArgumentException($"Metadata key '{key}' starts with 'modelgen.', the prefix the runtime keeps for its own keys.", nameof(metadata));
+            all[key] = value ?? throw new ArgumentException($"Metadata key '{key}' has a null value.", nameof(metadata));
+        }
+        all["modelgen.model"] = Description.Name;
         _session?.Download();
-        SafeTensors.Save(path, Parameters, new Dictionary<string, string>(StringComparer.Ordinal) { ["modelgen.model"] = Description.Name });
+        SafeTensors.Save(path, Parameters, all);
     }
 
     /// <summary>

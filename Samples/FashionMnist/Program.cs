@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
@@ -87,7 +88,14 @@ if (predictOnly == null)
     model.Fit(data.Train, epochs, batchSize: batch, optimizer: optimizer, validation: data.Test, seed: seed);
     var result = model.Evaluate(data.Test);
     Console.WriteLine($"Test accuracy {result.Accuracy:F4}, loss {result.Loss:F4} after {clock.Elapsed.TotalSeconds:F1} s.");
-    model.Save(checkpoint);
+    // The normalisation goes into the checkpoint's metadata, so an app (Samples/Classify) can prepare its inputs alike.
+    model.Save(checkpoint, new Dictionary<string, string>
+    {
+        ["preprocess.mean"] = mean.ToString("R", CultureInfo.InvariantCulture),
+        ["preprocess.std"] = std.ToString("R", CultureInfo.InvariantCulture),
+        ["recipe"] = $"{modelName}, {epochs} epochs, batch {batch}, AdamW lr {lr.ToString(CultureInfo.InvariantCulture)} cosine, seed {seed}",
+        ["test.accuracy"] = (result.Accuracy ?? double.NaN).ToString("F4", CultureInfo.InvariantCulture),
+    });
     Console.WriteLine($"Saved {checkpoint}.");
     predictOnly = checkpoint;
 }
