@@ -25,6 +25,9 @@ public static class SafeTensors
 
     const string MetadataKey = "__metadata__";
 
+    /// <summary>The metadata key under which a model's <c>Save</c> records the model class name.</summary>
+    internal const string ModelKey = "modelgen.model";
+
     /// <summary>Writes every parameter of <paramref name="store"/> to <paramref name="path"/>, atomically.</summary>
     /// <param name="path">The file to write; an existing file is replaced only once the new one is complete on disk.</param>
     /// <param name="store">The parameters, written in arena order under their path names.</param>
@@ -76,21 +79,25 @@ public static class SafeTensors
     /// <see cref="CheckpointException"/>; the values are copied in only when everything matches, so a bad file never
     /// changes the model.
     /// </summary>
-    public static void Load(string path, ParameterStore store) => Load(path, store, optimizer: null);
+    public static void Load(string path, ParameterStore store) => Load(path, store, optimizer: null, model: null);
 
     /// <summary>
     /// Reads the parameters and, when <paramref name="optimizer"/> is given, its state (the <c>optimizer.*</c> tensors
     /// and the <c>modelgen.optimizer*</c> metadata). Everything (file, model match, optimizer type, hyperparameters,
     /// state tensors) is checked before anything changes; then the parameters and the optimizer are both updated.
-    /// Without an optimizer, optimizer tensors in the file are ignored.
+    /// Without an optimizer, optimizer tensors in the file are ignored. With <paramref name="model"/>, a file whose
+    /// <c>modelgen.model</c> metadata names another model class is refused (a file without that key, such as one
+    /// written by PyTorch, is not).
     /// </summary>
-    internal static void Load(string path, ParameterStore store, Optimizer? optimizer)
+    internal static void Load(string path, ParameterStore store, Optimizer? optimizer, string? model)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(store);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         var header = ReadHeader(stream, path);
         var problems = header.Problems;
+        if (model != null && header.Metadata.TryGetValue(ModelKey, out string? saved) && saved != model)
+            problems.Add($"it holds the parameters of model '{saved}', not of '{model}' (names and shapes can match by chance); pass allowOtherModel: true to Load to load it anyway.");
         var byName = new Dictionary<string, TensorEntry>(StringComparer.Ordinal);
         foreach (var e in header.Entries) byName.TryAdd(e.Name, e);
         for (int i = 0; i < store.Count; i++)
