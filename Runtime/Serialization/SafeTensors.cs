@@ -371,7 +371,7 @@ public static class SafeTensors
                     if (reader.TokenType == JsonTokenType.EndObject) break;
                     string key = reader.GetString()!;
                     Expect(ref reader, JsonTokenType.String, $"__metadata__ value of '{key}' must be a string");
-                    header.Metadata[key] = reader.GetString()!;
+                    if (!header.Metadata.TryAdd(key, reader.GetString()!)) throw new FormatException($"names the __metadata__ key '{key}' twice.");
                 }
                 continue;
             }
@@ -386,11 +386,13 @@ public static class SafeTensors
         string? dtype = null;
         List<int>? shape = null;
         long begin = -1, end = -1;
+        var fields = new HashSet<string>(StringComparer.Ordinal);
         while (true)
         {
             Next(ref reader);
             if (reader.TokenType == JsonTokenType.EndObject) break;
             string key = reader.GetString()!;
+            if (!fields.Add(key)) throw new FormatException($"gives tensor '{name}' the field '{key}' twice.");
             switch (key)
             {
                 case "dtype":
@@ -443,6 +445,22 @@ public static class SafeTensors
         if (reader.TokenType != type) throw new FormatException($"is malformed: {what} (found {reader.TokenType}).");
     }
 
+    /// <summary>The bytes of an F32 tensor of <paramref name="shape"/> (checked arithmetic), or -1 when that overflows a long.</summary>
+    static long ByteCount(int[] shape)
+    {
+        if (Array.IndexOf(shape, 0) >= 0) return 0;
+        long bytes = 4;
+        try
+        {
+            foreach (int d in shape) bytes = checked(bytes * d);
+        }
+        catch (OverflowException)
+        {
+            return -1;
+        }
+        return bytes;
+    }
+
     static void CheckLayout(Header header)
     {
         var problems = header.Problems;
@@ -455,8 +473,12 @@ public static class SafeTensors
                 problems.Add($"tensor '{e.Name}' has dtype {e.DType}; ModelGen checkpoints hold F32 only.");
                 ok = false;
             }
-            long elements = 1;
-            foreach (int d in e.Shape) elements = elements * d > int.MaxValue ? long.MaxValue / 8 : elements * d;
+            long bytes = ByteCount(e.Shape);
+            if (bytes < 0)
+            {
+                problems.Add($"tensor '{e.Name}' has shape {Tensor.FormatShape(e.Shape)}, whose size in bytes does not fit in 64 bits.");
+                ok = false;
+            }
             if (e.DataEnd < e.DataBegin)
             {
                 problems.Add($"tensor '{e.Name}' has data_offsets [{e.DataBegin}, {e.DataEnd}) that end before they begin.");
@@ -467,8 +489,8 @@ public static class SafeTensors
                 problems.Add($"tensor '{e.Name}' has data [{e.DataBegin}, {e.DataEnd}) outside the data buffer of {header.BufferLength} bytes (the file is truncated or its offsets are wrong).");
                 continue;
             }
-            if (ok && e.DataEnd - e.DataBegin != 4 * elements)
-                problems.Add($"tensor '{e.Name}' of shape {Tensor.FormatShape(e.Shape)} needs {4 * elements} bytes but its data_offsets [{e.DataBegin}, {e.DataEnd}) span {e.DataEnd - e.DataBegin}.");
+            if (ok && e.DataEnd - e.DataBegin != bytes)
+                problems.Add($"tensor '{e.Name}' of shape {Tensor.FormatShape(e.Shape)} needs {bytes} bytes but its data_offsets [{e.DataBegin}, {e.DataEnd}) span {e.DataEnd - e.DataBegin}.");
             placed.Add(e);
         }
         placed.Sort((a, b) => a.DataBegin != b.DataBegin ? a.DataBegin.CompareTo(b.DataBegin) : a.DataEnd.CompareTo(b.DataEnd));
