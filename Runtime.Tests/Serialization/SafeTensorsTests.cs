@@ -21,6 +21,8 @@ public sealed class SafeTensorsTests : IDisposable
 
     string PathOf(string name) => Path.Combine(_dir, name);
 
+    string[] Temporaries() => Directory.GetFiles(_dir, "*.tmp", new EnumerationOptions { AttributesToSkip = 0 });
+
     // hidden.weight (2,3) at 0, hidden.bias (3) at 16: 9 floats, 36 bytes of data.
     static ParameterStore Store(int seed = 1) => new(new[]
     {
@@ -86,7 +88,7 @@ public sealed class SafeTensorsTests : IDisposable
         Assert.Equal("F32", entries[1].DType);
         var meta = SafeTensors.ReadMetadata(path);
         Assert.Equal("a \"quoted\" value", meta["note"]);
-        Assert.False(System.IO.File.Exists(path + ".tmp"));
+        Assert.Empty(Temporaries());
     }
 
     [Fact]
@@ -245,22 +247,10 @@ public sealed class SafeTensorsTests : IDisposable
             SafeTensors.Save(path, Store(2), null, afterHeader: () => throw new IOException("disk full (injected)")));
         Assert.Contains("injected", ex.Message);
         Assert.Equal(good, System.IO.File.ReadAllBytes(path));
-        Assert.False(System.IO.File.Exists(path + ".tmp"));
+        Assert.Empty(Temporaries());
         var s = Store(3);
         SafeTensors.Load(path, s);
         Assert.Equal(Store(1).Values.ToArray(), s.Values.ToArray());
-    }
-
-    [Fact]
-    public void A_save_that_cannot_create_its_temporary_file_leaves_the_old_file_intact()
-    {
-        string path = PathOf("keep2.safetensors");
-        SafeTensors.Save(path, Store(1));
-        byte[] good = System.IO.File.ReadAllBytes(path);
-        Directory.CreateDirectory(path + ".tmp");   // the temporary file's name is taken by a directory
-        var ex = Assert.ThrowsAny<Exception>(() => SafeTensors.Save(path, Store(2)));
-        Assert.True(ex is IOException or UnauthorizedAccessException, ex.GetType().Name);
-        Assert.Equal(good, System.IO.File.ReadAllBytes(path));
     }
 
     [Theory]

@@ -120,6 +120,7 @@ public static class Idx
 
     /// <summary>
     /// Writes an unsigned-byte IDX file with the given dimensions; gzipped when <paramref name="gzip"/> is true.
+    /// The write is atomic; a path that exists and is not a regular file is refused with an <see cref="IOException"/>.
     /// </summary>
     public static void Write(string path, ReadOnlySpan<int> dimensions, ReadOnlySpan<byte> data, bool gzip = false)
     {
@@ -133,7 +134,7 @@ public static class Idx
 
     /// <summary>
     /// Writes a float32 IDX file (element type 0x0D, big-endian) with the given dimensions; gzipped when
-    /// <paramref name="gzip"/> is true.
+    /// <paramref name="gzip"/> is true. The write is atomic, as for bytes.
     /// </summary>
     public static void Write(string path, ReadOnlySpan<int> dimensions, ReadOnlySpan<float> data, bool gzip = false)
     {
@@ -160,17 +161,16 @@ public static class Idx
             throw new ArgumentException($"Dimensions {Tensor.FormatShape(dimensions)} hold {product} elements but the data has {dataLength}.", nameof(dimensions));
     }
 
-    static void WriteFile(string path, byte[] content, bool gzip)
+    /// <summary>Writes the file atomically (<see cref="AtomicFile"/>): readers see the old file or the whole new one.</summary>
+    static void WriteFile(string path, byte[] content, bool gzip) => AtomicFile.Write(path, file =>
     {
-        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
         if (gzip)
         {
             using var zip = new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true);
             zip.Write(content);
         }
         else file.Write(content);
-        file.Flush(flushToDisk: true);
-    }
+    });
 
     static int WriteHeader(Span<byte> header, IdxDataType type, ReadOnlySpan<int> dimensions)
     {

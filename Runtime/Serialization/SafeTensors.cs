@@ -13,8 +13,9 @@ namespace ModelGen;
 /// Checkpoints in the safetensors format, readable by the PyTorch ecosystem: an 8-byte little-endian header length
 /// <c>N</c>, <c>N</c> bytes of UTF-8 JSON (<c>{"name":{"dtype":"F32","shape":[..],"data_offsets":[begin,end]},
 /// "__metadata__":{..}}</c>, padded with spaces to a multiple of 8), then the data buffer, little-endian, each
-/// tensor at its offsets relative to the start of the buffer. Writing is atomic (a temporary file, flushed to disk,
-/// then renamed over the target); reading checks the whole file and its match with the model before changing
+/// tensor at its offsets relative to the start of the buffer. Writing is atomic, also with several writers on one
+/// path (<see cref="AtomicFile"/>: a temporary file of its own, flushed to disk, then renamed over the target; a target
+/// that is not a regular file is refused); reading checks the whole file and its match with the model before changing
 /// anything, and a hostile or damaged file is a <see cref="CheckpointException"/> that says what is wrong.
 /// The JSON is written and read by hand (<see cref="Utf8JsonReader"/>), so this is safe under NativeAOT.
 /// </summary>
@@ -29,7 +30,10 @@ public static class SafeTensors
     internal const string ModelKey = "modelgen.model";
 
     /// <summary>Writes every parameter of <paramref name="store"/> to <paramref name="path"/>, atomically.</summary>
-    /// <param name="path">The file to write; an existing file is replaced only once the new one is complete on disk.</param>
+    /// <param name="path">
+    /// The file to write; an existing file is replaced only once the new one is complete on disk. A path that exists
+    /// and is not a regular file (a directory, a device, a FIFO) is refused with an <see cref="IOException"/>.
+    /// </param>
     /// <param name="store">The parameters, written in arena order under their path names.</param>
     /// <param name="metadata">Optional string pairs for the header's <c>__metadata__</c>.</param>
     public static void Save(string path, ParameterStore store, IReadOnlyDictionary<string, string>? metadata = null)
@@ -50,27 +54,16 @@ public static class SafeTensors
         ArgumentNullException.ThrowIfNull(store);
         extras ??= Array.Empty<(string, float[])>();
         byte[] header = BuildHeader(store, metadata, extras);
-        string tmp = path + ".tmp";
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                afterHeader?.Invoke();
-                for (int i = 0; i < store.Count; i++) WriteFloats(stream, store[i].Value.Data);
-                foreach (var (_, values) in extras) WriteFloats(stream, values);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            stream.Write(length);
+            stream.Write(header);
+            afterHeader?.Invoke();
+            for (int i = 0; i < store.Count; i++) WriteFloats(stream, store[i].Value.Data);
+            foreach (var (_, values) in extras) WriteFloats(stream, values);
+        });
     }
 
     /// <summary>
