@@ -115,4 +115,24 @@ public class CsvTests
         Assert.Contains("Column 2 is outside the 2 columns (0..1) of " + path, range.Message);
         Assert.Throws<ArgumentException>(() => Csv.LoadRegression(path, new[] { 1, -1 }));
     }
+
+    [Theory]
+    [InlineData("2147483647")]
+    [InlineData("1e10")]
+    public void ALabelTooLargeForAClassCountIsNamed(string label)
+    {
+        using var dir = new TempDirectory();
+        string path = Write(dir, $"a,label\n1,0\n2,{label}\n");
+        var e = Assert.Throws<InvalidDataException>(() => Csv.Load(path, 1));
+        Assert.Equal($"{path}, line 3, column 2 \"label\": label '{label}' is too large: class labels are below 2147483647, so that the class count (largest label + 1) fits in an int.", e.Message);
+    }
+
+    [Fact]
+    public void TheLargestLabelGivesItsClassCount()
+    {
+        using var dir = new TempDirectory();
+        string path = Write(dir, "a,label\n1,2147483646\n");
+        var set = Csv.Load(path, 1);
+        Assert.Equal(int.MaxValue, set.ClassCount);
+    }
 }

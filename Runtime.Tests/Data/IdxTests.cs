@@ -162,8 +162,9 @@ public class IdxTests
         e = ReadBad(dir, "negative.idx", new byte[] { 0, 0, 0x08, 1, 0xFF, 0xFF, 0xFF, 0xFF }, gzip);
         Assert.Contains("dimension 0 is negative (-1)", e.Message);
         // A plausible size that the file does not hold: 1000 x 1000 ubyte with 2 bytes.
+        // Gzipped, no gzip file of its size can hold a million bytes: refused before inflating.
         e = ReadBad(dir, "lie.idx", new byte[] { 0, 0, 0x08, 2, 0, 0, 0x03, 0xE8, 0, 0, 0x03, 0xE8, 7, 7 }, gzip);
-        Assert.Contains("need 1000000 bytes, the file has 2", e.Message);
+        Assert.Contains(gzip ? "imply 1000012 bytes, more than a gzip file of" : "need 1000000 bytes, the file has 2", e.Message);
     }
 
     [Theory]
@@ -173,7 +174,85 @@ public class IdxTests
     {
         using var dir = new TempDirectory();
         var e = ReadBad(dir, "trail.idx", new byte[] { 0, 0, 0x08, 1, 0, 0, 0, 2, 1, 2, 3, 4, 5 }, gzip);
-        Assert.Contains("3 trailing bytes after the IDX data", e.Message);
+        Assert.Contains(gzip ? "trailing bytes after the IDX data: the gzip stream inflates to more than the 10 bytes" : "3 trailing bytes after the IDX data", e.Message);
+    }
+
+    static byte[] Gzip(byte[] content)
+    {
+        var packed = new MemoryStream();
+        using (var z = new GZipStream(packed, CompressionLevel.Optimal, leaveOpen: true)) z.Write(content);
+        return packed.ToArray();
+    }
+
+    [Fact]
+    public void GzipIsInflatedNoFurtherThanTheHeaderImplies()
+    {
+        using var dir = new TempDirectory();
+        // (2) ubyte, then 16 MB of zeros more, in a gzip member followed by a second member whose deflate data is
+        // invalid (block type 11): a reader that inflated the trailing data to its end would fail on the second member.
+        var content = new byte[8 + 2 + (16 << 20)];
+        new byte[] { 0, 0, 0x08, 1, 0, 0, 0, 2 }.CopyTo(content, 0);
+        var corrupt = new byte[] { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x07, 0xff, 0xff, 0xff };
+        string path = dir.File("bomb.idx.gz");
+        File.WriteAllBytes(path, Gzip(content).Concat(corrupt).ToArray());
+        Assert.True(new FileInfo(path).Length < 64 << 10);
+        var e = Assert.Throws<InvalidDataException>(() => Idx.Read(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("inflates to more than the 10 bytes that the dimensions (2) of UnsignedByte imply", e.Message);
+    }
+
+    /// <summary>Reads <paramref name="path"/>: the file or the error, and the bytes that allocated on this thread.</summary>
+    static (IdxFile? File, InvalidDataException? Error, long Allocated) ReadCounting(string path)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            var file = Idx.Read(path);
+            return (file, null, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        catch (InvalidDataException e)
+        {
+            return (null, e, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+    }
+
+    [Fact]
+    public void GzipWhoseHeaderClaimsMoreThanItCanHoldIsRefusedBeforeAllocating()
+    {
+        using var dir = new TempDirectory();
+        // 100,000 x 1,000 ubyte (100 MB) claimed by a gzip file of a few dozen bytes.
+        string path = dir.File("claims.idx.gz");
+        File.WriteAllBytes(path, Gzip(new byte[] { 0, 0, 0x08, 2, 0, 1, 0x86, 0xA0, 0, 0, 0x03, 0xE8, 1, 2, 3 }));
+        var (_, e, allocated) = ReadCounting(path);
+        Assert.Contains("imply 100000012 bytes, more than a gzip file of", e!.Message);
+        Assert.True(allocated < 1 << 20, $"{allocated} bytes allocated");
+    }
+
+    [Fact]
+    public void GzipWhoseTrailerConfirmsTheHeaderIsReadIntoOneBuffer()
+    {
+        using var dir = new TempDirectory();
+        var data = Pattern(24 << 20);   // 24 MB: growing a buffer by doubling would allocate 1 + 2 + ... + 16 + 24 MB
+        string path = dir.File("honest.idx.gz");
+        Idx.Write(path, new[] { 24, 1 << 20 }, data, gzip: true);
+        var (file, _, allocated) = ReadCounting(path);
+        Assert.Equal(data, file!.Bytes);
+        Assert.True(allocated < 25 << 20, $"{allocated} bytes allocated for 24 MB of data");
+    }
+
+    [Fact]
+    public void TruncatedGzipCostsMemoryInProportionToItsData()
+    {
+        using var dir = new TempDirectory();
+        // Claims 500 MB of ubyte; holds 2 MB of incompressible bytes (so the gzip could hold 500 MB by its size).
+        var content = new byte[12 + (2 << 20)];
+        new byte[] { 0, 0, 0x08, 2, 0, 0, 0x01, 0xF4, 0, 0x0F, 0x42, 0x40 }.CopyTo(content, 0);   // 500 x 1,000,000
+        new Random(1).NextBytes(content.AsSpan(12));
+        string path = dir.File("truncated.idx.gz");
+        File.WriteAllBytes(path, Gzip(content));
+        var (_, e, allocated) = ReadCounting(path);
+        Assert.Contains("need 500000000 bytes, the file has 2097152", e!.Message);
+        Assert.True(allocated < 16 << 20, $"{allocated} bytes allocated for 2 MB of data");
     }
 
     [Fact]

@@ -21,12 +21,19 @@ public sealed class SafeTensorsTests : IDisposable
 
     string PathOf(string name) => Path.Combine(_dir, name);
 
+    string[] Temporaries() => Directory.GetFiles(_dir, "*.tmp", new EnumerationOptions { AttributesToSkip = 0 });
+
     // hidden.weight (2,3) at 0, hidden.bias (3) at 16: 9 floats, 36 bytes of data.
     static ParameterStore Store(int seed = 1) => new(new[]
     {
         new ParameterInfo("hidden.weight", new[] { 2, 3 }, 0, Init.HeUniform),
         new ParameterInfo("hidden.bias", new[] { 3 }, 16, Init.HeUniform),
     }, seed);
+
+    // GoodJson without its opening brace, to follow a __metadata__ entry.
+    const string GoodJson0 =
+        "\"hidden.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}," +
+        "\"hidden.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[24,36]}}";
 
     const string GoodJson =
         "{\"hidden.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}," +
@@ -81,7 +88,7 @@ public sealed class SafeTensorsTests : IDisposable
         Assert.Equal("F32", entries[1].DType);
         var meta = SafeTensors.ReadMetadata(path);
         Assert.Equal("a \"quoted\" value", meta["note"]);
-        Assert.False(System.IO.File.Exists(path + ".tmp"));
+        Assert.Empty(Temporaries());
     }
 
     [Fact]
@@ -149,6 +156,9 @@ public sealed class SafeTensorsTests : IDisposable
     [InlineData("{\"hidden.weight\":{\"dtype\":\"F32\",\"shape\":[-2,3],\"data_offsets\":[0,24]}}", "dimension")]
     [InlineData("{\"hidden.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24],\"x\":1}}", "unknown field 'x'")]
     [InlineData("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", "names 'w' twice")]
+    [InlineData("{\"__metadata__\":{\"modelgen.model\":\"A\",\"modelgen.model\":\"B\"}," + GoodJson0, "names the __metadata__ key 'modelgen.model' twice")]
+    [InlineData("{\"hidden.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"shape\":[2,3],\"data_offsets\":[0,24]},\"hidden.bias\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[24,36]}}", "gives tensor 'hidden.weight' the field 'shape' twice")]
+    [InlineData("{\"hidden.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},\"hidden.bias\":{\"dtype\":\"F16\",\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[24,36]}}", "gives tensor 'hidden.bias' the field 'dtype' twice")]
     public void Invalid_json_is_a_clear_error(string json, string expected)
     {
         var ex = LoadFails(File(json, 36));
@@ -237,21 +247,32 @@ public sealed class SafeTensorsTests : IDisposable
             SafeTensors.Save(path, Store(2), null, afterHeader: () => throw new IOException("disk full (injected)")));
         Assert.Contains("injected", ex.Message);
         Assert.Equal(good, System.IO.File.ReadAllBytes(path));
-        Assert.False(System.IO.File.Exists(path + ".tmp"));
+        Assert.Empty(Temporaries());
         var s = Store(3);
         SafeTensors.Load(path, s);
         Assert.Equal(Store(1).Values.ToArray(), s.Values.ToArray());
     }
 
-    [Fact]
-    public void A_save_that_cannot_create_its_temporary_file_leaves_the_old_file_intact()
+    [Theory]
+    [InlineData("[1073741824,1073741824,1073741824,1073741824,16]", 0, 0)]   // 2^124 elements: 4 * 2^124 wraps to 0 in 64 bits
+    [InlineData("[2147483647,2147483647,2147483647]", 0, 4)]
+    public void A_shape_whose_byte_size_overflows_is_refused(string shape, long begin, long end)
     {
-        string path = PathOf("keep2.safetensors");
-        SafeTensors.Save(path, Store(1));
-        byte[] good = System.IO.File.ReadAllBytes(path);
-        Directory.CreateDirectory(path + ".tmp");   // the temporary file's name is taken by a directory
-        var ex = Assert.ThrowsAny<Exception>(() => SafeTensors.Save(path, Store(2)));
-        Assert.True(ex is IOException or UnauthorizedAccessException, ex.GetType().Name);
-        Assert.Equal(good, System.IO.File.ReadAllBytes(path));
+        string json = "{\"huge\":{\"dtype\":\"F32\",\"shape\":" + shape + ",\"data_offsets\":[" + begin + "," + end + "]}}";
+        string path = PathOf("huge.safetensors");
+        System.IO.File.WriteAllBytes(path, File(json, (int)end));
+        var ex = Assert.Throws<CheckpointException>(() => SafeTensors.ReadHeader(path));
+        Assert.Contains("tensor 'huge' has shape", ex.Message);
+        Assert.Contains("does not fit in 64 bits", ex.Message);
+    }
+
+    [Fact]
+    public void An_empty_tensor_takes_no_bytes()
+    {
+        string json = "{\"empty\":{\"dtype\":\"F32\",\"shape\":[1073741824,0,1073741824,1073741824],\"data_offsets\":[0,0]}}";
+        string path = PathOf("empty.safetensors");
+        System.IO.File.WriteAllBytes(path, File(json, 0));
+        var entry = Assert.Single(SafeTensors.ReadHeader(path));
+        Assert.Equal(0, entry.DataEnd);
     }
 }

@@ -181,8 +181,11 @@ public static class Csv
         {
             string text = _fields[column];
             if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
-                || value < 0 || value > int.MaxValue || value != Math.Floor(value))
+                || value < 0 || value != Math.Floor(value))
                 throw Error(column, $"label '{text}' is not a non-negative integer class");
+            // The class count is at least label + 1, and it is an int.
+            if (value >= int.MaxValue)
+                throw Error(column, $"label '{text}' is too large: class labels are below {int.MaxValue}, so that the class count (largest label + 1) fits in an int");
             return (int)value;
         }
 

@@ -27,6 +27,7 @@ public sealed class Dataset
         Count = features.Length / SampleLength;
         Features = features;
         SampleShape = (int[])sampleShape.Clone();
+        labels = (int[]?)labels?.Clone();   // the set's own copy, checked once: the caller may change its array later
         if (labels != null)
         {
             if (labels.Length != Count) throw new ArgumentException($"{labels.Length} labels for {Count} samples.", nameof(labels));
@@ -59,7 +60,7 @@ public sealed class Dataset
     /// <summary>All features, <see cref="Count"/> x <see cref="SampleLength"/> floats.</summary>
     public float[] Features { get; }
 
-    /// <summary>Class labels (classification), else null.</summary>
+    /// <summary>Class labels (classification), else null: the set's own copy of the labels it was made with, checked then.</summary>
     public int[]? Labels { get; }
 
     /// <summary>The number of classes (classification), else 0.</summary>

@@ -87,15 +87,20 @@ public sealed class IdxFile
 /// </summary>
 public static class Idx
 {
-    // Reading a gzipped file, the buffer grows as data arrives, so a header that claims gigabytes costs at most this
-    // much before the missing data is noticed.
-    const int InitialGzipBuffer = 1 << 26;
+    // Reading a gzipped file whose gzip trailer does not confirm the header's size, the buffer starts at this size and
+    // doubles as data arrives, so a header that claims gigabytes costs memory in proportion to the data actually there.
+    const int InitialGzipBuffer = 1 << 20;
+
+    // Deflate encodes at most 258 bytes in 2 bits: no gzip file inflates to more than 1032 times its size.
+    const long MaxDeflateRatio = 1032;
 
     /// <summary>
     /// Reads the IDX file at <paramref name="path"/>, gunzipping it when its name ends in <c>.gz</c> or it starts
     /// with the gzip magic. Throws <see cref="InvalidDataException"/> naming the file when the magic is wrong, the
     /// element type unknown, there are no dimensions, the dimensions overflow or promise more data than the file
-    /// holds, or bytes follow the data; <see cref="FileNotFoundException"/> when there is no such file.
+    /// holds, or bytes follow the data; <see cref="FileNotFoundException"/> when there is no such file. A gzipped file
+    /// is inflated no further than its header's dimensions imply (plus one byte, to notice trailing data), and a
+    /// header that implies more than its compressed size can hold is refused before anything is inflated.
     /// </summary>
     public static IdxFile Read(string path)
     {
@@ -105,11 +110,21 @@ public static class Idx
         int probed = file.ReadAtLeast(probe, 2, throwOnEndOfStream: false);
         bool gzip = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || (probed == 2 && probe[0] == 0x1f && probe[1] == 0x8b);
         file.Position = 0;
-        if (!gzip) return Parse(file, path, file.Length);
+        if (!gzip) return Parse(file, path, file.Length, packed: null);
+        // The last 4 bytes of a gzip file are its inflated size modulo 2^32 (of the last member, when there are several).
+        uint inflatedSize = 0;
+        if (file.Length >= 18)
+        {
+            Span<byte> trailer = stackalloc byte[4];
+            file.Position = file.Length - 4;
+            file.ReadExactly(trailer);
+            inflatedSize = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+            file.Position = 0;
+        }
         using var unzip = new GZipStream(file, CompressionMode.Decompress);
         try
         {
-            return Parse(unzip, path, knownLength: null);
+            return Parse(unzip, path, knownLength: null, packed: (file.Length, inflatedSize));
         }
         catch (InvalidDataException e) when (!e.Message.StartsWith(path, StringComparison.Ordinal))
         {
@@ -120,6 +135,7 @@ public static class Idx
 
     /// <summary>
     /// Writes an unsigned-byte IDX file with the given dimensions; gzipped when <paramref name="gzip"/> is true.
+    /// The write is atomic; a path that exists and is not a regular file is refused with an <see cref="IOException"/>.
     /// </summary>
     public static void Write(string path, ReadOnlySpan<int> dimensions, ReadOnlySpan<byte> data, bool gzip = false)
     {
@@ -133,7 +149,7 @@ public static class Idx
 
     /// <summary>
     /// Writes a float32 IDX file (element type 0x0D, big-endian) with the given dimensions; gzipped when
-    /// <paramref name="gzip"/> is true.
+    /// <paramref name="gzip"/> is true. The write is atomic, as for bytes.
     /// </summary>
     public static void Write(string path, ReadOnlySpan<int> dimensions, ReadOnlySpan<float> data, bool gzip = false)
     {
@@ -160,17 +176,16 @@ public static class Idx
             throw new ArgumentException($"Dimensions {Tensor.FormatShape(dimensions)} hold {product} elements but the data has {dataLength}.", nameof(dimensions));
     }
 
-    static void WriteFile(string path, byte[] content, bool gzip)
+    /// <summary>Writes the file atomically (<see cref="AtomicFile"/>): readers see the old file or the whole new one.</summary>
+    static void WriteFile(string path, byte[] content, bool gzip) => AtomicFile.Write(path, file =>
     {
-        using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
         if (gzip)
         {
             using var zip = new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true);
             zip.Write(content);
         }
         else file.Write(content);
-        file.Flush(flushToDisk: true);
-    }
+    });
 
     static int WriteHeader(Span<byte> header, IdxDataType type, ReadOnlySpan<int> dimensions)
     {
@@ -182,8 +197,11 @@ public static class Idx
         return 4 + 4 * dimensions.Length;
     }
 
-    /// <summary>Parses an IDX stream; <paramref name="knownLength"/> is its size when known (plain files).</summary>
-    static IdxFile Parse(Stream stream, string source, long? knownLength)
+    /// <summary>
+    /// Parses an IDX stream; <paramref name="knownLength"/> is its size when known (plain files),
+    /// <paramref name="packed"/> the size of the gzip file it is inflated from and the inflated size its trailer states.
+    /// </summary>
+    static IdxFile Parse(Stream stream, string source, long? knownLength, (long Length, uint InflatedSize)? packed)
     {
         Span<byte> magic = stackalloc byte[4];
         int got = stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
@@ -221,23 +239,25 @@ public static class Idx
             throw new InvalidDataException(length < headerBytes + dataBytes
                 ? $"{source}: truncated IDX data: dimensions {Tensor.FormatShape(dims)} of {type} need {dataBytes} bytes, the file has {length - headerBytes}."
                 : $"{source}: {length - headerBytes - dataBytes} trailing bytes after the IDX data of dimensions {Tensor.FormatShape(dims)} of {type}.");
+        if (packed is { } gz && headerBytes + dataBytes > MaxDeflateRatio * gz.Length)
+            throw new InvalidDataException(
+                $"{source}: the IDX header's dimensions {Tensor.FormatShape(dims)} of {type} imply {headerBytes + dataBytes} bytes, more than a gzip file of {gz.Length} bytes can inflate to ({MaxDeflateRatio} times its size): the header is corrupt or the data truncated.");
 
-        byte[] raw = ReadData(stream, source, (int)dataBytes, dims, type);
+        // All at once when the size is known or the gzip trailer agrees with the header, else as the data arrives.
+        bool sizeKnown = packed is not { } g || g.InflatedSize == (uint)(headerBytes + dataBytes);
+        byte[] raw = ReadData(stream, source, (int)dataBytes, dims, type, sizeKnown);
+        // Inflate one byte more than the header implies, and no further: a stream that goes on is refused as it is.
         if (knownLength is null && stream.ReadByte() >= 0)
-        {
-            long extra = 1;
-            var sink = new byte[1 << 16];
-            for (int n; (n = stream.Read(sink)) > 0;) extra += n;
-            throw new InvalidDataException($"{source}: {extra} trailing bytes after the IDX data of dimensions {Tensor.FormatShape(dims)} of {type}.");
-        }
+            throw new InvalidDataException(
+                $"{source}: trailing bytes after the IDX data: the gzip stream inflates to more than the {headerBytes + dataBytes} bytes that the dimensions {Tensor.FormatShape(dims)} of {type} imply (it was not inflated further).");
         return type == IdxDataType.UnsignedByte
             ? new IdxFile(source, type, dims, raw, null)
             : new IdxFile(source, type, dims, null, Decode(raw, type, (int)count));
     }
 
-    static byte[] ReadData(Stream stream, string source, int dataBytes, int[] dims, IdxDataType type)
+    static byte[] ReadData(Stream stream, string source, int dataBytes, int[] dims, IdxDataType type, bool sizeKnown)
     {
-        var buffer = new byte[stream.CanSeek ? dataBytes : Math.Min(dataBytes, InitialGzipBuffer)];
+        var buffer = new byte[sizeKnown ? dataBytes : Math.Min(dataBytes, InitialGzipBuffer)];
         int filled = 0;
         while (filled < dataBytes)
         {

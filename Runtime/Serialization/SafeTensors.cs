@@ -13,8 +13,9 @@ namespace ModelGen;
 /// Checkpoints in the safetensors format, readable by the PyTorch ecosystem: an 8-byte little-endian header length
 /// <c>N</c>, <c>N</c> bytes of UTF-8 JSON (<c>{"name":{"dtype":"F32","shape":[..],"data_offsets":[begin,end]},
 /// "__metadata__":{..}}</c>, padded with spaces to a multiple of 8), then the data buffer, little-endian, each
-/// tensor at its offsets relative to the start of the buffer. Writing is atomic (a temporary file, flushed to disk,
-/// then renamed over the target); reading checks the whole file and its match with the model before changing
+/// tensor at its offsets relative to the start of the buffer. Writing is atomic, also with several writers on one
+/// path (<see cref="AtomicFile"/>: a temporary file of its own, flushed to disk, then renamed over the target; a target
+/// that is not a regular file is refused); reading checks the whole file and its match with the model before changing
 /// anything, and a hostile or damaged file is a <see cref="CheckpointException"/> that says what is wrong.
 /// The JSON is written and read by hand (<see cref="Utf8JsonReader"/>), so this is safe under NativeAOT.
 /// </summary>
@@ -25,8 +26,14 @@ public static class SafeTensors
 
     const string MetadataKey = "__metadata__";
 
+    /// <summary>The metadata key under which a model's <c>Save</c> records the model class name.</summary>
+    internal const string ModelKey = "modelgen.model";
+
     /// <summary>Writes every parameter of <paramref name="store"/> to <paramref name="path"/>, atomically.</summary>
-    /// <param name="path">The file to write; an existing file is replaced only once the new one is complete on disk.</param>
+    /// <param name="path">
+    /// The file to write; an existing file is replaced only once the new one is complete on disk. A path that exists
+    /// and is not a regular file (a directory, a device, a FIFO) is refused with an <see cref="IOException"/>.
+    /// </param>
     /// <param name="store">The parameters, written in arena order under their path names.</param>
     /// <param name="metadata">Optional string pairs for the header's <c>__metadata__</c>.</param>
     public static void Save(string path, ParameterStore store, IReadOnlyDictionary<string, string>? metadata = null)
@@ -47,27 +54,16 @@ public static class SafeTensors
         ArgumentNullException.ThrowIfNull(store);
         extras ??= Array.Empty<(string, float[])>();
         byte[] header = BuildHeader(store, metadata, extras);
-        string tmp = path + ".tmp";
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> length = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-                stream.Write(length);
-                stream.Write(header);
-                afterHeader?.Invoke();
-                for (int i = 0; i < store.Count; i++) WriteFloats(stream, store[i].Value.Data);
-                foreach (var (_, values) in extras) WriteFloats(stream, values);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            stream.Write(length);
+            stream.Write(header);
+            afterHeader?.Invoke();
+            for (int i = 0; i < store.Count; i++) WriteFloats(stream, store[i].Value.Data);
+            foreach (var (_, values) in extras) WriteFloats(stream, values);
+        });
     }
 
     /// <summary>
@@ -76,21 +72,25 @@ public static class SafeTensors
     /// <see cref="CheckpointException"/>; the values are copied in only when everything matches, so a bad file never
     /// changes the model.
     /// </summary>
-    public static void Load(string path, ParameterStore store) => Load(path, store, optimizer: null);
+    public static void Load(string path, ParameterStore store) => Load(path, store, optimizer: null, model: null);
 
     /// <summary>
     /// Reads the parameters and, when <paramref name="optimizer"/> is given, its state (the <c>optimizer.*</c> tensors
     /// and the <c>modelgen.optimizer*</c> metadata). Everything (file, model match, optimizer type, hyperparameters,
     /// state tensors) is checked before anything changes; then the parameters and the optimizer are both updated.
-    /// Without an optimizer, optimizer tensors in the file are ignored.
+    /// Without an optimizer, optimizer tensors in the file are ignored. With <paramref name="model"/>, a file whose
+    /// <c>modelgen.model</c> metadata names another model class is refused (a file without that key, such as one
+    /// written by PyTorch, is not).
     /// </summary>
-    internal static void Load(string path, ParameterStore store, Optimizer? optimizer)
+    internal static void Load(string path, ParameterStore store, Optimizer? optimizer, string? model)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(store);
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         var header = ReadHeader(stream, path);
         var problems = header.Problems;
+        if (model != null && header.Metadata.TryGetValue(ModelKey, out string? saved) && saved != model)
+            problems.Add($"it holds the parameters of model '{saved}', not of '{model}' (names and shapes can match by chance); pass allowOtherModel: true to Load to load it anyway.");
         var byName = new Dictionary<string, TensorEntry>(StringComparer.Ordinal);
         foreach (var e in header.Entries) byName.TryAdd(e.Name, e);
         for (int i = 0; i < store.Count; i++)
@@ -364,7 +364,7 @@ public static class SafeTensors
                     if (reader.TokenType == JsonTokenType.EndObject) break;
                     string key = reader.GetString()!;
                     Expect(ref reader, JsonTokenType.String, $"__metadata__ value of '{key}' must be a string");
-                    header.Metadata[key] = reader.GetString()!;
+                    if (!header.Metadata.TryAdd(key, reader.GetString()!)) throw new FormatException($"names the __metadata__ key '{key}' twice.");
                 }
                 continue;
             }
@@ -379,11 +379,13 @@ public static class SafeTensors
         string? dtype = null;
         List<int>? shape = null;
         long begin = -1, end = -1;
+        var fields = new HashSet<string>(StringComparer.Ordinal);
         while (true)
         {
             Next(ref reader);
             if (reader.TokenType == JsonTokenType.EndObject) break;
             string key = reader.GetString()!;
+            if (!fields.Add(key)) throw new FormatException($"gives tensor '{name}' the field '{key}' twice.");
             switch (key)
             {
                 case "dtype":
@@ -436,6 +438,22 @@ public static class SafeTensors
         if (reader.TokenType != type) throw new FormatException($"is malformed: {what} (found {reader.TokenType}).");
     }
 
+    /// <summary>The bytes of an F32 tensor of <paramref name="shape"/> (checked arithmetic), or -1 when that overflows a long.</summary>
+    static long ByteCount(int[] shape)
+    {
+        if (Array.IndexOf(shape, 0) >= 0) return 0;
+        long bytes = 4;
+        try
+        {
+            foreach (int d in shape) bytes = checked(bytes * d);
+        }
+        catch (OverflowException)
+        {
+            return -1;
+        }
+        return bytes;
+    }
+
     static void CheckLayout(Header header)
     {
         var problems = header.Problems;
@@ -448,8 +466,12 @@ public static class SafeTensors
                 problems.Add($"tensor '{e.Name}' has dtype {e.DType}; ModelGen checkpoints hold F32 only.");
                 ok = false;
             }
-            long elements = 1;
-            foreach (int d in e.Shape) elements = elements * d > int.MaxValue ? long.MaxValue / 8 : elements * d;
+            long bytes = ByteCount(e.Shape);
+            if (bytes < 0)
+            {
+                problems.Add($"tensor '{e.Name}' has shape {Tensor.FormatShape(e.Shape)}, whose size in bytes does not fit in 64 bits.");
+                ok = false;
+            }
             if (e.DataEnd < e.DataBegin)
             {
                 problems.Add($"tensor '{e.Name}' has data_offsets [{e.DataBegin}, {e.DataEnd}) that end before they begin.");
@@ -460,8 +482,8 @@ public static class SafeTensors
                 problems.Add($"tensor '{e.Name}' has data [{e.DataBegin}, {e.DataEnd}) outside the data buffer of {header.BufferLength} bytes (the file is truncated or its offsets are wrong).");
                 continue;
             }
-            if (ok && e.DataEnd - e.DataBegin != 4 * elements)
-                problems.Add($"tensor '{e.Name}' of shape {Tensor.FormatShape(e.Shape)} needs {4 * elements} bytes but its data_offsets [{e.DataBegin}, {e.DataEnd}) span {e.DataEnd - e.DataBegin}.");
+            if (ok && e.DataEnd - e.DataBegin != bytes)
+                problems.Add($"tensor '{e.Name}' of shape {Tensor.FormatShape(e.Shape)} needs {bytes} bytes but its data_offsets [{e.DataBegin}, {e.DataEnd}) span {e.DataEnd - e.DataBegin}.");
             placed.Add(e);
         }
         placed.Sort((a, b) => a.DataBegin != b.DataBegin ? a.DataBegin.CompareTo(b.DataBegin) : a.DataEnd.CompareTo(b.DataEnd));

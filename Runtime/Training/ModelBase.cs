@@ -58,7 +58,7 @@ public abstract class ModelBase
     /// <summary>
     /// Moves the model to <paramref name="device"/>, as PyTorch's <c>model.to(device)</c>: its parameters (and, once they
     /// step there, its optimizers' state) live on the device, and <see cref="Fit"/>, <see cref="Evaluate"/>,
-    /// <see cref="Predict"/>, <see cref="Save(string)"/> and <see cref="Load(string)"/> run there. Checkpoints are the same
+    /// <see cref="Predict"/>, <see cref="Save(string)"/> and <see cref="Load(string, bool)"/> run there. Checkpoints are the same
     /// files on every device. Moving back to the CPU copies everything back. Returns the model.
     /// </summary>
     public ModelBase To(Device device)
@@ -108,7 +108,7 @@ public abstract class ModelBase
     /// <param name="initialEpoch">
     /// The epoch (from 0) to start at, as Keras's <c>initial_epoch</c>: runs epochs <paramref name="initialEpoch"/> to
     /// <paramref name="epochs"/> - 1, numbered and shuffled as in an uninterrupted run. To resume exactly, first
-    /// <see cref="Load(string, Optimizer)"/> a checkpoint written after epoch <paramref name="initialEpoch"/> with its optimizer.
+    /// <see cref="Load(string, Optimizer, bool)"/> a checkpoint written after epoch <paramref name="initialEpoch"/> with its optimizer.
     /// </param>
     /// <remarks>
     /// The randomness of training steps (dropout) is drawn from (<paramref name="seed"/>, step number), and the step
@@ -320,7 +320,7 @@ public abstract class ModelBase
                 throw new ArgumentException($"Metadata key '{key}' starts with 'modelgen.', the prefix the runtime keeps for its own keys.", nameof(metadata));
             all[key] = value ?? throw new ArgumentException($"Metadata key '{key}' has a null value.", nameof(metadata));
         }
-        all["modelgen.model"] = Description.Name;
+        all[SafeTensors.ModelKey] = Description.Name;
         _session?.Download();
         SafeTensors.Save(path, Parameters, all);
     }
@@ -329,7 +329,7 @@ public abstract class ModelBase
     /// Writes a resumable checkpoint: every parameter as <see cref="Save(string)"/>, plus <paramref name="optimizer"/>'s
     /// state as flat F32 tensors named <c>optimizer.*</c> (for example <c>optimizer.m</c> and <c>optimizer.v</c> for AdamW,
     /// of the trainable length) and its type, step count, learning rate, hyperparameters, clipping and schedule in the
-    /// metadata (keys <c>modelgen.optimizer*</c>). <see cref="Load(string, Optimizer)"/> restores both.
+    /// metadata (keys <c>modelgen.optimizer*</c>). <see cref="Load(string, Optimizer, bool)"/> restores both.
     /// </summary>
     public void Save(string path, Optimizer optimizer)
     {
@@ -344,18 +344,20 @@ public abstract class ModelBase
             _session.DownloadOptimizer(optimizer);
         }
         var metadata = optimizer.ExportMetadata();
-        metadata["modelgen.model"] = Description.Name;
+        metadata[SafeTensors.ModelKey] = Description.Name;
         SafeTensors.Save(path, Parameters, metadata, optimizer.ExportState(Parameters), afterHeader: null);
     }
 
     /// <summary>
     /// Reads every parameter from a safetensors file. The file is validated against the model first; on any problem
     /// a <see cref="CheckpointException"/> lists them all and the parameters are unchanged. Optimizer state in the file
-    /// (from <see cref="Save(string, Optimizer)"/>) is ignored.
+    /// (from <see cref="Save(string, Optimizer)"/>) is ignored. A file saved by another model class (its
+    /// <c>modelgen.model</c> metadata) is refused, naming both classes, even when the names and shapes match, unless
+    /// <paramref name="allowOtherModel"/>; a file without that key (from PyTorch, say) loads by names and shapes.
     /// </summary>
-    public void Load(string path)
+    public void Load(string path, bool allowOtherModel = false)
     {
-        SafeTensors.Load(path, Parameters);
+        SafeTensors.Load(path, Parameters, optimizer: null, allowOtherModel ? null : Description.Name);
         _session?.Upload();
     }
 
@@ -365,12 +367,13 @@ public abstract class ModelBase
     /// <c>load_state_dict</c> does). The optimizer must be of the same type with the same hyperparameters, gradient
     /// clipping and schedule, and fresh or already bound to this model. Everything is checked first: on any problem a
     /// <see cref="CheckpointException"/> names each difference and neither the model nor the optimizer changes.
-    /// Then continue with <c>Fit(..., optimizer: optimizer, initialEpoch: k)</c>.
+    /// Then continue with <c>Fit(..., optimizer: optimizer, initialEpoch: k)</c>. A file of another model class is
+    /// refused as by <see cref="Load(string, bool)"/> unless <paramref name="allowOtherModel"/>.
     /// </summary>
-    public void Load(string path, Optimizer optimizer)
+    public void Load(string path, Optimizer optimizer, bool allowOtherModel = false)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        SafeTensors.Load(path, Parameters, optimizer);
+        SafeTensors.Load(path, Parameters, optimizer, allowOtherModel ? null : Description.Name);
         if (_session != null)
         {
             _session.Upload();
