@@ -7,13 +7,14 @@ namespace ModelGen;
 /// The inference programs of one model on one device. <c>Predict</c> and <c>Evaluate</c> rent a program for the length
 /// of a call, so that calls on several threads never share an activation arena, and give it back; the next call, on
 /// any thread, takes a warm one. Renting and returning are one atomic exchange each (no lock). A program grows to the
-/// largest batch asked for; up to one idle program per core is kept, and more are disposed when they come back.
+/// largest batch asked for; up to one idle program per core (at most 16: an arena for 256 samples of a CNN is tens of
+/// megabytes) is kept, and more are disposed when they come back.
 /// </summary>
 internal sealed class ProgramPool : IDisposable
 {
     readonly Func<int, CompiledProgram> _create;
     readonly int _outputLength;
-    readonly Rented?[] _idle = new Rented?[Math.Clamp(Environment.ProcessorCount, 2, 64)];
+    readonly Rented?[] _idle = new Rented?[Math.Clamp(Environment.ProcessorCount, 2, 16)];
     int _capacity = 1;
     volatile bool _disposed;
 
