@@ -64,16 +64,17 @@ internal static class Compiler
         var plan = MemoryPlan.Build(graph, units, required);
         var training = new CompiledGraph(graph, units, plan);
 
-        // Ops with an inference variant (Dropout, BatchNorm) give Infer a graph of its own; otherwise Infer runs
-        // the forward half of the training program.
+        // Ops with an inference variant (Dropout, BatchNorm) give Infer a graph of its own, with the loss on its output
+        // for EvaluateStep; otherwise both run the forward half of the training program (EvaluateStep with its loss).
         CompiledGraph? inference = null;
         if (graph.ModeDependent)
         {
-            var forward = Lowering.Lower(spec, withLoss: false, training: false, diagnostics)
+            var forward = Lowering.Lower(spec, withLoss: true, training: false, diagnostics)
                 ?? throw new System.InvalidOperationException("the inference variant did not lower, but the training variant did");
             Verifier.Check(forward, "lowering (inference)");
-            var inferenceUnits = Fusion.Run(forward, new[] { forward.Output });
-            inference = new CompiledGraph(forward, inferenceUnits, MemoryPlan.Build(forward, inferenceUnits, new[] { forward.Output }));
+            var produced = forward.Loss >= 0 ? new[] { forward.Output, forward.Loss } : new[] { forward.Output };
+            var inferenceUnits = Fusion.Run(forward, produced);
+            inference = new CompiledGraph(forward, inferenceUnits, MemoryPlan.Build(forward, inferenceUnits, produced));
         }
         return new GeneratedFile(hint, ModelEmitter.Emit(spec, training, inference, gpu), diagnostics.ToEquatable());
     }

@@ -72,6 +72,21 @@ partial class CharLstm : global::ModelGen.ModelBase
             Activations.Slice(3072 * B, 6144 * B).CopyTo(output);
         }
 
+        /// <summary>Forward pass and the loss: the loss of Evaluate and of Fit's validation.</summary>
+        public override float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+        {
+            CheckBatch(batch, input.Length, 64);
+            if (targets.Length != batch * 6144) throw new ArgumentException($"Targets have {targets.Length} floats; a batch of {batch} needs {batch * 6144}.", nameof(targets));
+            if (!output.IsEmpty && output.Length != batch * 6144) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 6144}.", nameof(output));
+            int B = batch;
+            TokensForward(B, input);
+            LstmForward(B);
+            AddForward(B);
+            LossForward(B, targets);
+            if (!output.IsEmpty) Activations.Slice(3072 * B, 6144 * B).CopyTo(output);
+            return Activations.Slice(_fixed, 1)[0];
+        }
+
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
         public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
         {

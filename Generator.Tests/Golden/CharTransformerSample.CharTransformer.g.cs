@@ -118,6 +118,32 @@ partial class CharTransformer : global::ModelGen.ModelBase
             Activations.Slice(172672 * B, 6144 * B).CopyTo(output);
         }
 
+        /// <summary>Forward pass and the loss: the loss of Evaluate and of Fit's validation.</summary>
+        public override float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+        {
+            CheckBatch(batch, input.Length, 64);
+            if (targets.Length != batch * 6144) throw new ArgumentException($"Targets have {targets.Length} floats; a batch of {batch} needs {batch * 6144}.", nameof(targets));
+            if (!output.IsEmpty && output.Length != batch * 6144) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 6144}.", nameof(output));
+            int B = batch;
+            TokensForward(B, input);
+            BroadcastToForward(B);
+            Blocks0Norm1Forward(B);
+            Blocks0AttentionForward(B);
+            Blocks0Forward(B);
+            Blocks0Norm2Forward(B);
+            Blocks0Forward2(B);
+            Blocks1Norm1Forward(B);
+            Blocks1AttentionForward(B);
+            Blocks1Forward(B);
+            Blocks1Norm2Forward(B);
+            Blocks1Forward2(B);
+            FinalForward(B);
+            AddForward(B);
+            LossForward(B, targets);
+            if (!output.IsEmpty) Activations.Slice(172672 * B, 6144 * B).CopyTo(output);
+            return Activations.Slice(_fixed, 1)[0];
+        }
+
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
         public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
         {

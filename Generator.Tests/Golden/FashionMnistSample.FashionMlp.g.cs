@@ -61,6 +61,20 @@ partial class FashionMlp : global::ModelGen.ModelBase
             Activations.Slice(128 * B, 10 * B).CopyTo(output);
         }
 
+        /// <summary>Forward pass and the loss: the loss of Evaluate and of Fit's validation.</summary>
+        public override float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+        {
+            CheckBatch(batch, input.Length, 784);
+            if (labels.Length != batch) throw new ArgumentException($"{labels.Length} labels for a batch of {batch}.", nameof(labels));
+            if (!output.IsEmpty && output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
+            int B = batch;
+            HiddenForward(B, input);
+            OutputForward(B);
+            LossForward(B, labels);
+            if (!output.IsEmpty) Activations.Slice(128 * B, 10 * B).CopyTo(output);
+            return Activations.Slice(_fixed, 1)[0];
+        }
+
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
         public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
         {

@@ -61,6 +61,20 @@ partial class HousePrices : global::ModelGen.ModelBase
             Activations.Slice(32 * B, B).CopyTo(output);
         }
 
+        /// <summary>Forward pass and the loss: the loss of Evaluate and of Fit's validation.</summary>
+        public override float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+        {
+            CheckBatch(batch, input.Length, 13);
+            if (targets.Length != batch * 1) throw new ArgumentException($"Targets have {targets.Length} floats; a batch of {batch} needs {batch * 1}.", nameof(targets));
+            if (!output.IsEmpty && output.Length != batch * 1) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 1}.", nameof(output));
+            int B = batch;
+            HiddenForward(B, input);
+            OutputForward(B);
+            LossForward(B, targets);
+            if (!output.IsEmpty) Activations.Slice(32 * B, B).CopyTo(output);
+            return Activations.Slice(_fixed, 1)[0];
+        }
+
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
         public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
         {

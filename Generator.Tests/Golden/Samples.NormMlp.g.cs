@@ -67,6 +67,21 @@ partial class NormMlp : global::ModelGen.ModelBase
             Activations.Slice(0, 10 * B).CopyTo(output);
         }
 
+        /// <summary>Forward pass (inference variant) and the loss: the loss of Evaluate and of Fit's validation.</summary>
+        public override float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+        {
+            CheckBatch(batch, input.Length, 784);
+            if (labels.Length != batch) throw new ArgumentException($"{labels.Length} labels for a batch of {batch}.", nameof(labels));
+            if (!output.IsEmpty && output.Length != batch * 10) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 10}.", nameof(output));
+            int B = batch;
+            HiddenInference(B, input);
+            NormInference(B);
+            OutputInference(B);
+            LossInference(B, labels);
+            if (!output.IsEmpty) Activations.Slice(0, 10 * B).CopyTo(output);
+            return Activations.Slice(_fixed, 1)[0];
+        }
+
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
         public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
         {
@@ -447,6 +462,17 @@ partial class NormMlp : global::ModelGen.ModelBase
 
             // output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01))): (B, 128) · (128, 10) + bias → (B, 10)
             Gemm.Sgemm(false, false, B, 10, 128, t11, 128, output_weight, 10, t13, 10, bias: output_bias);
+        }
+
+        /// <summary>Inference pass of the loss.</summary>
+        void LossInference(int B, ReadOnlySpan<int> labels)
+        {
+            Span<float> t13 = Activations.Slice(0, 10 * B); // (B, 10) output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
+            Span<float> t15 = Activations.Slice(_fixed, 1); // scalar CrossEntropy(logits, labels, 0.1)
+            Span<float> t15_probabilities = Activations.Slice(16 * B, 10 * B); // (B, 10) softmax of output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(image)), 0.01)))
+
+            // CrossEntropy(logits, labels, 0.1): CrossEntropy → scalar
+            t15[0] = Kernels.CrossEntropy(t13, labels, B, 10, 0.1f, t15_probabilities);
         }
     }
 }

@@ -58,6 +58,20 @@ partial class OpsZoo : global::ModelGen.ModelBase
             Activations.Slice(176 * B, 8 * B).CopyTo(output);
         }
 
+        /// <summary>Forward pass and the loss: the loss of Evaluate and of Fit's validation.</summary>
+        public override float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+        {
+            CheckBatch(batch, input.Length, 16);
+            if (targets.Length != batch * 8) throw new ArgumentException($"Targets have {targets.Length} floats; a batch of {batch} needs {batch * 8}.", nameof(targets));
+            if (!output.IsEmpty && output.Length != batch * 8) throw new ArgumentException($"Output has {output.Length} floats; a batch of {batch} needs {batch * 8}.", nameof(output));
+            int B = batch;
+            ProjForward(B, input);
+            SoftmaxForward(B);
+            LossForward(B, targets);
+            if (!output.IsEmpty) Activations.Slice(176 * B, 8 * B).CopyTo(output);
+            return Activations.Slice(_fixed + 16, 1)[0];
+        }
+
         /// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>
         public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
         {

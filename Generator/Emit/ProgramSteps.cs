@@ -46,9 +46,10 @@ internal interface IBackend
 }
 
 /// <summary>
-/// What every backend's program is made of: the training graph's steps and buffer names, the inference steps (the
-/// forward half of training, or the inference graph's own when Dropout or BatchNorm make them differ), the arena sizes
-/// (the larger of the two plans), and the parameters the loss does not reach.
+/// What every backend's program is made of: the training graph's steps and buffer names, the evaluation steps (the
+/// forward and loss half of training, or the inference graph's own when Dropout or BatchNorm make them differ) and
+/// the inference steps among them (all but the loss's), the arena sizes (the larger of the two plans), and the
+/// parameters the loss does not reach.
 /// </summary>
 internal sealed class ProgramLayout
 {
@@ -58,9 +59,10 @@ internal sealed class ProgramLayout
         Inference = inference;
         Steps = ProgramSteps.Group(training.Graph, training.Units, "Forward");
         Names = new BufferNames(training.Graph, training.Plan);
-        InferenceSteps = inference == null
-            ? Steps.Where(s => !s.Backward && s.Scope != "loss").ToList()
+        EvaluationSteps = inference == null
+            ? Steps.Where(s => !s.Backward).ToList()
             : ProgramSteps.Group(inference.Graph, inference.Units, "Inference");
+        InferenceSteps = EvaluationSteps.Where(s => s.Scope != "loss").ToList();
         InferenceNames = inference == null ? Names : new BufferNames(inference.Graph, inference.Plan);
         FloatsPerSample = Math.Max(training.Plan.FloatsPerSample, inference?.Plan.FloatsPerSample ?? 0);
         FixedFloats = Math.Max(training.Plan.FixedFloats, inference?.Plan.FixedFloats ?? 0);
@@ -71,7 +73,10 @@ internal sealed class ProgramLayout
     public Graph Graph => Training.Graph;
     public List<Step> Steps { get; }
     public BufferNames Names { get; }
+    /// <summary>Infer's steps: the forward pass of inference.</summary>
     public List<Step> InferenceSteps { get; }
+    /// <summary>EvaluateStep's steps: Infer's, then the loss on its output.</summary>
+    public List<Step> EvaluationSteps { get; }
     public BufferNames InferenceNames { get; }
     public Graph InferenceGraph => Inference?.Graph ?? Training.Graph;
     public int FloatsPerSample { get; }
@@ -90,7 +95,7 @@ internal sealed class ProgramLayout
             ProgramSteps.Write(backend, w, spec, Graph, Training.Plan, Names, step);
         }
         if (Inference == null) return;
-        foreach (var step in InferenceSteps)
+        foreach (var step in EvaluationSteps)
         {
             w.Line();
             ProgramSteps.Write(backend, w, spec, Inference.Graph, Inference.Plan, InferenceNames, step);

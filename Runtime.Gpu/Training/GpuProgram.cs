@@ -105,6 +105,9 @@ public abstract class GpuProgram : CompiledProgram
     /// <summary>Runs the training steps; returns the view of the loss (one float) and that of the outputs.</summary>
     protected abstract (ArrayView<float> Loss, ArrayView<float> Output) RunTrainStep(int batch);
 
+    /// <summary>Runs the inference steps and the loss on the batch; returns the view of the loss (one float) and that of the outputs.</summary>
+    protected abstract (ArrayView<float> Loss, ArrayView<float> Output) RunEvaluateStep(int batch);
+
     /// <summary>
     /// Loads (compiles for the device, once) a generated elementwise kernel: <paramref name="body"/> runs once per element
     /// with its buffers in <typeparamref name="T"/>.
@@ -135,20 +138,32 @@ public abstract class GpuProgram : CompiledProgram
     }
 
     /// <inheritdoc/>
-    public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+    public override float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output) =>
+        RunStep(input, labels, targets, batch, output, train: false);
+
+    /// <inheritdoc/>
+    public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output) =>
+        RunStep(input, labels, targets, batch, output, train: true);
+
+    /// <summary>A training or evaluation step, waited for: the outputs downloaded (unless empty), the loss read.</summary>
+    float RunStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output, bool train)
     {
-        var (loss, outputs) = QueueStep(input, labels, targets, batch, output);
+        var (loss, outputs) = QueueStep(input, labels, targets, batch, output, train);
         if (!output.IsEmpty) Download(outputs, output);
         return ReadLoss(loss);
     }
 
-    /// <summary>Checks a training batch, queues its upload and the training steps; returns the loss's and the output's views.</summary>
-    (ArrayView<float> Loss, ArrayView<float> Output) QueueStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+    /// <summary>
+    /// Checks a batch with its labels or targets, queues its upload and the training steps (or, unless
+    /// <paramref name="train"/>, the evaluation steps); returns the loss's and the output's views.
+    /// </summary>
+    (ArrayView<float> Loss, ArrayView<float> Output) QueueStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output, bool train)
     {
         Session.ThrowIfDisposed();
         CheckBatch(batch, input.Length, InputSize);
         CheckTrainingBatch(labels, targets, batch, output);
         UploadBatch(input, labels, targets, batch);
+        if (!train) return RunEvaluateStep(batch);
         Steps++;
         return RunTrainStep(batch);
     }
@@ -161,7 +176,7 @@ public abstract class GpuProgram : CompiledProgram
     public override void BeginTrainBatch(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch,
         Optimizer optimizer, bool classify, Span<float> outputs)
     {
-        var (loss, output) = QueueStep(input, labels, targets, batch, default);
+        var (loss, output) = QueueStep(input, labels, targets, batch, default, train: true);
         Session.OptimizerStep(optimizer);
         var stream = GpuDevice.Stream;
         _classify = classify;

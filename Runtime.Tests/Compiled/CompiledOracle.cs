@@ -17,7 +17,8 @@ public sealed record OracleCase(string Name, Func<ModelBase> Create, Func<ModelB
 /// The generated code against the oracle. For one model: the compiled TrainStep (forward, loss, backward) agrees
 /// with the eager path in training mode (the user's methods op by op with reference kernels, then Backward) on the
 /// loss, the outputs, every parameter gradient and every state update (running statistics); the compiled Infer
-/// agrees with the eager path in evaluation mode; and every SIMD path gives the same step. Batches smaller than
+/// agrees with the eager path in evaluation mode, and so does EvaluateStep (Infer's outputs and the user's [Loss] on
+/// them); and every SIMD path gives the same step. Batches smaller than
 /// the program's capacity are included.
 /// Tolerance (float32 against float32, different summation orders): |compiled - eager| ≤ 2e-4 · (max|eager| + 1e-3)
 /// per tensor, i.e. relative to the tensor's scale.
@@ -28,7 +29,7 @@ public static class CompiledOracle
 
     static readonly int[] DefaultSizes = { 1, 7, 16 };
 
-    sealed record Run(float Loss, float[] Output, float[] Gradients, float[] Inferred, float[] ValuesAfter);
+    sealed record Run(float Loss, float[] Output, float[] Gradients, float[] Inferred, float[] ValuesAfter, float EvaluationLoss, float[] Evaluated);
 
     sealed record Batch(float[] Input, int[] Labels, float[] Targets, int Size);
 
@@ -56,12 +57,14 @@ public static class CompiledOracle
         var gradients = model.Parameters.Gradients.ToArray();
         var inferred = new float[b.Size * outLength];
         program.Infer(b.Input, b.Size, inferred);
+        var evaluated = new float[b.Size * outLength];
+        float evaluationLoss = program.EvaluateStep(b.Input, b.Labels, b.Targets, b.Size, evaluated);
         model.SyncFromDevice();
         // The generated code reads the caller's input, labels and targets in place: it must leave them as they were.
         Assert.Equal(input, b.Input);
         Assert.Equal(labels, b.Labels);
         Assert.Equal(targets, b.Targets);
-        return new Run(loss, output, gradients, inferred, model.Parameters.Values.ToArray());
+        return new Run(loss, output, gradients, inferred, model.Parameters.Values.ToArray(), evaluationLoss, evaluated);
     }
 
     static Run Eager(OracleCase c, ModelBase model, Batch b)
@@ -76,9 +79,15 @@ public static class CompiledOracle
         var values = model.Parameters.Values.ToArray();
         model.Eval();
         float[] inferred;
-        using (Tensor.NoGrad()) inferred = c.Forward(model, x).ToArray();
+        float evaluationLoss;
+        using (Tensor.NoGrad())
+        {
+            var inference = c.Forward(model, x);
+            inferred = inference.ToArray();
+            evaluationLoss = c.Loss(model, inference, target, new Labels(b.Labels)).Item();
+        }
         model.Train();
-        return new Run(loss.Item(), y.ToArray(), model.Parameters.Gradients.ToArray(), inferred, values);
+        return new Run(loss.Item(), y.ToArray(), model.Parameters.Gradients.ToArray(), inferred, values, evaluationLoss, inferred);
     }
 
     static void AssertClose(float[] expected, float[] actual, string what)
@@ -107,6 +116,8 @@ public static class CompiledOracle
             AssertClose(new[] { eager.Loss }, new[] { compiled.Loss }, $"{c.Name} batch {size} loss");
             AssertClose(eager.Output, compiled.Output, $"{c.Name} batch {size} output");
             AssertClose(eager.Inferred, compiled.Inferred, $"{c.Name} batch {size} Infer output");
+            AssertClose(eager.Inferred, compiled.Evaluated, $"{c.Name} batch {size} EvaluateStep output");
+            AssertClose(new[] { eager.EvaluationLoss }, new[] { compiled.EvaluationLoss }, $"{c.Name} batch {size} EvaluateStep loss");
             foreach (var p in model.Parameters)
             {
                 if (p.Info.Trainable)
@@ -140,6 +151,7 @@ public static class CompiledOracle
             if (reference == null) { reference = run; continue; }
             AssertClose(reference.Output, run.Output, $"{c.Name} {level} output");
             AssertClose(reference.Inferred, run.Inferred, $"{c.Name} {level} Infer output");
+            AssertClose(new[] { reference.EvaluationLoss }, new[] { run.EvaluationLoss }, $"{c.Name} {level} EvaluateStep loss");
             AssertClose(reference.Gradients, run.Gradients, $"{c.Name} {level} gradients");
             AssertClose(reference.ValuesAfter, run.ValuesAfter, $"{c.Name} {level} parameters and state");
             AssertClose(new[] { reference.Loss }, new[] { run.Loss }, $"{c.Name} {level} loss");

@@ -26,6 +26,9 @@ sealed class LinearModel : ModelBase
     public int ProgramsCreated;
     public int LastMaxBatch;
 
+    /// <summary>Called at the start of every Infer and EvaluateStep (tests hold a call there to overlap it with another).</summary>
+    public Action? DuringInference;
+
     public override CompiledProgram CreateProgram(int maxBatch)
     {
         ProgramsCreated++;
@@ -49,6 +52,18 @@ sealed class LinearModel : ModelBase
         public override void Infer(ReadOnlySpan<float> input, int batch, Span<float> output)
         {
             CheckBatch(batch, input.Length, _in);
+            _model.DuringInference?.Invoke();
+            Forward(input, batch, output);
+        }
+
+        public override float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+        {
+            Infer(input, batch, output);
+            return LossAndGradient(output, labels, targets, batch);
+        }
+
+        void Forward(ReadOnlySpan<float> input, int batch, Span<float> output)
+        {
             var w = Parameters[0].Value.Data;
             var b = Parameters[1].Value.Data;
             for (int r = 0; r < batch; r++)
@@ -62,9 +77,28 @@ sealed class LinearModel : ModelBase
 
         public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
         {
-            Infer(input, batch, output);
+            CheckBatch(batch, input.Length, _in);
+            Forward(input, batch, output);
             if (_model.TrainSteps < _model.BatchSizes.Length) _model.BatchSizes[_model.TrainSteps] = batch;
             _model.TrainSteps++;
+            float loss = LossAndGradient(output, labels, targets, batch);
+            Span<float> d = Activations.Slice(0, batch * _out);
+            Parameters.ZeroGradients();
+            var gw = Parameters[0].Gradient.Data;
+            var gb = Parameters[1].Gradient.Data;
+            for (int r = 0; r < batch; r++)
+                for (int c = 0; c < _out; c++)
+                {
+                    float g = d[r * _out + c];
+                    gb[c] += g;
+                    for (int k = 0; k < _in; k++) gw[k * _out + c] += input[r * _in + k] * g;
+                }
+            return loss;
+        }
+
+        /// <summary>The mean loss of the outputs; leaves dLoss/dLogits in the activation arena.</summary>
+        float LossAndGradient(ReadOnlySpan<float> output, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch)
+        {
             Span<float> d = Activations.Slice(0, batch * _out);   // dLoss/dLogits
             double loss = 0;
             if (_model.Description.Target == TargetKind.Labels)
@@ -93,16 +127,6 @@ sealed class LinearModel : ModelBase
                 }
                 loss /= n;
             }
-            Parameters.ZeroGradients();
-            var gw = Parameters[0].Gradient.Data;
-            var gb = Parameters[1].Gradient.Data;
-            for (int r = 0; r < batch; r++)
-                for (int c = 0; c < _out; c++)
-                {
-                    float g = d[r * _out + c];
-                    gb[c] += g;
-                    for (int k = 0; k < _in; k++) gw[k * _out + c] += input[r * _in + k] * g;
-                }
             return (float)loss;
         }
     }

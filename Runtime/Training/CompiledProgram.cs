@@ -72,6 +72,20 @@ public abstract class CompiledProgram : IDisposable
     /// <param name="output">Receives <c>batch x output size</c> floats (for metrics).</param>
     public abstract float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output);
 
+    /// <summary>
+    /// Runs the inference pass on <paramref name="batch"/> samples, as <see cref="Infer"/> does (dropout off, running
+    /// statistics), then the model's own [Loss] on its outputs, and returns that loss: the number
+    /// <see cref="TrainStep"/> would return for a model that behaves the same in training and inference. Writes the
+    /// outputs; changes no parameter, gradient or running statistic. <c>Evaluate</c> and the validation loss of
+    /// <c>Fit</c> are this loss.
+    /// </summary>
+    /// <param name="input">The inputs, <c>batch x input size</c> floats.</param>
+    /// <param name="labels">The labels when the loss takes <see cref="Labels"/>, else empty.</param>
+    /// <param name="targets">The targets when the loss takes a tensor, else empty.</param>
+    /// <param name="batch">The number of samples, at most <see cref="MaxBatch"/>.</param>
+    /// <param name="output">Receives <c>batch x output size</c> floats (for metrics), or empty.</param>
+    public abstract float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output);
+
     float _queuedLoss;
     long _queuedCorrect;
 

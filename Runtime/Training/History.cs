@@ -94,8 +94,8 @@ public sealed class Evaluation
     public int Count { get; }
 
     /// <summary>
-    /// The mean loss: softmax cross-entropy of the outputs (logits) against the labels for a classifier, mean squared
-    /// error over all elements for a regression model.
+    /// The loss: the model's own [Loss] on its inference outputs, per batch, averaged over the batches weighted by their
+    /// sample counts (for a loss that averages over samples, its value on the whole set).
     /// </summary>
     public double Loss { get; }
 

@@ -1,20 +1,27 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Threading;
 
 namespace ModelGen;
 
 /// <summary>
 /// The base of every <c>[Model]</c> class (the generator adds it): parameters in one arena, and training,
-/// evaluation, prediction and checkpoints on top of the compiled program. A model is not thread-safe: run one
-/// <c>Fit</c>/<c>Evaluate</c>/<c>Predict</c> at a time.
+/// evaluation, prediction and checkpoints on top of the compiled program. <c>Predict</c> and <c>Evaluate</c> may run
+/// on any number of threads at once (each call rents a program of its own); <c>Fit</c> and <c>To</c>, which change what
+/// they read, run alone: called while another of these runs on the model on another thread, they are refused with an
+/// <see cref="InvalidOperationException"/>, and so are <c>Predict</c> and <c>Evaluate</c> while <c>Fit</c> runs (except from
+/// its callbacks, on its own thread). <c>Load</c> and <c>Save</c> are not checked: do not call them during <c>Fit</c>.
 /// </summary>
 public abstract class ModelBase
 {
     CompiledProgram? _trainProgram;
-    CompiledProgram? _evalProgram;
-    float[]? _evalOutput;
+    ProgramPool? _inference;
     DeviceSession? _session;
+    // Who uses the model now: n > 0 Predict/Evaluate calls, or −1 while Fit or To runs on thread _exclusiveThread.
+    int _users;
+    int _exclusiveThread;
+    string _exclusiveCall = "";
 
     /// <summary>Called by the generated constructor.</summary>
     protected ModelBase(ModelDescription description, int seed)
@@ -65,26 +72,28 @@ public abstract class ModelBase
     {
         ArgumentNullException.ThrowIfNull(device);
         if (ReferenceEquals(device, Device)) return this;
-        DeviceSession? next = device.IsGpu ? Device.RequireBackend().CreateSession(device, Parameters) : null;
-        if (_session != null)
+        EnterAlone("To");
+        try
         {
-            // The parameters come back first, so that the new device starts from what the old one trained.
-            _session.Download();
-            if (next != null) next.Upload();
-            _session.Dispose();
+            DeviceSession? next = device.IsGpu ? Device.RequireBackend().CreateSession(device, Parameters) : null;
+            if (_session != null)
+            {
+                // The parameters come back first, so that the new device starts from what the old one trained.
+                _session.Download();
+                if (next != null) next.Upload();
+                _session.Dispose();
+            }
+            _session = next;
+            _trainProgram?.Dispose();
+            _trainProgram = null;
+            _inference?.Dispose();
+            _inference = null;
         }
-        _session = next;
-        DropPrograms();
+        finally
+        {
+            LeaveAlone();
+        }
         return this;
-    }
-
-    void DropPrograms()
-    {
-        _trainProgram?.Dispose();
-        _trainProgram = null;
-        if (!ReferenceEquals(_evalProgram, _trainProgram)) _evalProgram?.Dispose();
-        _evalProgram = null;
-        _evalOutput = null;
     }
 
     int InputLength => Tensor.ShapeLength(Description.InputShape);
@@ -130,7 +139,20 @@ public abstract class ModelBase
         for (int c = 0; c < callbacks.Count; c++)
             if (callbacks[c] == null) throw new ArgumentException($"Callback {c} is null.", nameof(callbacks));
         optimizer ??= new AdamW(1e-3f);
+        EnterAlone("Fit");
+        try
+        {
+            return FitAlone(train, epochs, batchSize, optimizer, validation, seed, callbacks, verbose, initialEpoch);
+        }
+        finally
+        {
+            LeaveAlone();
+        }
+    }
 
+    History FitAlone(Dataset train, int epochs, int batchSize, Optimizer optimizer, Dataset? validation, int seed,
+        IReadOnlyList<Callback> callbacks, bool verbose, int initialEpoch)
+    {
         var loader = new BatchLoader(train, batchSize, shuffle: true, seed);
         var program = TrainProgram(loader.BatchSize);
         program.Seed = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 1); // dropout masks follow the run's seed
@@ -206,10 +228,12 @@ public abstract class ModelBase
     }
 
     /// <summary>
-    /// Runs the model over <paramref name="data"/> without training and returns the mean loss (softmax cross-entropy of
-    /// the outputs against the labels for a classifier, mean squared error for a regression model), the accuracy, a
-    /// confusion matrix and <see cref="ClassificationMetrics"/> (top-k accuracy for k up to 5, per-class precision,
-    /// recall and F1, macro F1) for a classifier, and the sample count.
+    /// Runs the model over <paramref name="data"/> without training, in batches of <paramref name="batchSize"/>, and returns
+    /// the loss (the model's own [Loss] on its inference outputs: per batch as the training step computes it, then the
+    /// mean over batches weighted by their sample counts, which for a loss that averages over samples is its value on
+    /// the whole set), the accuracy, a confusion matrix and <see cref="ClassificationMetrics"/> (top-k accuracy for k up
+    /// to 5, per-class precision, recall and F1, macro F1) for a classifier, and the sample count. Safe to call from
+    /// several threads at once.
     /// </summary>
     public Evaluation Evaluate(Dataset data, int batchSize = 256)
     {
@@ -221,46 +245,34 @@ public abstract class ModelBase
             return Description.Target == TargetKind.Labels
                 ? new Evaluation(0, double.NaN, new ClassificationMetrics(new int[OutputLength, OutputLength]))
                 : new Evaluation(0, double.NaN, null, null);
-        var program = EvalProgram(Math.Min(batchSize, count));
-        int batch = program.MaxBatch, inLength = InputLength, outLength = OutputLength;
-        var output = _evalOutput!;
+        int batch = Math.Min(batchSize, count), inLength = InputLength, outLength = OutputLength, targetLength = data.TargetLength;
         bool classify = Description.Target == TargetKind.Labels;
         var confusion = classify ? new int[outLength, outLength] : null;
         var rankCounts = classify ? new long[Math.Min(ClassificationMetrics.DefaultMaxTopK, outLength)] : null;
         double lossSum = 0;
-        for (int start = 0; start < count; start += batch)
+        using (var lease = Lease("Evaluate", batch))
         {
-            int n = Math.Min(batch, count - start);
-            var outputs = output.AsSpan(0, n * outLength);
-            program.Infer(data.Features.AsSpan(start * inLength, n * inLength), n, outputs);
-            if (classify)
+            for (int start = 0; start < count; start += batch)
             {
-                var labels = data.Labels.AsSpan(start, n);
-                for (int r = 0; r < n; r++)
-                {
-                    var row = outputs.Slice(r * outLength, outLength);
-                    lossSum += RowCrossEntropy(row, labels[r]);
-                    ClassificationMetrics.Accumulate(row, labels[r], confusion!, rankCounts!);
-                }
-            }
-            else
-            {
-                var targets = data.Targets.AsSpan(start * outLength, n * outLength);
-                for (int i = 0; i < outputs.Length; i++)
-                {
-                    double d = (double)outputs[i] - targets[i];
-                    lossSum += d * d;
-                }
+                int n = Math.Min(batch, count - start);
+                var outputs = lease.Output.AsSpan(0, n * outLength);
+                var labels = classify ? data.Labels.AsSpan(start, n) : default;
+                var targets = classify ? default : data.Targets.AsSpan(start * targetLength, n * targetLength);
+                float loss = lease.Program.EvaluateStep(data.Features.AsSpan(start * inLength, n * inLength), labels, targets, n, outputs);
+                lossSum += (double)loss * n;
+                if (classify)
+                    for (int r = 0; r < n; r++)
+                        ClassificationMetrics.Accumulate(outputs.Slice(r * outLength, outLength), labels[r], confusion!, rankCounts!);
             }
         }
         return classify
             ? new Evaluation(count, lossSum / count, ClassificationMetrics.FromCounts(confusion!, rankCounts!))
-            : new Evaluation(count, lossSum / ((double)count * outLength), null, null);
+            : new Evaluation(count, lossSum / count, null, null);
     }
 
     /// <summary>
     /// Runs the inference pass. An input of the model's input shape gives an output of its output shape; a batch
-    /// <c>(B, input shape...)</c> gives <c>(B, output shape...)</c>.
+    /// <c>(B, input shape...)</c> gives <c>(B, output shape...)</c>. Safe to call from several threads at once.
     /// </summary>
     public Tensor Predict(Tensor input)
     {
@@ -289,14 +301,14 @@ public abstract class ModelBase
         }
         var result = new Tensor(outShape);
         if (batch == 0) return result;
-        var program = EvalProgram(Math.Min(batch, 256));
-        int inLength = InputLength, outLength = OutputLength, step = program.MaxBatch;
+        int inLength = InputLength, outLength = OutputLength, step = Math.Min(batch, 256);
+        using var lease = Lease("Predict", step);
         ReadOnlySpan<float> x = input.Data;
         Span<float> y = result.Data;
         for (int start = 0; start < batch; start += step)
         {
             int n = Math.Min(step, batch - start);
-            program.Infer(x.Slice(start * inLength, n * inLength), n, y.Slice(start * outLength, n * outLength));
+            lease.Program.Infer(x.Slice(start * inLength, n * inLength), n, y.Slice(start * outLength, n * outLength));
         }
         return result;
     }
@@ -397,15 +409,90 @@ public abstract class ModelBase
         return _trainProgram;
     }
 
-    CompiledProgram EvalProgram(int batch)
+    /// <summary>
+    /// Starts a Predict or Evaluate call (<paramref name="call"/>) and rents it a program for batches of up to
+    /// <paramref name="batch"/> from the pool of the model's device (made on first use; <see cref="To"/> replaces it).
+    /// </summary>
+    InferenceLease Lease(string call, int batch)
     {
-        if (_evalProgram == null || _evalProgram.MaxBatch < batch)
+        bool counted = EnterShared(call);
+        try
         {
-            _evalProgram?.Dispose();
-            _evalProgram = Create(batch);
-            _evalOutput = new float[checked(batch * OutputLength)];
+            var pool = Volatile.Read(ref _inference);
+            if (pool == null)
+            {
+                var made = new ProgramPool(Create, OutputLength);
+                pool = Interlocked.CompareExchange(ref _inference, made, null) ?? made;
+            }
+            return new InferenceLease(this, pool, pool.Rent(batch), counted);
         }
-        return _evalProgram;
+        catch
+        {
+            if (counted) LeaveShared();
+            throw;
+        }
+    }
+
+    /// <summary>A program rented for one Predict or Evaluate call: disposing it gives the program back and ends the call.</summary>
+    readonly struct InferenceLease(ModelBase model, ProgramPool pool, ProgramPool.Rented rented, bool counted) : IDisposable
+    {
+        public CompiledProgram Program => rented.Program;
+
+        public float[] Output => rented.Output;
+
+        public void Dispose()
+        {
+            pool.Return(rented);
+            if (counted) model.LeaveShared();
+        }
+    }
+
+    /// <summary>
+    /// Starts a Predict or Evaluate call (<paramref name="call"/>): refused while Fit or To runs on another thread; on
+    /// the thread that runs Fit (a callback) it runs as part of Fit. Returns whether the call was counted (then
+    /// <see cref="LeaveShared"/> ends it).
+    /// </summary>
+    bool EnterShared(string call)
+    {
+        while (true)
+        {
+            int users = Volatile.Read(ref _users);
+            if (users < 0)
+            {
+                if (Volatile.Read(ref _exclusiveThread) == Environment.CurrentManagedThreadId) return false;
+                throw new InvalidOperationException(
+                    $"{Description.Name}.{call} was called while {Description.Name}.{Volatile.Read(ref _exclusiveCall)} runs on another thread; " +
+                    $"{call} reads the parameters that call changes, so it waits until that call returns (or runs from a Fit callback).");
+            }
+            if (Interlocked.CompareExchange(ref _users, users + 1, users) == users) return true;
+        }
+    }
+
+    void LeaveShared() => Interlocked.Decrement(ref _users);
+
+    /// <summary>Starts Fit or To (<paramref name="call"/>), which run alone on the model: refused while anything else runs on it.</summary>
+    void EnterAlone(string call)
+    {
+        int users = Interlocked.CompareExchange(ref _users, -1, 0);
+        if (users > 0)
+            throw new InvalidOperationException(
+                $"{Description.Name}.{call} was called while {users} Predict or Evaluate call{(users == 1 ? "" : "s")} run{(users == 1 ? "s" : "")} on it on other threads; " +
+                $"{call} changes the parameters they read, so call it when they have returned.");
+        if (users < 0)
+        {
+            string running = Volatile.Read(ref _exclusiveCall);
+            throw new InvalidOperationException(Volatile.Read(ref _exclusiveThread) == Environment.CurrentManagedThreadId
+                ? $"{Description.Name}.{call} was called from a callback of {Description.Name}.{running}, which it would disrupt; call it after {running} returns."
+                : $"{Description.Name}.{call} was called while {Description.Name}.{running} runs on another thread; one of Fit and To runs at a time on a model.");
+        }
+        Volatile.Write(ref _exclusiveCall, call);
+        Volatile.Write(ref _exclusiveThread, Environment.CurrentManagedThreadId);
+    }
+
+    void LeaveAlone()
+    {
+        Volatile.Write(ref _exclusiveThread, 0);
+        Volatile.Write(ref _users, 0);
     }
 
     CompiledProgram Create(int batch)
@@ -464,15 +551,5 @@ public abstract class ModelBase
         for (int i = 1; i < row.Length; i++)
             if (row[i] > row[best]) best = i;
         return best;
-    }
-
-    /// <summary><c>-log softmax(logits)[label]</c> by a stable log-sum-exp, in double.</summary>
-    internal static double RowCrossEntropy(ReadOnlySpan<float> logits, int label)
-    {
-        float max = logits[0];
-        for (int i = 1; i < logits.Length; i++) if (logits[i] > max) max = logits[i];
-        double sum = 0;
-        for (int i = 0; i < logits.Length; i++) sum += Math.Exp((double)logits[i] - max);
-        return Math.Log(sum) + max - logits[label];
     }
 }

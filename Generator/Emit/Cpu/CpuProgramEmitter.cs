@@ -32,7 +32,6 @@ internal static class CpuProgramEmitter
         w.Line($"// {plan.ParameterFloats} floats of parameters and as many of gradients. Nothing is allocated per step.");
         w.Open("sealed class Program : CpuProgram");
         w.Line("readonly int _fixed; // start of the fixed part of the activation arena");
-        bool hasLabels = g.Labels >= 0;
         w.Line();
         w.Open($"public Program(ParameterStore parameters, int maxBatch) : base(parameters, maxBatch, floatsPerSample: {floatsPerSample}, fixedFloats: {fixedFloats})");
         w.Line($"_fixed = {floatsPerSample} * maxBatch;");
@@ -53,6 +52,23 @@ internal static class CpuProgramEmitter
         w.Close();
         w.Line();
 
+        // EvaluateStep: Infer's steps, then the loss on their output.
+        w.Line($"/// <summary>Forward pass{(inference == null ? "" : " (inference variant)")} and the loss: the loss of Evaluate and of Fit's validation.</summary>");
+        w.Open("public override float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)");
+        if (ig.Loss < 0)
+        {
+            w.Line($"throw new InvalidOperationException({Names.Quote(spec.ClassName + " has no [Loss] method, so it cannot be evaluated.")});");
+        }
+        else
+        {
+            WriteBatchChecks(w, ig, inputSize, outputSize);
+            foreach (var s in layout.EvaluationSteps) w.Line($"{s.Name}({ProgramSteps.Arguments(Backend, ig, s)});");
+            w.Line($"if (!output.IsEmpty) {Where(ig, inferenceNames, ig.Output)}.CopyTo(output);");
+            w.Line($"return {Where(ig, inferenceNames, ig.Loss)}[0];");
+        }
+        w.Close();
+        w.Line();
+
         // TrainStep
         w.Line("/// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss.</summary>");
         w.Open("public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)");
@@ -62,13 +78,7 @@ internal static class CpuProgramEmitter
         }
         else
         {
-            w.Line($"CheckBatch(batch, input.Length, {inputSize});");
-            if (hasLabels)
-                w.Line("if (labels.Length != batch) throw new ArgumentException($\"{labels.Length} labels for a batch of {batch}.\", nameof(labels));");
-            if (g.Target >= 0)
-                w.Line($"if (targets.Length != batch * {g[g.Target].Shape.FixedCount}) throw new ArgumentException($\"Targets have {{targets.Length}} floats; a batch of {{batch}} needs {{batch * {g[g.Target].Shape.FixedCount}}}.\", nameof(targets));");
-            w.Line($"if (!output.IsEmpty && output.Length != batch * {outputSize}) throw new ArgumentException($\"Output has {{output.Length}} floats; a batch of {{batch}} needs {{batch * {outputSize}}}.\", nameof(output));");
-            w.Line("int B = batch;");
+            WriteBatchChecks(w, g, inputSize, outputSize);
             w.Line("Steps++;");
             foreach (var s in steps) w.Line($"{s.Name}({ProgramSteps.Arguments(Backend, g, s)});");
             foreach (var (name, offset, length) in layout.UnreachedParameters)
@@ -79,6 +89,18 @@ internal static class CpuProgramEmitter
         w.Close();
         layout.WriteSteps(Backend, w, spec);
         w.Close();
+    }
+
+    /// <summary>The checks of a batch with its labels or targets (and the optional output), then <c>int B = batch;</c>.</summary>
+    static void WriteBatchChecks(CodeWriter w, Graph g, int inputSize, int outputSize)
+    {
+        w.Line($"CheckBatch(batch, input.Length, {inputSize});");
+        if (g.Labels >= 0)
+            w.Line("if (labels.Length != batch) throw new ArgumentException($\"{labels.Length} labels for a batch of {batch}.\", nameof(labels));");
+        if (g.Target >= 0)
+            w.Line($"if (targets.Length != batch * {g[g.Target].Shape.FixedCount}) throw new ArgumentException($\"Targets have {{targets.Length}} floats; a batch of {{batch}} needs {{batch * {g[g.Target].Shape.FixedCount}}}.\", nameof(targets));");
+        w.Line($"if (!output.IsEmpty && output.Length != batch * {outputSize}) throw new ArgumentException($\"Output has {{output.Length}} floats; a batch of {{batch}} needs {{batch * {outputSize}}}.\", nameof(output));");
+        w.Line("int B = batch;");
     }
 
     static readonly CpuBackend Backend = new();

@@ -54,6 +54,20 @@ internal static class GpuProgramEmitter
         w.Close();
         w.Line();
 
+        w.Line($"/// <summary>Forward pass{(inference == null ? "" : " (inference variant)")} and the loss: the loss of Evaluate and of Fit's validation; returns the loss's and the output's views.</summary>");
+        w.Open("protected override (ArrayView<float> Loss, ArrayView<float> Output) RunEvaluateStep(int B)");
+        if (ig.Loss < 0)
+        {
+            w.Line($"throw new InvalidOperationException({Names.Quote(spec.ClassName + " has no [Loss] method, so it cannot be evaluated.")});");
+        }
+        else
+        {
+            foreach (var s in layout.EvaluationSteps) w.Line($"{s.Name}(B);");
+            w.Line($"return ({Where(backend, ig, inferenceNames, ig.Loss)}, {Where(backend, ig, inferenceNames, ig.Output)});");
+        }
+        w.Close();
+        w.Line();
+
         w.Line("/// <summary>Forward, loss and backward: overwrites every gradient with that of the batch's mean loss; returns the loss's and the output's views.</summary>");
         w.Open("protected override (ArrayView<float> Loss, ArrayView<float> Output) RunTrainStep(int B)");
         if (g.Loss < 0)
