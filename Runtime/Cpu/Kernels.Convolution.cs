@@ -363,7 +363,7 @@ public static partial class Kernels
         new Span<float>(xpad, (int)p.Image).Clear();
         int taps = p.K * p.K;
         // The taps' offsets: on the stack up to 16 × 16 taps, pooled beyond (a 700 × 700 kernel's would overflow the stack).
-        using var offsets = new Scratch<int>(stackalloc int[Scratch.StackInts], taps);
+        var offsets = new Scratch<int>(stackalloc int[Scratch.StackInts], taps);
         fixed (int* tapOff = offsets.Span)
         {
             for (int u = 0; u < p.K; u++)
@@ -376,6 +376,7 @@ public static partial class Kernels
                 Gemm.ConvScatterOut(scratch, p.Ldc, p.Pitch, p.OutH, p.OutW, p.OutC, a.Y + n * imageOut, a.Bias, a.Activation);
             }
         }
+        offsets.Dispose();
     }
 
     /// <summary>

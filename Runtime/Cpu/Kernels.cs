@@ -257,9 +257,20 @@ public static partial class Kernels
     /// <param name="yShape">The output shape; x's shape must broadcast to it.</param>
     public static void BroadcastTo(ReadOnlySpan<float> x, ReadOnlySpan<int> xShape, Span<float> y, ReadOnlySpan<int> yShape)
     {
+        var scratch = new Scratch<int>(stackalloc int[Scratch.StackInts], 2 * Math.Max(yShape.Length, 1));
+        BroadcastToCore(x, xShape, y, yShape, scratch.Span);
+        scratch.Dispose();
+    }
+
+    /// <summary>
+    /// <see cref="BroadcastTo"/> with its scratch: y's strides in x and the odometer's index, an int each per dimension
+    /// (on the stack up to rank 128, pooled beyond; returned without a finally, which would keep the loop's locals off
+    /// registers: after an error a rented array is left to the GC).
+    /// </summary>
+    static void BroadcastToCore(ReadOnlySpan<float> x, ReadOnlySpan<int> xShape, Span<float> y, ReadOnlySpan<int> yShape, Span<int> scratch)
+    {
         int rank = yShape.Length;
-        using var stridesScratch = new Scratch<int>(stackalloc int[Scratch.StackInts], Math.Max(rank, 1));
-        Span<int> strides = stridesScratch.Span;
+        Span<int> strides = scratch.Slice(0, Math.Max(rank, 1)), index = scratch.Slice(Math.Max(rank, 1), rank);
         long xCount = BroadcastStrides(xShape, yShape, strides, nameof(xShape));
         long yCount = ShapeCount(yShape, nameof(yShape));
         CheckLength(x.Length, xCount, nameof(x));
@@ -273,8 +284,6 @@ public static partial class Kernels
         }
         int last = yShape[rank - 1];
         int lastStride = strides[rank - 1];
-        using var indexScratch = new Scratch<int>(stackalloc int[Scratch.StackInts], rank);
-        Span<int> index = indexScratch.Span;
         index.Clear();
         int xOffset = 0;
         for (long yOffset = 0; yOffset < yCount; yOffset += last)
@@ -298,9 +307,16 @@ public static partial class Kernels
     /// <param name="yShape">The smaller shape; it must broadcast to <paramref name="xShape"/>.</param>
     public static void ReduceTo(ReadOnlySpan<float> x, ReadOnlySpan<int> xShape, Span<float> y, ReadOnlySpan<int> yShape)
     {
+        var scratch = new Scratch<int>(stackalloc int[Scratch.StackInts], 2 * Math.Max(xShape.Length, 1));
+        ReduceToCore(x, xShape, y, yShape, scratch.Span);
+        scratch.Dispose();
+    }
+
+    /// <summary><see cref="ReduceTo"/> with its scratch (x's strides in y and the odometer's index, as <see cref="BroadcastToCore"/>).</summary>
+    static void ReduceToCore(ReadOnlySpan<float> x, ReadOnlySpan<int> xShape, Span<float> y, ReadOnlySpan<int> yShape, Span<int> scratch)
+    {
         int rank = xShape.Length;
-        using var stridesScratch = new Scratch<int>(stackalloc int[Scratch.StackInts], Math.Max(rank, 1));
-        Span<int> strides = stridesScratch.Span;
+        Span<int> strides = scratch.Slice(0, Math.Max(rank, 1)), index = scratch.Slice(Math.Max(rank, 1), rank);
         long yCount = BroadcastStrides(yShape, xShape, strides, nameof(yShape));
         long xCount = ShapeCount(xShape, nameof(xShape));
         CheckLength(x.Length, xCount, nameof(x));
@@ -315,8 +331,6 @@ public static partial class Kernels
         }
         int last = xShape[rank - 1];
         int lastStride = strides[rank - 1];
-        using var indexScratch = new Scratch<int>(stackalloc int[Scratch.StackInts], rank);
-        Span<int> index = indexScratch.Span;
         index.Clear();
         int yOffset = 0;
         for (long xOffset = 0; xOffset < xCount; xOffset += last)

@@ -6,7 +6,9 @@ namespace ModelGen.Cpu;
 /// <summary>
 /// A scratch span whose length comes from a caller (a rank, a kernel's taps): the caller's small stack buffer when the
 /// length fits it, else an array rented from <see cref="ArrayPool{T}.Shared"/> and returned by <see cref="Dispose"/>, so
-/// no caller-given size can overflow the stack. Use: <c>using var s = new Scratch&lt;int&gt;(stackalloc int[Scratch.StackInts], n);</c>
+/// no caller-given size can overflow the stack. Use: <c>using var s = new Scratch&lt;int&gt;(stackalloc int[Scratch.StackInts], n);</c>,
+/// or, around a hot loop, a plain <see cref="Dispose"/> at the end (a finally keeps the loop's locals off registers; after an
+/// error a rented array is then left to the GC, which loses nothing).
 /// </summary>
 internal ref struct Scratch<T> where T : unmanaged
 {
