@@ -252,6 +252,8 @@ public sealed class KernelSafetyTests
         Rejected(() => Kernels.ChannelSum(new float[16], small, Big, Big, 4), small, "dy", "channel sum");
         Rejected(() => Kernels.Im2Col(new float[16], small, -1, 4, 4, 1, 1, 0, 1), small, nameof(Kernels.Im2Col), "negative channels");
         Rejected(() => Kernels.Col2Im(new float[16], small, 1, 4, 4, 1, 1, int.MaxValue, 1), small, nameof(Kernels.Col2Im), "padding overflowing H + 2p");
+        Rejected(() => Kernels.AvgPool2d(new float[16], small, 1, 4, 4, 2, 0, 0), small, "stride", "a zero pooling stride");
+        Rejected(() => Kernels.MaxPool2d(new float[16], small, new float[16], 1, 4, 4, 2, 1, int.MaxValue), small, "padding", "padding overflowing H + 2p");
     }
 
     [Fact]

@@ -834,7 +834,7 @@ public static partial class Kernels
     /// <param name="padding">Border on each side.</param>
     public static unsafe void MaxPool2d(ReadOnlySpan<float> x, Span<float> y, Span<float> argmax, int planes, int height, int width, int kernel, int stride, int padding)
     {
-        int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, 1), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, 1);
+        var (ho, wo) = PoolOut(height, width, kernel, stride, padding);
         CheckPool(x.Length, y.Length, planes, height, width, ho, wo);
         CheckLength(argmax.Length, Elements(planes, ho, wo), nameof(argmax));
         if (kernel == 2 && stride == 2 && padding == 0)
@@ -1116,7 +1116,7 @@ public static partial class Kernels
     /// <param name="padding">Border on each side.</param>
     public static void AvgPool2d(ReadOnlySpan<float> x, Span<float> y, int planes, int height, int width, int kernel, int stride, int padding)
     {
-        int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, 1), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, 1);
+        var (ho, wo) = PoolOut(height, width, kernel, stride, padding);
         CheckPool(x.Length, y.Length, planes, height, width, ho, wo);
         float scale = 1f / (kernel * kernel);
         for (int p = 0; p < planes; p++)
@@ -1150,7 +1150,7 @@ public static partial class Kernels
     /// <param name="padding">Border on each side.</param>
     public static void AvgPool2dBackward(ReadOnlySpan<float> dy, Span<float> dx, int planes, int height, int width, int kernel, int stride, int padding)
     {
-        int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, 1), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, 1);
+        var (ho, wo) = PoolOut(height, width, kernel, stride, padding);
         CheckPool(dx.Length, dy.Length, planes, height, width, ho, wo);
         float scale = 1f / (kernel * kernel);
         dx.Slice(0, planes * height * width).Clear();
@@ -1195,6 +1195,14 @@ public static partial class Kernels
         CheckLength(dx.Length, Elements(planes, size), nameof(dx));
         CheckLength(dy.Length, planes, nameof(dy));
         for (int p = 0; p < planes; p++) dx.Slice(p * size, size).Fill(dy[p] / size);
+    }
+
+    /// <summary>A pooling window's output size, after checking the window (a zero stride or a padding overflowing H + 2p is an ArgumentException).</summary>
+    static (int Ho, int Wo) PoolOut(int height, int width, int kernel, int stride, int padding)
+    {
+        if (kernel < 1 || stride < 1 || padding < 0 || !OutSizeFits(height, width, kernel, padding, 1))
+            throw new ArgumentException($"Invalid pooling window (kernel={kernel}, stride={stride}, padding={padding}) over {height}x{width}.");
+        return (Conv2dGeometry.OutSize(height, kernel, stride, padding, 1), Conv2dGeometry.OutSize(width, kernel, stride, padding, 1));
     }
 
     static void CheckPool(int xLength, int yLength, int planes, int height, int width, int ho, int wo)
