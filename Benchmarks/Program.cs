@@ -19,6 +19,8 @@ public static class Program
             return StepProfile.Run(args[1..]);
         if (args.Length > 0 && args[0] == "gpu")
             return GpuBench.Run(args[1..]);
+        if (args.Length > 0 && args[0] == "checks")
+            return SafetyChecks.Run();
         if (args.Length > 0 && args[0] == "gemm")
             return GemmProbe.Run(args[1..]);
         if (args.Length > 0 && args[0] == "peak")

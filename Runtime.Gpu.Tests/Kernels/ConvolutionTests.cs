@@ -287,6 +287,32 @@ public class ConvolutionTests
     }
 
     [Fact]
+    public void MaxPool2dBackward_skips_argmax_positions_outside_their_plane_and_writes_nothing_past_dx()
+    {
+        // The CPU throws for these; a kernel cannot, so it must not write them: dx is the head of a longer buffer whose
+        // tail (a sentinel) a position ≥ H·W of the last plane would reach, and the plane before it must not get its
+        // neighbour's gradients either.
+        const int Planes = 3, H = 4, W = 5, Ho = 2, Wo = 2, Size = H * W, Out = Ho * Wo;
+        float[] argmax = { 0, 3, 12, 19, Size, 7, -1, 2 * Size + 1, 1, Size + 3, 1e9f, 18 };
+        float[] dy = GpuTestDevice.Random(Planes * Out, 91);
+        var want = new float[Planes * Size + 16];
+        for (int p = 0; p < Planes; p++)
+        for (int o = 0; o < Out; o++)
+        {
+            int at = (int)argmax[p * Out + o];
+            if (at >= 0 && at < Size) want[p * Size + at] += dy[p * Out + o];
+        }
+        for (int i = Planes * Size; i < want.Length; i++) want[i] = -7f;
+        float[] start = GpuTestDevice.Random(want.Length, 92);
+        for (int i = Planes * Size; i < start.Length; i++) start[i] = -7f;
+        using var ga = GpuTestDevice.Upload(argmax);
+        using var gdy = GpuTestDevice.Upload(dy);
+        using var gdx = GpuTestDevice.Upload(start);
+        GpuKernels.MaxPool2dBackward(Dev, ga.View, gdy.View, gdx.View.SubView(0, Planes * Size), Planes, H, W, Ho, Wo);
+        Assert.Equal(want, GpuTestDevice.Download(gdx.View, want.Length));
+    }
+
+    [Fact]
     public void Pooling_rejects_short_buffers_and_bad_geometry()
     {
         using var x = GpuTestDevice.Zeros(2 * 5 * 7);

@@ -334,5 +334,8 @@ public class CoreKernelTests
         GpuKernels.SliceBackward(Dev, gdy.View, gdx.View, outer, axis, start, length, inner);
         Close(dx, Download(gdx.View, dx.Length), 0f, 0f, "slice backward");
         Assert.Throws<ArgumentException>(() => GpuKernels.Slice(Dev, gx.View, gx.View, outer, axis, start + 1, axis, inner));
+        // A window whose end overflows an int (start + length wrapped negative and passed the old check).
+        Assert.Throws<ArgumentException>(() => GpuKernels.Slice(Dev, gx.View, gdy.View, outer, axis, int.MaxValue, 1, inner));
+        Assert.Throws<ArgumentException>(() => GpuKernels.SliceBackward(Dev, gdy.View, gdx.View, outer, axis, int.MaxValue, 1, inner));
     }
 }

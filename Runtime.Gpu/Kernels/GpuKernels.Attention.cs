@@ -88,7 +88,7 @@ public static partial class GpuKernels
         CheckViewLength(k.Length, seq, nameof(k));
         CheckViewLength(v.Length, seq, nameof(v));
         CheckViewLength(y.Length, seq, nameof(y));
-        CheckViewLength(probabilities.Length, (long)batch * heads * time * time, nameof(probabilities));
+        CheckViewLength(probabilities.Length, ModelGen.Cpu.Kernels.Elements(batch, heads, time, time), nameof(probabilities));
         if (batch == 0 || time == 0) return;
         var kernels = device.Kernels(a => new AttentionKernels(a));
         var shape = AttentionShape(device, batch, time, dim, heads, causal ? 1 : 0);
@@ -166,7 +166,7 @@ public static partial class GpuKernels
     {
         CheckAttention(batch, time, dim, heads);
         long seq = (long)batch * time * dim;
-        CheckViewLength(scores.Length, (long)batch * heads * time * time, scoresName);
+        CheckViewLength(scores.Length, ModelGen.Cpu.Kernels.Elements(batch, heads, time, time), scoresName);
         CheckViewLength(b.Length, seq, bName);
         CheckViewLength(output.Length, seq, outputName);
         if (batch == 0 || time == 0) return;
@@ -191,7 +191,7 @@ public static partial class GpuKernels
     {
         if (batch < 0 || time < 0 || heads <= 0 || dim <= 0 || dim % heads != 0)
             throw new ArgumentException($"Need batch >= 0, time >= 0, heads > 0 and dim a positive multiple of heads (batch={batch}, time={time}, dim={dim}, heads={heads}).");
-        if ((long)batch * heads * time * time > int.MaxValue || (long)batch * time * dim > int.MaxValue)
+        if (ModelGen.Cpu.Kernels.Elements(batch, heads, time, time) > int.MaxValue || ModelGen.Cpu.Kernels.Elements(batch, time, dim) > int.MaxValue)
             throw new ArgumentException($"Attention of batch={batch}, time={time}, dim={dim}, heads={heads} has more than {int.MaxValue} values in a buffer.");
     }
 

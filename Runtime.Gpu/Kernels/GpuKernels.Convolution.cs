@@ -107,10 +107,10 @@ public static partial class GpuKernels
         if (g.Groups < 1 || g.Channels % g.Groups != 0 || g.OutChannels % g.Groups != 0 || g.Kernel < 1 || g.Stride < 1 || g.Padding < 0 || g.Dilation < 1
             || g.OutHeight < 1 || g.OutWidth < 1 || g.Batch < 0)
             throw new ArgumentException($"Invalid convolution geometry {g}.");
-        ConvCheckLength(xLength, (long)g.Batch * g.Channels * g.Height * g.Width, "x");
-        ConvCheckLength(wLength, (long)g.OutChannels * g.GroupChannels * g.Kernel * g.Kernel, "w");
-        ConvCheckLength(yLength, (long)g.Batch * g.OutChannels * g.OutHeight * g.OutWidth, "y");
-        if ((long)g.Batch * Math.Max((long)g.Channels * g.Height * g.Width, (long)g.OutChannels * g.OutHeight * g.OutWidth) > int.MaxValue)
+        ConvCheckLength(xLength, ModelGen.Cpu.Kernels.Elements(g.Batch, g.Channels, g.Height, g.Width), "x");
+        ConvCheckLength(wLength, ModelGen.Cpu.Kernels.Elements(g.OutChannels, g.GroupChannels, g.Kernel, g.Kernel), "w");
+        ConvCheckLength(yLength, ModelGen.Cpu.Kernels.Elements(g.Batch, g.OutChannels, g.OutHeight, g.OutWidth), "y");
+        if ((long)g.Batch * Math.Max(ModelGen.Cpu.Kernels.Elements(g.Channels, g.Height, g.Width), ModelGen.Cpu.Kernels.Elements(g.OutChannels, g.OutHeight, g.OutWidth)) > int.MaxValue)
             throw new ArgumentException($"Convolution {g}: tensors of more than {int.MaxValue} elements are not supported on the GPU.");
     }
 

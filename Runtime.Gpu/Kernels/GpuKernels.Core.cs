@@ -109,7 +109,7 @@ public static partial class GpuKernels
     public static void ReduceSum(GpuDevice device, ArrayView<float> x, int outer, int axis, int inner, ArrayView<float> y, float scale)
     {
         CoreChecks.NonNegative(outer, axis, inner);
-        CoreChecks.Length(x.Length, (long)outer * axis * inner, nameof(x));
+        CoreChecks.Length(x.Length, ModelGen.Cpu.Kernels.Elements(outer, axis, inner), nameof(x));
         CoreChecks.Length(y.Length, (long)outer * inner, nameof(y));
         if ((long)outer * inner > 0) CoreLaunch.RunLines(device, CoreCode.OpReduceSum, x, default, y, outer, axis, inner, scale, false, default);
     }
@@ -126,7 +126,7 @@ public static partial class GpuKernels
     {
         CoreChecks.NonNegative(outer, axis, inner);
         CoreChecks.Length(dy.Length, (long)outer * inner, nameof(dy));
-        CoreChecks.Length(dx.Length, (long)outer * axis * inner, nameof(dx));
+        CoreChecks.Length(dx.Length, ModelGen.Cpu.Kernels.Elements(outer, axis, inner), nameof(dx));
         int total = outer * axis * inner;
         if (total == 0) return;
         CoreLaunch.Core(device).BroadcastAxis(device.Stream, total, new CoreAxisArgs { A = dy, Y = dx, Axis = axis, Inner = inner, Scale = scale });
@@ -144,7 +144,8 @@ public static partial class GpuKernels
     /// <param name="yShape">The output shape; x's shape must broadcast to it.</param>
     public static void BroadcastTo(GpuDevice device, ArrayView<float> x, ReadOnlySpan<int> xShape, ArrayView<float> y, ReadOnlySpan<int> yShape)
     {
-        Span<int> strides = stackalloc int[Math.Max(yShape.Length, 1)];
+        using var stridesScratch = new ModelGen.Cpu.Scratch<int>(stackalloc int[ModelGen.Cpu.Scratch.StackInts], Math.Max(yShape.Length, 1));
+        Span<int> strides = stridesScratch.Span;
         long xCount = ModelGen.Cpu.Kernels.BroadcastStrides(xShape, yShape, strides, nameof(xShape));
         long yCount = ModelGen.Cpu.Kernels.ShapeCount(yShape, nameof(yShape));
         CoreChecks.Length(x.Length, xCount, nameof(x));
@@ -165,7 +166,8 @@ public static partial class GpuKernels
     /// <param name="yShape">The smaller shape; it must broadcast to <paramref name="xShape"/>.</param>
     public static void ReduceTo(GpuDevice device, ArrayView<float> x, ReadOnlySpan<int> xShape, ArrayView<float> y, ReadOnlySpan<int> yShape)
     {
-        Span<int> strides = stackalloc int[Math.Max(xShape.Length, 1)];
+        using var stridesScratch = new ModelGen.Cpu.Scratch<int>(stackalloc int[ModelGen.Cpu.Scratch.StackInts], Math.Max(xShape.Length, 1));
+        Span<int> strides = stridesScratch.Span;
         long yCount = ModelGen.Cpu.Kernels.BroadcastStrides(yShape, xShape, strides, nameof(yShape));
         long xCount = ModelGen.Cpu.Kernels.ShapeCount(xShape, nameof(xShape));
         CoreChecks.Length(x.Length, xCount, nameof(x));
@@ -533,7 +535,7 @@ internal static class CoreChecks
     {
         if (outer < 0 || axis < 0 || inner < 0)
             throw new ArgumentException($"Sizes must be non-negative (outer={outer}, axis={axis}, inner={inner}).");
-        if ((long)outer * axis * inner > int.MaxValue)
+        if (ModelGen.Cpu.Kernels.Elements(outer, axis, inner) > int.MaxValue)
             throw new ArgumentException($"The view {outer} x {axis} x {inner} has more than {int.MaxValue} elements.");
     }
 

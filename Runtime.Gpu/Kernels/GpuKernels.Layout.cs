@@ -21,12 +21,7 @@ public static partial class GpuKernels
     {
         int rank = shape.Length;
         if (perm.Length != rank || rank > 8) throw new ArgumentException("Permute: the permutation must match the shape's rank (at most 8).");
-        Span<bool> seen = stackalloc bool[rank];
-        foreach (int p in perm)
-        {
-            if ((uint)p >= (uint)rank || seen[p]) throw new ArgumentException($"Permute: {ModelGen.Cpu.Kernels.Format(perm)} is not a permutation of {rank} axes.", nameof(perm));
-            seen[p] = true;
-        }
+        ModelGen.Cpu.Kernels.CheckPermutation(perm, nameof(Permute));
         long total = ModelGen.Cpu.Kernels.ShapeCount(shape, nameof(shape));
         CoreChecks.Length(x.Length, total, nameof(x));
         CoreChecks.Length(y.Length, total, nameof(y));
@@ -62,9 +57,9 @@ public static partial class GpuKernels
         CoreChecks.NonNegative(outer, na, inner);
         CoreChecks.NonNegative(outer, nb, inner);
         CoreChecks.NonNegative(outer, na + nb, inner);
-        CoreChecks.Length(a.Length, (long)outer * na * inner, nameof(a));
-        CoreChecks.Length(b.Length, (long)outer * nb * inner, nameof(b));
-        CoreChecks.Length(y.Length, (long)outer * (na + nb) * inner, nameof(y));
+        CoreChecks.Length(a.Length, ModelGen.Cpu.Kernels.Elements(outer, na, inner), nameof(a));
+        CoreChecks.Length(b.Length, ModelGen.Cpu.Kernels.Elements(outer, nb, inner), nameof(b));
+        CoreChecks.Length(y.Length, ModelGen.Cpu.Kernels.Elements(outer, (long)na + nb, inner), nameof(y));
         int total = outer * (na + nb) * inner;
         if (total == 0) return;
         LayoutFamily.Of(device).Concat(device.Stream, total, new LayoutArgs { X = a, X2 = b, Y = y, Axis = na + nb, Start = na, Length = nb, Inner = inner });
@@ -81,10 +76,10 @@ public static partial class GpuKernels
     /// <param name="inner">The product of the dimensions after the axis.</param>
     public static void Slice(GpuDevice device, ArrayView<float> x, ArrayView<float> y, int outer, int axis, int start, int length, int inner)
     {
-        if (start < 0 || length < 0 || start + length > axis) throw new ArgumentException($"Slice [{start}, {start + length}) is outside an axis of {axis}.");
+        if (start < 0 || length < 0 || (long)start + length > axis) throw new ArgumentException($"Slice [{start}, {(long)start + length}) is outside an axis of {axis}.");
         CoreChecks.NonNegative(outer, axis, inner);
-        CoreChecks.Length(x.Length, (long)outer * axis * inner, nameof(x));
-        CoreChecks.Length(y.Length, (long)outer * length * inner, nameof(y));
+        CoreChecks.Length(x.Length, ModelGen.Cpu.Kernels.Elements(outer, axis, inner), nameof(x));
+        CoreChecks.Length(y.Length, ModelGen.Cpu.Kernels.Elements(outer, length, inner), nameof(y));
         int total = outer * length * inner;
         if (total == 0) return;
         LayoutFamily.Of(device).Slice(device.Stream, total, new LayoutArgs { X = x, Y = y, Axis = axis, Start = start, Length = length, Inner = inner });
@@ -101,10 +96,10 @@ public static partial class GpuKernels
     /// <param name="inner">The product of the dimensions after the axis.</param>
     public static void SliceBackward(GpuDevice device, ArrayView<float> dy, ArrayView<float> dx, int outer, int axis, int start, int length, int inner)
     {
-        if (start < 0 || length < 0 || start + length > axis) throw new ArgumentException($"Slice [{start}, {start + length}) is outside an axis of {axis}.");
+        if (start < 0 || length < 0 || (long)start + length > axis) throw new ArgumentException($"Slice [{start}, {(long)start + length}) is outside an axis of {axis}.");
         CoreChecks.NonNegative(outer, axis, inner);
-        CoreChecks.Length(dx.Length, (long)outer * axis * inner, nameof(dx));
-        CoreChecks.Length(dy.Length, (long)outer * length * inner, nameof(dy));
+        CoreChecks.Length(dx.Length, ModelGen.Cpu.Kernels.Elements(outer, axis, inner), nameof(dx));
+        CoreChecks.Length(dy.Length, ModelGen.Cpu.Kernels.Elements(outer, length, inner), nameof(dy));
         int total = outer * axis * inner;
         if (total == 0) return;
         LayoutFamily.Of(device).SliceBackward(device.Stream, total, new LayoutArgs { X = dy, Y = dx, Axis = axis, Start = start, Length = length, Inner = inner });

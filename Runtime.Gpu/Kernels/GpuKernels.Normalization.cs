@@ -132,7 +132,7 @@ public static partial class GpuKernels
         ArrayView<float> dweight, ArrayView<float> dbias, ArrayView<float> dx, int n, int c, int s)
     {
         CheckBatchNormViews(x.Length, dx.Length, weight.Length, c, n, c, s);
-        CheckViewLength(dy.Length, (long)n * c * s, nameof(dy));
+        CheckViewLength(dy.Length, ModelGen.Cpu.Kernels.Elements(n, c, s), nameof(dy));
         CheckViewLength(stats.Length, 2L * c, nameof(stats));
         CheckViewLength(dweight.Length, c, nameof(dweight));
         CheckViewLength(dbias.Length, c, nameof(dbias));

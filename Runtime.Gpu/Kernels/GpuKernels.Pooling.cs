@@ -23,10 +23,10 @@ public static partial class GpuKernels
     /// <param name="size">Values per plane (Ho·Wo).</param>
     public static void ChannelSum(GpuDevice device, ArrayView<float> dy, ArrayView<float> db, int batch, int channels, int size)
     {
-        ConvCheckLength(dy.Length, (long)batch * channels * size, nameof(dy));
+        ConvCheckLength(dy.Length, ModelGen.Cpu.Kernels.Elements(batch, channels, size), nameof(dy));
         ConvCheckLength(db.Length, channels, nameof(db));
         if (channels <= 0) return;
-        if ((long)batch * channels * size > int.MaxValue) throw new ArgumentException($"ChannelSum: {batch}·{channels}·{size} values are too many for the GPU kernel.");
+        if (ModelGen.Cpu.Kernels.Elements(batch, channels, size) > int.MaxValue) throw new ArgumentException($"ChannelSum: {batch}·{channels}·{size} values are too many for the GPU kernel.");
         var k = device.Kernels(a => new PoolingKernels(a));
         k.SegmentSum(device.Stream, k.SumConfig(channels, (long)batch * size), dy, db, batch, channels * size, size, 1f);
     }
@@ -50,7 +50,7 @@ public static partial class GpuKernels
         int kernel, int stride, int padding)
     {
         var p = PoolCheck(x.Length, y.Length, planes, height, width, kernel, stride, padding);
-        ConvCheckLength(argmax.Length, (long)planes * p.Ho * p.Wo, nameof(argmax));
+        ConvCheckLength(argmax.Length, ModelGen.Cpu.Kernels.Elements(planes, p.Ho, p.Wo), nameof(argmax));
         if (planes == 0) return;
         var k = device.Kernels(a => new PoolingKernels(a));
         k.MaxPool(device.Stream, planes * p.Ho * p.Wo, p, x, y, argmax);
@@ -58,7 +58,7 @@ public static partial class GpuKernels
 
     /// <summary>
     /// dx = the gradient of <see cref="MaxPool2d"/> (overwritten): each dy goes to the position argmax recorded, as
-    /// <see cref="Kernels.MaxPool2dBackward"/>. One group per plane clears it, then takes the outputs in order a group's
+    /// <see cref="Kernels.MaxPool2dBackward"/>; a position outside the plane (which the CPU rejects) is skipped. One group per plane clears it, then takes the outputs in order a group's
     /// width at a time; of the outputs of one such step that share a position, the first adds all their gradients in
     /// output order, so the sums are the CPU's, bit for bit, with no atomics.
     /// </summary>
@@ -76,11 +76,11 @@ public static partial class GpuKernels
     {
         if (planes < 0 || height < 1 || width < 1 || outHeight < 1 || outWidth < 1)
             throw new ArgumentException($"Invalid pooling geometry (planes={planes}, {height}x{width} → {outHeight}x{outWidth}).");
-        ConvCheckLength(dx.Length, (long)planes * height * width, "x");
-        ConvCheckLength(dy.Length, (long)planes * outHeight * outWidth, "y");
-        ConvCheckLength(argmax.Length, (long)planes * outHeight * outWidth, nameof(argmax));
+        ConvCheckLength(dx.Length, ModelGen.Cpu.Kernels.Elements(planes, height, width), "x");
+        ConvCheckLength(dy.Length, ModelGen.Cpu.Kernels.Elements(planes, outHeight, outWidth), "y");
+        ConvCheckLength(argmax.Length, ModelGen.Cpu.Kernels.Elements(planes, outHeight, outWidth), nameof(argmax));
         if (planes == 0) return;
-        PoolCheckSize((long)planes * Math.Max((long)height * width, (long)outHeight * outWidth));
+        PoolCheckSize(ModelGen.Cpu.Kernels.Elements(planes, Math.Max((long)height * width, (long)outHeight * outWidth)));
         var k = device.Kernels(a => new PoolingKernels(a));
         var p = new PoolArgs { H = height, W = width, Ho = outHeight, Wo = outWidth };
         int threads = Math.Min(k.MaxThreads, Math.Max(32, ConvolutionKernels.PowerOfTwoAtLeast(outHeight * outWidth)));
@@ -168,9 +168,9 @@ public static partial class GpuKernels
         int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, 1), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, 1);
         if (planes < 0 || height < 1 || width < 1 || ho < 1 || wo < 1)
             throw new ArgumentException($"Invalid pooling geometry (planes={planes}, {height}x{width} → {ho}x{wo}).");
-        ConvCheckLength(xLength, (long)planes * height * width, "x");
-        ConvCheckLength(yLength, (long)planes * ho * wo, "y");
-        PoolCheckSize((long)planes * Math.Max((long)height * width, (long)ho * wo));
+        ConvCheckLength(xLength, ModelGen.Cpu.Kernels.Elements(planes, height, width), "x");
+        ConvCheckLength(yLength, ModelGen.Cpu.Kernels.Elements(planes, ho, wo), "y");
+        PoolCheckSize(ModelGen.Cpu.Kernels.Elements(planes, Math.Max((long)height * width, (long)ho * wo)));
         return new PoolArgs { H = height, W = width, Ho = ho, Wo = wo, K = kernel, S = stride, P = padding };
     }
 
@@ -262,6 +262,9 @@ internal sealed class PoolingKernels
             if (o < outSize)
             {
                 at = (int)argmax[outOrigin + o];
+                // A position outside the plane (argmax not from MaxPool2d) is skipped, never written: the device cannot
+                // throw, and the host does not read device memory (the CPU kernel throws for it).
+                if (at >= size) at = -1;
                 g = dy[outOrigin + o];
             }
             positions[t] = at;

@@ -114,7 +114,7 @@ public static partial class GpuKernels
             dW.MemSetToZero(device.Stream);
             return;
         }
-        RecurrentLaunch.Need(op, nameof(y), y, (long)batch * time * h, "batch × time × hidden");
+        RecurrentLaunch.Need(op, nameof(y), y, ModelGen.Cpu.Kernels.Elements(batch, time, h), "batch × time × hidden");
         RecurrentLaunch.Need(op, nameof(dPre), dPre, ((long)(batch - 1) * rowsPerBatch + time) * w, "((batch − 1)·rowsPerBatch + time) × width");
         var k = device.Kernels(a => new RecurrentKernels(a));
         int T = k.Tile, colTiles = (width + T - 1) / T, rowTiles = (hidden + T - 1) / T;
@@ -222,7 +222,7 @@ public static partial class GpuKernels
         RecurrentLaunch.Dims(op, batch, time, hidden);
         long g = 3L * hidden;
         RecurrentLaunch.Need(op, nameof(dB), dB, g, "3·hidden");
-        RecurrentLaunch.Need(op, nameof(work), work, (long)batch * (time + 1) * g, "batch × (time + 1) × 3·hidden");
+        RecurrentLaunch.Need(op, nameof(work), work, ModelGen.Cpu.Kernels.Elements(batch, (long)time + 1, g), "batch × (time + 1) × 3·hidden");
         if (g == 0) return;
         var k = device.Kernels(a => new RecurrentKernels(a));
         int cols = k.ReduceColumns, lanes = k.ReduceLanes, tiles = (int)((g + cols - 1) / cols);

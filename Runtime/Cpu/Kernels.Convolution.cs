@@ -35,9 +35,9 @@ public static partial class Kernels
     /// <param name="dilation">d.</param>
     public static void Im2Col(ReadOnlySpan<float> x, Span<float> col, int channels, int height, int width, int kernel, int stride, int padding, int dilation)
     {
-        int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, dilation), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, dilation);
-        CheckLength(x.Length, (long)channels * height * width, nameof(x));
-        CheckLength(col.Length, (long)channels * kernel * kernel * ho * wo, nameof(col));
+        var (ho, wo) = CheckColumns(nameof(Im2Col), channels, height, width, kernel, stride, padding, dilation);
+        CheckLength(x.Length, Elements(channels, height, width), nameof(x));
+        CheckLength(col.Length, Elements(Elements(channels, kernel, kernel), ho, wo), nameof(col));
         int row = 0;
         for (int c = 0; c < channels; c++)
         for (int u = 0; u < kernel; u++)
@@ -83,9 +83,9 @@ public static partial class Kernels
     /// <param name="dilation">d.</param>
     public static void Col2Im(ReadOnlySpan<float> col, Span<float> dx, int channels, int height, int width, int kernel, int stride, int padding, int dilation)
     {
-        int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, dilation), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, dilation);
-        CheckLength(dx.Length, (long)channels * height * width, nameof(dx));
-        CheckLength(col.Length, (long)channels * kernel * kernel * ho * wo, nameof(col));
+        var (ho, wo) = CheckColumns(nameof(Col2Im), channels, height, width, kernel, stride, padding, dilation);
+        CheckLength(dx.Length, Elements(channels, height, width), nameof(dx));
+        CheckLength(col.Length, Elements(Elements(channels, kernel, kernel), ho, wo), nameof(col));
         int row = 0;
         for (int c = 0; c < channels; c++)
         for (int u = 0; u < kernel; u++)
@@ -297,10 +297,16 @@ public static partial class Kernels
     {
         SimdLevel level = CpuFeatures.Active;
         if (level == SimdLevel.Scalar || !Avx.IsSupported) return SimdLevel.Scalar;
-        if (g.Groups != 1 || g.Stride != 1 || g.Dilation != 1 || g.Padding > g.Kernel - 1 || depthChannels * g.Kernel * g.Kernel < 32)
+        if (g.Groups != 1 || g.Stride != 1 || g.Dilation != 1 || g.Padding > g.Kernel - 1 || (long)depthChannels * g.Kernel * g.Kernel < 32)
+            return SimdLevel.Scalar;
+        // The pitched images (inputs, or dy for the data gradient, bordered by less than k on each side) are counted in int.
+        if (PitchedBound(g.Channels, g.Height, g.Width, g.Kernel) > int.MaxValue / 2 || PitchedBound(g.OutChannels, g.OutHeight, g.OutWidth, g.Kernel) > int.MaxValue / 2)
             return SimdLevel.Scalar;
         return level;
     }
+
+    /// <summary>An upper bound of <see cref="Pitched.Image"/> for channels of h × w bordered by less than k on every side.</summary>
+    static long PitchedBound(int channels, int height, int width, int k) => Elements(channels, height + 2L * k + 1, width + 2L * k + 16);
 
     /// <summary>Chunks of images that fit a workspace of <paramref name="available"/> floats at <paramref name="slot"/> floats each (0: none).</summary>
     static int ImplicitChunks(int batch, long available, long slot) =>
@@ -356,16 +362,21 @@ public static partial class Kernels
         float* xpad = a.Workspace + chunk * a.Slot, scratch = xpad + p.Image;
         new Span<float>(xpad, (int)p.Image).Clear();
         int taps = p.K * p.K;
-        int* tapOff = stackalloc int[taps];
-        for (int u = 0; u < p.K; u++)
-        for (int v = 0; v < p.K; v++) tapOff[u * p.K + v] = u * p.Pitch + v;
-        long imageIn = (long)p.InC * p.InH * p.InW, imageOut = (long)p.OutC * p.OutH * p.OutW;
-        for (int n = a.Batch * chunk / a.Chunks, end = a.Batch * (chunk + 1) / a.Chunks; n < end; n++)
+        // The taps' offsets: on the stack up to 16 × 16 taps, pooled beyond (a 700 × 700 kernel's would overflow the stack).
+        var offsets = new Scratch<int>(stackalloc int[Scratch.StackInts], taps);
+        fixed (int* tapOff = offsets.Span)
         {
-            p.CopyIn(a.X + n * imageIn, xpad);
-            Gemm.ConvForwardImage(a.Level, xpad, p.Plane, p.InC, tapOff, taps, a.Packed, p.Slivers, p.Positions, scratch, p.Ldc);
-            Gemm.ConvScatterOut(scratch, p.Ldc, p.Pitch, p.OutH, p.OutW, p.OutC, a.Y + n * imageOut, a.Bias, a.Activation);
+            for (int u = 0; u < p.K; u++)
+            for (int v = 0; v < p.K; v++) tapOff[u * p.K + v] = u * p.Pitch + v;
+            long imageIn = (long)p.InC * p.InH * p.InW, imageOut = (long)p.OutC * p.OutH * p.OutW;
+            for (int n = a.Batch * chunk / a.Chunks, end = a.Batch * (chunk + 1) / a.Chunks; n < end; n++)
+            {
+                p.CopyIn(a.X + n * imageIn, xpad);
+                Gemm.ConvForwardImage(a.Level, xpad, p.Plane, p.InC, tapOff, taps, a.Packed, p.Slivers, p.Positions, scratch, p.Ldc);
+                Gemm.ConvScatterOut(scratch, p.Ldc, p.Pitch, p.OutH, p.OutW, p.OutC, a.Y + n * imageOut, a.Bias, a.Activation);
+            }
         }
+        offsets.Dispose();
     }
 
     /// <summary>
@@ -675,7 +686,7 @@ public static partial class Kernels
     /// <param name="size">Values per plane (Ho·Wo).</param>
     public static unsafe void ChannelSum(ReadOnlySpan<float> dy, Span<float> db, int batch, int channels, int size)
     {
-        CheckLength(dy.Length, (long)batch * channels * size, nameof(dy));
+        CheckLength(dy.Length, Elements(batch, channels, size), nameof(dy));
         CheckLength(db.Length, channels, nameof(db));
         // Serial: the sums stream dy once at memory speed (64 × 64 × 196 in about 60 µs quiet); split over the pool
         // they gained ~20 µs at best and lost more to a descheduled worker on a loaded machine.
@@ -701,13 +712,33 @@ public static partial class Kernels
 
     static void CheckConv(int xLength, int wLength, int yLength, int workspaceLength, in Conv2dGeometry g)
     {
-        if (g.Groups < 1 || g.Channels % g.Groups != 0 || g.OutChannels % g.Groups != 0 || g.Kernel < 1 || g.Stride < 1 || g.Padding < 0 || g.Dilation < 1
-            || g.OutHeight < 1 || g.OutWidth < 1 || g.Batch < 0)
+        if (g.Groups < 1 || g.Channels < 0 || g.OutChannels < 0 || g.Height < 1 || g.Width < 1 || g.Channels % g.Groups != 0 || g.OutChannels % g.Groups != 0
+            || g.Kernel < 1 || g.Stride < 1 || g.Padding < 0 || g.Dilation < 1 || g.Batch < 0 || !OutSizeFits(g.Height, g.Width, g.Kernel, g.Padding, g.Dilation)
+            || g.OutHeight < 1 || g.OutWidth < 1)
             throw new ArgumentException($"Invalid convolution geometry {g}.");
-        CheckLength(xLength, (long)g.Batch * g.Channels * g.Height * g.Width, "x");
-        CheckLength(wLength, (long)g.OutChannels * g.GroupChannels * g.Kernel * g.Kernel, "w");
-        CheckLength(yLength, (long)g.Batch * g.OutChannels * g.OutHeight * g.OutWidth, "y");
-        if (!IsPointwise(g)) CheckLength(workspaceLength, ColumnsOf(g), "workspace");
+        CheckLength(xLength, Elements(g.Batch, g.Channels, g.Height, g.Width), "x");
+        CheckLength(wLength, Elements(g.OutChannels, g.GroupChannels, g.Kernel, g.Kernel), "w");
+        CheckLength(yLength, Elements(g.Batch, g.OutChannels, g.OutHeight, g.OutWidth), "y");
+        // One image's column matrix is counted in int (ColumnsOf, the chunks' slots), even for an empty batch.
+        long columns = Elements(Elements(g.Channels, g.Kernel, g.Kernel), g.OutHeight, g.OutWidth);
+        if (columns > int.MaxValue)
+            throw new ArgumentException($"The convolution {g} has a column matrix of more than {int.MaxValue} floats.");
+        if (!IsPointwise(g)) CheckLength(workspaceLength, columns, "workspace");
+    }
+
+    /// <summary>Whether <see cref="Conv2dGeometry.OutSize"/>'s int arithmetic cannot overflow for these sizes (H + 2p and d·(k − 1) fit an int).</summary>
+    static bool OutSizeFits(int height, int width, int kernel, int padding, int dilation) =>
+        height + 2L * padding <= int.MaxValue && width + 2L * padding <= int.MaxValue && (long)dilation * (kernel - 1) <= int.MaxValue;
+
+    /// <summary>Im2Col's and Col2Im's geometry (the caller's sizes, checked before any write); returns the output size.</summary>
+    static (int Ho, int Wo) CheckColumns(string kernelName, int channels, int height, int width, int kernel, int stride, int padding, int dilation)
+    {
+        if (channels < 0 || height < 1 || width < 1 || kernel < 1 || stride < 1 || padding < 0 || dilation < 1 || !OutSizeFits(height, width, kernel, padding, dilation))
+            throw new ArgumentException($"{kernelName}: invalid geometry (channels={channels}, {height}x{width}, kernel={kernel}, stride={stride}, padding={padding}, dilation={dilation}).");
+        int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, dilation), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, dilation);
+        if (ho < 1 || wo < 1)
+            throw new ArgumentException($"{kernelName}: a {kernel}x{kernel} window (dilation {dilation}, padding {padding}) does not fit a {height}x{width} image.");
+        return (ho, wo);
     }
 
     /// <summary>y = act(y + s) elementwise.</summary>
@@ -803,9 +834,9 @@ public static partial class Kernels
     /// <param name="padding">Border on each side.</param>
     public static unsafe void MaxPool2d(ReadOnlySpan<float> x, Span<float> y, Span<float> argmax, int planes, int height, int width, int kernel, int stride, int padding)
     {
-        int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, 1), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, 1);
+        var (ho, wo) = PoolOut(height, width, kernel, stride, padding);
         CheckPool(x.Length, y.Length, planes, height, width, ho, wo);
-        CheckLength(argmax.Length, (long)planes * ho * wo, nameof(argmax));
+        CheckLength(argmax.Length, Elements(planes, ho, wo), nameof(argmax));
         if (kernel == 2 && stride == 2 && padding == 0)
         {
             fixed (float* px = x, py = y, pa = argmax)
@@ -960,7 +991,11 @@ public static partial class Kernels
     public static unsafe void MaxPool2dBackward(ReadOnlySpan<float> argmax, ReadOnlySpan<float> dy, Span<float> dx, int planes, int height, int width, int outHeight, int outWidth)
     {
         CheckPool(dx.Length, dy.Length, planes, height, width, outHeight, outWidth);
-        CheckLength(argmax.Length, (long)planes * outHeight * outWidth, nameof(argmax));
+        long outputs = Elements(planes, outHeight, outWidth);
+        CheckLength(argmax.Length, outputs, nameof(argmax));
+        if (planes == 0) return;
+        // Every position is scattered into its plane below (unchecked pointers): −1 (a window in the padding) or inside the plane.
+        CheckIndices(argmax.Slice(0, (int)outputs), -1, (long)height * width, nameof(MaxPool2dBackward), nameof(argmax));
         // Chunks of planes in parallel (each plane's scatter is independent, so the bits do not depend on the threads).
         fixed (float* pa = argmax, pdy = dy, pdx = dx)
         {
@@ -1081,7 +1116,7 @@ public static partial class Kernels
     /// <param name="padding">Border on each side.</param>
     public static void AvgPool2d(ReadOnlySpan<float> x, Span<float> y, int planes, int height, int width, int kernel, int stride, int padding)
     {
-        int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, 1), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, 1);
+        var (ho, wo) = PoolOut(height, width, kernel, stride, padding);
         CheckPool(x.Length, y.Length, planes, height, width, ho, wo);
         float scale = 1f / (kernel * kernel);
         for (int p = 0; p < planes; p++)
@@ -1115,7 +1150,7 @@ public static partial class Kernels
     /// <param name="padding">Border on each side.</param>
     public static void AvgPool2dBackward(ReadOnlySpan<float> dy, Span<float> dx, int planes, int height, int width, int kernel, int stride, int padding)
     {
-        int ho = Conv2dGeometry.OutSize(height, kernel, stride, padding, 1), wo = Conv2dGeometry.OutSize(width, kernel, stride, padding, 1);
+        var (ho, wo) = PoolOut(height, width, kernel, stride, padding);
         CheckPool(dx.Length, dy.Length, planes, height, width, ho, wo);
         float scale = 1f / (kernel * kernel);
         dx.Slice(0, planes * height * width).Clear();
@@ -1145,7 +1180,7 @@ public static partial class Kernels
     /// <param name="size">H·W.</param>
     public static void GlobalAvgPool(ReadOnlySpan<float> x, Span<float> y, int planes, int size)
     {
-        CheckLength(x.Length, (long)planes * size, nameof(x));
+        CheckLength(x.Length, Elements(planes, size), nameof(x));
         CheckLength(y.Length, planes, nameof(y));
         for (int p = 0; p < planes; p++) y[p] = SumFloat(x.Slice(p * size, size)) / size;
     }
@@ -1157,17 +1192,25 @@ public static partial class Kernels
     /// <param name="size">H·W.</param>
     public static void GlobalAvgPoolBackward(ReadOnlySpan<float> dy, Span<float> dx, int planes, int size)
     {
-        CheckLength(dx.Length, (long)planes * size, nameof(dx));
+        CheckLength(dx.Length, Elements(planes, size), nameof(dx));
         CheckLength(dy.Length, planes, nameof(dy));
         for (int p = 0; p < planes; p++) dx.Slice(p * size, size).Fill(dy[p] / size);
+    }
+
+    /// <summary>A pooling window's output size, after checking the window (a zero stride or a padding overflowing H + 2p is an ArgumentException).</summary>
+    static (int Ho, int Wo) PoolOut(int height, int width, int kernel, int stride, int padding)
+    {
+        if (kernel < 1 || stride < 1 || padding < 0 || !OutSizeFits(height, width, kernel, padding, 1))
+            throw new ArgumentException($"Invalid pooling window (kernel={kernel}, stride={stride}, padding={padding}) over {height}x{width}.");
+        return (Conv2dGeometry.OutSize(height, kernel, stride, padding, 1), Conv2dGeometry.OutSize(width, kernel, stride, padding, 1));
     }
 
     static void CheckPool(int xLength, int yLength, int planes, int height, int width, int ho, int wo)
     {
         if (planes < 0 || height < 1 || width < 1 || ho < 1 || wo < 1)
             throw new ArgumentException($"Invalid pooling geometry (planes={planes}, {height}x{width} → {ho}x{wo}).");
-        CheckLength(xLength, (long)planes * height * width, "x");
-        CheckLength(yLength, (long)planes * ho * wo, "y");
+        CheckLength(xLength, Elements(planes, height, width), "x");
+        CheckLength(yLength, Elements(planes, ho, wo), "y");
     }
 
     // ---------------------------------------------------------------- layout
@@ -1181,6 +1224,8 @@ public static partial class Kernels
     {
         int rank = shape.Length;
         if (perm.Length != rank || rank > 8) throw new ArgumentException("Permute: the permutation must match the shape's rank (at most 8).");
+        CheckPermutation(perm, nameof(Permute));
+        ShapeCount(shape, nameof(shape));
         Span<int> strides = stackalloc int[rank];
         long total = 1;
         for (int i = rank - 1; i >= 0; i--) { strides[i] = (int)total; total *= shape[i]; }
@@ -1207,6 +1252,21 @@ public static partial class Kernels
         }
     }
 
+    /// <summary>Checks that perm holds each axis 0 … rank − 1 once (rank = perm's length).</summary>
+    internal static void CheckPermutation(ReadOnlySpan<int> perm, string kernel)
+    {
+        using var seenScratch = new Scratch<byte>(stackalloc byte[Scratch.StackInts], perm.Length);
+        Span<byte> seen = seenScratch.Span;
+        seen.Clear();
+        for (int i = 0; i < perm.Length; i++)
+        {
+            int a = perm[i];
+            if ((uint)a >= (uint)perm.Length || seen[a] != 0)
+                throw new ArgumentException($"{kernel}: {Format(perm)} is not a permutation of {perm.Length} axes (perm[{i}] = {a}).", "perm");
+            seen[a] = 1;
+        }
+    }
+
     /// <summary>Concatenation of a (outer, na, inner) and b (outer, nb, inner) into y (outer, na + nb, inner).</summary>
     /// <param name="a">The first operand.</param>
     /// <param name="b">The second operand.</param>
@@ -1217,9 +1277,9 @@ public static partial class Kernels
     /// <param name="inner">The product of the dimensions after the axis.</param>
     public static void Concat(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y, int outer, int na, int nb, int inner)
     {
-        CheckLength(a.Length, (long)outer * na * inner, nameof(a));
-        CheckLength(b.Length, (long)outer * nb * inner, nameof(b));
-        CheckLength(y.Length, (long)outer * (na + nb) * inner, nameof(y));
+        CheckLength(a.Length, Elements(outer, na, inner), nameof(a));
+        CheckLength(b.Length, Elements(outer, nb, inner), nameof(b));
+        CheckLength(y.Length, Elements(outer, (long)na + nb, inner), nameof(y));
         Reference.Concat<float>(a, b, y, outer, na, nb, inner);
     }
 
@@ -1233,9 +1293,9 @@ public static partial class Kernels
     /// <param name="inner">The product of the dimensions after the axis.</param>
     public static void Slice(ReadOnlySpan<float> x, Span<float> y, int outer, int axis, int start, int length, int inner)
     {
-        if (start < 0 || length < 0 || start + length > axis) throw new ArgumentException($"Slice [{start}, {start + length}) is outside an axis of {axis}.");
-        CheckLength(x.Length, (long)outer * axis * inner, nameof(x));
-        CheckLength(y.Length, (long)outer * length * inner, nameof(y));
+        CheckSlice(nameof(Slice), outer, axis, start, length, inner);
+        CheckLength(x.Length, Elements(outer, axis, inner), nameof(x));
+        CheckLength(y.Length, Elements(outer, length, inner), nameof(y));
         Reference.Slice<float>(x, y, outer, axis, start, length, inner);
     }
 
@@ -1249,9 +1309,18 @@ public static partial class Kernels
     /// <param name="inner">The product of the dimensions after the axis.</param>
     public static void SliceBackward(ReadOnlySpan<float> dy, Span<float> dx, int outer, int axis, int start, int length, int inner)
     {
-        if (start < 0 || length < 0 || start + length > axis) throw new ArgumentException($"Slice [{start}, {start + length}) is outside an axis of {axis}.");
-        CheckLength(dx.Length, (long)outer * axis * inner, nameof(dx));
-        CheckLength(dy.Length, (long)outer * length * inner, nameof(dy));
+        CheckSlice(nameof(SliceBackward), outer, axis, start, length, inner);
+        CheckLength(dx.Length, Elements(outer, axis, inner), nameof(dx));
+        CheckLength(dy.Length, Elements(outer, length, inner), nameof(dy));
         Reference.SliceBackward<float>(dy, dx.Slice(0, outer * axis * inner), outer, axis, start, length, inner);
+    }
+
+    /// <summary>The window [start, start + length) lies in [0, axis) (in long: start + length may exceed an int) and the sizes are non-negative.</summary>
+    static void CheckSlice(string kernel, int outer, int axis, int start, int length, int inner)
+    {
+        if (outer < 0 || axis < 0 || inner < 0)
+            throw new ArgumentException($"{kernel}: sizes must be non-negative (outer={outer}, axis={axis}, inner={inner}).");
+        if (start < 0 || length < 0 || (long)start + length > axis)
+            throw new ArgumentException($"{kernel}: the window [{start}, {(long)start + length}) is outside an axis of {axis}.", nameof(start));
     }
 }

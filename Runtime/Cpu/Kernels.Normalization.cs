@@ -222,7 +222,8 @@ public static partial class Kernels
     {
         CheckLength(mask.Length, dy.Length, nameof(mask));
         CheckLength(dx.Length, dy.Length, nameof(dx));
-        AffinePair(dy, 0f, dy, 0f, 0f, dx, mask);
+        // AffinePair runs over its output's length: dx may be longer than dy and mask, so only dy's length of it.
+        AffinePair(dy, 0f, dy, 0f, 0f, dx.Slice(0, dy.Length), mask);
     }
 
     static Vector256<uint> Hash256(Vector256<uint> x)
@@ -322,7 +323,7 @@ public static partial class Kernels
     {
         if (n < 0 || c <= 0 || s <= 0)
             throw new ArgumentException($"Need n >= 0, c > 0 and s > 0 (n={n}, c={c}, s={s}).");
-        long total = (long)n * c * s;
+        long total = Elements(n, c, s);
         CheckLength(xLength, total, "x");
         CheckLength(yLength, total, "y");
         CheckLength(weightLength, c, "weight");

@@ -21,8 +21,10 @@ public static partial class Kernels
     /// <exception cref="ArgumentOutOfRangeException">An id is not an integer in [0, count).</exception>
     public static void Embedding(ReadOnlySpan<float> ids, ReadOnlySpan<float> weight, Span<float> y, int count, int dim)
     {
+        CheckEmbedding(ids, weight.Length, count, dim, nameof(Embedding), nameof(weight));
+        CheckLength(y.Length, Elements(ids.Length, dim), nameof(y));
         for (int r = 0; r < ids.Length; r++)
-            weight.Slice(Id(ids[r], count) * dim, dim).CopyTo(y.Slice(r * dim, dim));
+            weight.Slice((int)ids[r] * dim, dim).CopyTo(y.Slice(r * dim, dim));
     }
 
     /// <summary>dWeight = Σ over rows of dy scattered into their ids' rows (overwritten).</summary>
@@ -33,20 +35,24 @@ public static partial class Kernels
     /// <param name="dim">Columns of the table.</param>
     public static void EmbeddingBackward(ReadOnlySpan<float> ids, ReadOnlySpan<float> dy, Span<float> dWeight, int count, int dim)
     {
+        CheckEmbedding(ids, dWeight.Length, count, dim, nameof(EmbeddingBackward), nameof(dWeight));
+        CheckLength(dy.Length, Elements(ids.Length, dim), nameof(dy));
         dWeight.Clear();
         for (int r = 0; r < ids.Length; r++)
         {
-            var row = dWeight.Slice(Id(ids[r], count) * dim, dim);
+            var row = dWeight.Slice((int)ids[r] * dim, dim);
             var g = dy.Slice(r * dim, dim);
             for (int j = 0; j < dim; j++) row[j] += g[j];
         }
     }
 
-    static int Id(float value, int count)
+    /// <summary>The table's sizes against its buffer, and every id an integer in [0, count), before anything is written.</summary>
+    static void CheckEmbedding(ReadOnlySpan<float> ids, int tableLength, int count, int dim, string kernel, string tableName)
     {
-        if (!(value >= 0 && value < count) || value != MathF.Floor(value))
-            throw new ArgumentOutOfRangeException(nameof(value), value, $"Embedding: token id {value} is not an integer in [0, {count}).");
-        return (int)value;
+        if (count < 0 || dim < 0)
+            throw new ArgumentException($"{kernel}: the table must have non-negative sizes (count={count}, dim={dim}).");
+        CheckLength(tableLength, Elements(count, dim), tableName);
+        CheckIndices(ids, 0, count, kernel, nameof(ids));
     }
 
     // ---------------------------------------------------------------- layer normalization

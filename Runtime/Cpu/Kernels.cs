@@ -205,8 +205,8 @@ public static partial class Kernels
     public static void ReduceSum(ReadOnlySpan<float> x, int outer, int axis, int inner, Span<float> y, float scale)
     {
         CheckNonNegative(outer, axis, inner);
-        CheckLength(x.Length, (long)outer * axis * inner, nameof(x));
-        CheckLength(y.Length, (long)outer * inner, nameof(y));
+        CheckLength(x.Length, Elements(outer, axis, inner), nameof(x));
+        CheckLength(y.Length, Elements(outer, inner), nameof(y));
         for (int o = 0; o < outer; o++)
         {
             if (inner == 1)
@@ -231,8 +231,8 @@ public static partial class Kernels
     public static void BroadcastAxis(ReadOnlySpan<float> dy, int outer, int axis, int inner, Span<float> dx, float scale)
     {
         CheckNonNegative(outer, axis, inner);
-        CheckLength(dy.Length, (long)outer * inner, nameof(dy));
-        CheckLength(dx.Length, (long)outer * axis * inner, nameof(dx));
+        CheckLength(dy.Length, Elements(outer, inner), nameof(dy));
+        CheckLength(dx.Length, Elements(outer, axis, inner), nameof(dx));
         for (int o = 0; o < outer; o++)
         {
             ReadOnlySpan<float> src = dy.Slice(o * inner, inner);
@@ -257,8 +257,20 @@ public static partial class Kernels
     /// <param name="yShape">The output shape; x's shape must broadcast to it.</param>
     public static void BroadcastTo(ReadOnlySpan<float> x, ReadOnlySpan<int> xShape, Span<float> y, ReadOnlySpan<int> yShape)
     {
+        var scratch = new Scratch<int>(stackalloc int[Scratch.StackInts], 2 * Math.Max(yShape.Length, 1));
+        BroadcastToCore(x, xShape, y, yShape, scratch.Span);
+        scratch.Dispose();
+    }
+
+    /// <summary>
+    /// <see cref="BroadcastTo"/> with its scratch: y's strides in x and the odometer's index, an int each per dimension
+    /// (on the stack up to rank 128, pooled beyond; returned without a finally, which would keep the loop's locals off
+    /// registers: after an error a rented array is left to the GC).
+    /// </summary>
+    static void BroadcastToCore(ReadOnlySpan<float> x, ReadOnlySpan<int> xShape, Span<float> y, ReadOnlySpan<int> yShape, Span<int> scratch)
+    {
         int rank = yShape.Length;
-        Span<int> strides = stackalloc int[Math.Max(rank, 1)];
+        Span<int> strides = scratch.Slice(0, Math.Max(rank, 1)), index = scratch.Slice(Math.Max(rank, 1), rank);
         long xCount = BroadcastStrides(xShape, yShape, strides, nameof(xShape));
         long yCount = ShapeCount(yShape, nameof(yShape));
         CheckLength(x.Length, xCount, nameof(x));
@@ -272,7 +284,6 @@ public static partial class Kernels
         }
         int last = yShape[rank - 1];
         int lastStride = strides[rank - 1];
-        Span<int> index = stackalloc int[rank];
         index.Clear();
         int xOffset = 0;
         for (long yOffset = 0; yOffset < yCount; yOffset += last)
@@ -296,8 +307,16 @@ public static partial class Kernels
     /// <param name="yShape">The smaller shape; it must broadcast to <paramref name="xShape"/>.</param>
     public static void ReduceTo(ReadOnlySpan<float> x, ReadOnlySpan<int> xShape, Span<float> y, ReadOnlySpan<int> yShape)
     {
+        var scratch = new Scratch<int>(stackalloc int[Scratch.StackInts], 2 * Math.Max(xShape.Length, 1));
+        ReduceToCore(x, xShape, y, yShape, scratch.Span);
+        scratch.Dispose();
+    }
+
+    /// <summary><see cref="ReduceTo"/> with its scratch (x's strides in y and the odometer's index, as <see cref="BroadcastToCore"/>).</summary>
+    static void ReduceToCore(ReadOnlySpan<float> x, ReadOnlySpan<int> xShape, Span<float> y, ReadOnlySpan<int> yShape, Span<int> scratch)
+    {
         int rank = xShape.Length;
-        Span<int> strides = stackalloc int[Math.Max(rank, 1)];
+        Span<int> strides = scratch.Slice(0, Math.Max(rank, 1)), index = scratch.Slice(Math.Max(rank, 1), rank);
         long yCount = BroadcastStrides(yShape, xShape, strides, nameof(yShape));
         long xCount = ShapeCount(xShape, nameof(xShape));
         CheckLength(x.Length, xCount, nameof(x));
@@ -312,7 +331,6 @@ public static partial class Kernels
         }
         int last = xShape[rank - 1];
         int lastStride = strides[rank - 1];
-        Span<int> index = stackalloc int[rank];
         index.Clear();
         int yOffset = 0;
         for (long xOffset = 0; xOffset < xCount; xOffset += last)
@@ -439,7 +457,7 @@ public static partial class Kernels
     static int CheckView(int xLength, int yLength, int outer, int axis, int inner, string xName, string yName)
     {
         CheckNonNegative(outer, axis, inner);
-        long total = (long)outer * axis * inner;
+        long total = Elements(outer, axis, inner);
         CheckLength(xLength, total, xName);
         CheckLength(yLength, total, yName);
         return (int)total;
@@ -449,8 +467,23 @@ public static partial class Kernels
     {
         if (outer < 0 || axis < 0 || inner < 0)
             throw new ArgumentException($"Sizes must be non-negative (outer={outer}, axis={axis}, inner={inner}).");
-        if ((long)outer * axis * inner > int.MaxValue)
+        if (Elements(outer, axis, inner) > int.MaxValue)
             throw new ArgumentException($"The view {outer} x {axis} x {inner} has more than {int.MaxValue} elements.");
+    }
+
+    /// <summary>
+    /// a·b·c·d for sizes a caller gave, saturated just above <see cref="int.MaxValue"/> (no span holds more), so a
+    /// product that would overflow a long (three or four large ints) cannot pass a length check.
+    /// </summary>
+    /// <exception cref="ArgumentException">A size is negative.</exception>
+    internal static long Elements(long a, long b, long c = 1, long d = 1)
+    {
+        if ((a | b | c | d) < 0)
+            throw new ArgumentException($"Sizes must be non-negative ({a}, {b}, {c}, {d}).");
+        const long Over = int.MaxValue + 1L;
+        long n = Math.Min(Math.Min(a, Over) * Math.Min(b, Over), Over);
+        n = Math.Min(n * Math.Min(c, Over), Over);
+        return Math.Min(n * Math.Min(d, Over), Over);
     }
 
     static void CheckLength(int length, long needed, string name)
@@ -470,6 +503,51 @@ public static partial class Kernels
             if ((uint)labels[r] >= (uint)classes)
                 throw new ArgumentOutOfRangeException(nameof(labels), labels[r], $"Label {labels[r]} of row {r} is outside [0, {classes}).");
         }
+    }
+
+    /// <summary>
+    /// Checks indices that a kernel stores as floats (max pooling's argmax positions, embedding token ids) before it
+    /// writes anything: every value must be an integer in [<paramref name="lowest"/>, <paramref name="end"/>). One
+    /// vectorized pass (range and integrality of 8 values at a time); only when it finds a suspect value does an exact
+    /// scalar pass in double locate the first bad one for the message (kernel, argument, position, value, range).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is not an integer in the range (NaN included).</exception>
+    internal static void CheckIndices(ReadOnlySpan<float> values, int lowest, long end, string kernel, string name)
+    {
+        if (AllIndices(values, lowest, end))
+            return;
+        for (int i = 0; i < values.Length; i++)
+        {
+            double v = values[i];
+            if (!(v >= lowest && v < end && v == Math.Floor(v)))
+                throw new ArgumentOutOfRangeException(name, values[i], $"{kernel}: {name}[{i}] = {values[i]} is not an integer in [{lowest}, {end}).");
+        }
+    }
+
+    /// <summary>The vectorized filter of <see cref="CheckIndices"/>: true when every value is an integer in [lowest, (float)end).</summary>
+    static bool AllIndices(ReadOnlySpan<float> values, int lowest, long end)
+    {
+        float lo = lowest, hi = end;
+        ref float p = ref MemoryMarshal.GetReference(values);
+        int n = values.Length, i = 0;
+        if (CpuFeatures.Active != SimdLevel.Scalar && Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            Vector256<float> vlo = Vector256.Create(lo), vhi = Vector256.Create(hi), ok = Vector256<float>.AllBitsSet;
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref p, (nuint)i);
+                ok &= Vector256.GreaterThanOrEqual(v, vlo) & Vector256.LessThan(v, vhi) & Vector256.Equals(Vector256.Floor(v), v);
+            }
+            if (ok.ExtractMostSignificantBits() != 0xFFu)
+                return false;
+        }
+        for (; i < n; i++)
+        {
+            float v = Unsafe.Add(ref p, i);
+            if (!(v >= lo && v < hi && v == MathF.Floor(v)))
+                return false;
+        }
+        return true;
     }
 
     internal static long ShapeCount(ReadOnlySpan<int> shape, string name)

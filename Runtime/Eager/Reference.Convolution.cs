@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using ModelGen.Cpu;
 
 namespace ModelGen;
 
@@ -214,8 +215,11 @@ public static partial class Reference
     public static void Permute<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, ReadOnlySpan<int> perm, Span<T> y)
     {
         int rank = shape.Length;
-        Span<int> strides = stackalloc int[rank];
-        Span<int> index = stackalloc int[rank];
+        if (perm.Length != rank) throw new ArgumentException($"Permute: perm has {perm.Length} axes but the shape {Kernels.Format(shape)} has {rank}.", nameof(perm));
+        Kernels.CheckPermutation(perm, nameof(Permute));
+        using var stridesScratch = new Scratch<int>(stackalloc int[Scratch.StackInts], rank);
+        using var indexScratch = new Scratch<int>(stackalloc int[Scratch.StackInts], rank);
+        Span<int> strides = stridesScratch.Span, index = indexScratch.Span;
         int s = 1;
         for (int i = rank - 1; i >= 0; i--) { strides[i] = s; s *= shape[i]; }
         for (int flat = 0; flat < y.Length; flat++)
