@@ -78,7 +78,8 @@ public abstract class CompiledProgram : IDisposable
     /// <summary>
     /// One training step of <c>Fit</c>: <see cref="TrainStep"/>, then <paramref name="optimizer"/>'s update, then the count
     /// of samples whose highest output is their label (when <paramref name="classify"/>). A GPU program does all three
-    /// on the device and reads back only the loss and the count. <see cref="BeginTrainBatch"/> and
+    /// on the device and reads back only the loss and the count. On the CPU a step whose loss (or clipping's gradient
+    /// norm) is not finite does not update the parameters (see <see cref="StepApplied"/>). <see cref="BeginTrainBatch"/> and
     /// <see cref="EndTrainBatch"/> split it in two, so that a loop can prepare the next batch while a device runs this one.
     /// </summary>
     /// <param name="input">The inputs.</param>

@@ -96,7 +96,14 @@ public abstract class ModelBase
     /// <paramref name="seed"/> and the epoch, runs the compiled training step on every batch (the last one holds the
     /// remainder) followed by <paramref name="optimizer"/>, then evaluates <paramref name="validation"/> when given.
     /// Deterministic for a given seed, initial parameters and optimizer. The steady-state step allocates nothing.
+    /// A last batch smaller than <see cref="ModelDescription.MinTrainingBatch"/> (one sample, under batch normalization
+    /// over one value per channel) is left out of the epoch (<see cref="EpochResult.SamplesLeftOut"/>).
     /// </summary>
+    /// <exception cref="NotFiniteNumberException">
+    /// A step's loss, or the gradient norm measured for <see cref="Optimizer.ClipGradientNorm"/>, is NaN or infinite. The
+    /// message names the epoch, the step, the value, whether the step was applied (not on the CPU; on a GPU it has run
+    /// before the loss is read) and the first non-finite feature or target of <paramref name="train"/>, if any.
+    /// </exception>
     /// <param name="train">The training samples, whose sample shape is the model's input shape.</param>
     /// <param name="epochs">Epochs to run (0 runs none).</param>
     /// <param name="batchSize">Samples per step.</param>
