@@ -11,20 +11,10 @@ namespace ModelGen.Gpu.Tests.Training;
 /// </summary>
 public sealed class GuardTests
 {
-    static Dataset Classes(int count, int seed)
-    {
-        var rng = new Random(seed);
-        var x = new float[count * 13];
-        var y = new int[count];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 1);
-        for (int i = 0; i < count; i++) y[i] = rng.Next(5);
-        return new Dataset(x, new[] { 13 }, y, 5);
-    }
-
     [Fact]
     public void A_BatchNorm1d_model_on_the_gpu_refuses_a_batch_of_one_and_Fit_leaves_it_out_as_on_the_cpu()
     {
-        var data = Classes(17, 1);
+        var data = BatchNormMlpModel.Classes(17, 1);
         var cpu = new BatchNormMlpModel(seed: 2);
         var cpuHistory = cpu.Fit(data, epochs: 1, batchSize: 16, optimizer: new Sgd(0.1f), seed: 5, verbose: false);
         var gpu = new BatchNormMlpModel(seed: 2);
@@ -56,7 +46,7 @@ public sealed class GuardTests
     [Fact]
     public void Fit_on_the_gpu_stops_at_a_NaN_loss_and_says_the_step_ran()
     {
-        var data = Classes(8, 3);
+        var data = BatchNormMlpModel.Classes(8, 3);
         data.Features[3 * 13 + 4] = float.NaN;
         var model = new BatchNormMlpModel(seed: 2);
         model.To(GpuTestDevice.Device);

@@ -29,16 +29,6 @@ public partial class BatchNorm2dOnePositionModel
 [Collection(CpuSettingsCollection.Name)]
 public class BatchOfOneTests
 {
-    static Dataset Classes(int count, int seed)
-    {
-        var rng = new Random(seed);
-        var x = new float[count * 13];
-        var y = new int[count];
-        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 1);
-        for (int i = 0; i < count; i++) y[i] = rng.Next(5);
-        return new Dataset(x, new[] { 13 }, y, 5);
-    }
-
     static float[] State(ModelBase m, string name) => m.Parameters[name].Value.ToArray();
 
     [Fact]
@@ -53,7 +43,7 @@ public class BatchOfOneTests
     [Fact]
     public void Fit_leaves_out_a_last_batch_of_one_and_the_running_statistics_are_those_of_the_full_batch()
     {
-        var data = Classes(17, 1);
+        var data = BatchNormMlpModel.Classes(17, 1);
         var model = new BatchNormMlpModel(seed: 2);
         var history = model.Fit(data, epochs: 1, batchSize: 16, optimizer: new Sgd(0.1f), seed: 5, verbose: false);
 
@@ -87,10 +77,10 @@ public class BatchOfOneTests
     public void Fit_refuses_a_batch_size_or_a_training_set_of_one()
     {
         var model = new BatchNormMlpModel(seed: 2);
-        var ex = Assert.Throws<ArgumentException>(() => model.Fit(Classes(10, 1), epochs: 1, batchSize: 1, verbose: false));
+        var ex = Assert.Throws<ArgumentException>(() => model.Fit(BatchNormMlpModel.Classes(10, 1), epochs: 1, batchSize: 1, verbose: false));
         Assert.Equal("batchSize", ex.ParamName);
         Assert.Contains("at least 2 samples per training batch", ex.Message);
-        ex = Assert.Throws<ArgumentException>(() => model.Fit(Classes(1, 1), epochs: 1, batchSize: 8, verbose: false));
+        ex = Assert.Throws<ArgumentException>(() => model.Fit(BatchNormMlpModel.Classes(1, 1), epochs: 1, batchSize: 8, verbose: false));
         Assert.Equal("train", ex.ParamName);
         Assert.Contains("the training set has 1 sample", ex.Message);
         Assert.Equal(new float[17], State(model, "norm.running_mean"));   // nothing ran
