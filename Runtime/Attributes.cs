@@ -40,13 +40,26 @@ public sealed class ParameterAttribute : Attribute
     public int[] Shape { get; }
 
     /// <summary>How the parameter is initialized; <see cref="Init.HeUniform"/> unless set.</summary>
-    public Init Init { get; set; } = Init.HeUniform;
+    public Init Init
+    {
+        get => _init;
+        set => _init = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), $"{(int)value} is not an Init.");
+    }
 
-    /// <summary>The standard deviation of <see cref="Init.Normal"/>; 0.02 unless set. Ignored by other initializers.</summary>
-    public double Std { get; set; } = Initializers.DefaultStd;
+    /// <summary>The standard deviation of <see cref="Init.Normal"/>; 0.02 unless set. Ignored by other initializers. Finite and non-negative.</summary>
+    public double Std { get => _std; set => _std = CheckScale(value, nameof(Std)); }
 
-    /// <summary>The bound b of <see cref="Init.Uniform"/>'s U(-b, b); 0.05 unless set. Ignored by other initializers.</summary>
-    public double Bound { get; set; } = Initializers.DefaultBound;
+    /// <summary>The bound b of <see cref="Init.Uniform"/>'s U(-b, b); 0.05 unless set. Ignored by other initializers. Finite and non-negative.</summary>
+    public double Bound { get => _bound; set => _bound = CheckScale(value, nameof(Bound)); }
+
+    Init _init = Init.HeUniform;
+    double _std = Initializers.DefaultStd;
+    double _bound = Initializers.DefaultBound;
+
+    // The rule of ParameterInfo's scale, which the generated description passes these to.
+    static double CheckScale(double value, string name) =>
+        value >= 0 && !double.IsInfinity(value) ? value
+            : throw new ArgumentOutOfRangeException(name, $"The initializer's {name} must be finite and non-negative, not {value}.");
 }
 
 /// <summary>

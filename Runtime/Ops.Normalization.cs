@@ -42,8 +42,9 @@ public static partial class Ops
         var y = new Tensor(x.GetShape());
         if (training)
         {
-            // One value per channel (a batch of one for BatchNorm1d) gives variance 0 and y = bias, as the compiled
-            // program does; PyTorch raises instead.
+            // One value per channel (a batch of one for BatchNorm1d) would give variance 0, y = bias and a shrunk running
+            // variance: refused, as PyTorch and the compiled kernels do.
+            Cpu.Kernels.CheckBatchStatistics((long)n * s, layer);
             var mean = new float[c];
             var invStd = new float[c];
             var variance = new float[c];

@@ -29,7 +29,8 @@ partial class NormMlp : global::ModelGen.ModelBase
         },
         inputShape: new[] { 784 },
         outputShape: new[] { 10 },
-        TargetKind.Labels);
+        TargetKind.Labels,
+        minTrainingBatch: 2); // a BatchNorm sees one value per channel per sample: batch statistics need two
 
     /// <summary>Creates the model with every parameter initialized from <paramref name="seed"/>.</summary>
     public NormMlp(int seed = 0) : base(s_description, seed)

@@ -23,7 +23,7 @@ internal static class ModelEmitter
         var output = graph[graph.Output].Shape;
         string target = graph.Labels >= 0 ? "Labels" : graph.Target >= 0 ? "Tensor" : "None";
         OpenClass(w, spec, ": global::ModelGen.ModelBase", gpu);
-        WriteDescription(w, spec, parameters, input.Dims.Skip(1), output.Dims.Skip(1), target);
+        WriteDescription(w, spec, parameters, input.Dims.Skip(1), output.Dims.Skip(1), target, MinTrainingBatch(graph));
         WriteConstructor(w, spec);
         w.Line();
         w.Line("/// <summary>Creates the compiled program for batches of up to <paramref name=\"maxBatch\"/> samples.</summary>");
@@ -102,8 +102,15 @@ internal static class ModelEmitter
         foreach (var _ in spec.ContainingTypes) w.Close();
     }
 
+    /// <summary>
+    /// The smallest training batch: 2 when a BatchNorm of the training graph sees one value per channel per sample (its
+    /// batch statistics need more than one value), else 1. The kernels refuse a smaller batch; <c>Fit</c> avoids it.
+    /// </summary>
+    static int MinTrainingBatch(Graph graph) =>
+        graph.Nodes.Any(n => n.Op == "BatchNorm" && graph[n.Inputs[0]].Shape is var x && x.IsBatched && x.Dims.Skip(2).All(d => d == 1)) ? 2 : 1;
+
     static void WriteDescription(CodeWriter w, ClassSpec spec, List<(string Name, int[] Shape, int Offset, bool Trainable)> parameters,
-        IEnumerable<int> input, IEnumerable<int> output, string target)
+        IEnumerable<int> input, IEnumerable<int> output, string target, int minTrainingBatch = 1)
     {
         var inits = InstanceTree.Parameters(spec.Root!).ToDictionary(p => p.Name, p => "Init." + p.Param.Init
             + (double.IsNaN(p.Param.Scale) ? "" : ", " + p.Param.Scale.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
@@ -122,7 +129,15 @@ internal static class ModelEmitter
         w.Line("},");
         w.Line($"inputShape: {Names.IntArray(input)},");
         w.Line($"outputShape: {Names.IntArray(output)},");
-        w.Line($"TargetKind.{target});");
+        if (minTrainingBatch > 1)
+        {
+            w.Line($"TargetKind.{target},");
+            w.Line($"minTrainingBatch: {minTrainingBatch}); // a BatchNorm sees one value per channel per sample: batch statistics need two");
+        }
+        else
+        {
+            w.Line($"TargetKind.{target});");
+        }
         w.Outdent();
         w.Line();
     }

@@ -12,7 +12,7 @@ public class NormalizationKernelTests
     public static TheoryData<int, int, int> BatchNormShapes => new()
     {
         // (n, c, s): BatchNorm1d (s = 1) and BatchNorm2d (s = H·W)
-        { 1, 1, 1 }, { 3, 1, 1 }, { 3, 3, 1 }, { 1, 5, 7 }, { 3, 5, 7 }, { 3, 3, 49 }, { 1, 1, 7 },
+        { 2, 1, 1 }, { 3, 1, 1 }, { 3, 3, 1 }, { 1, 5, 7 }, { 3, 5, 7 }, { 3, 3, 49 }, { 1, 1, 7 },
         // several column tiles (c > 32) and lanes walking many rows; channels with more values than a group has threads
         { 67, 40, 1 }, { 300, 33, 1 }, { 5, 3, 300 }, { 4, 7, 196 },
     };
@@ -94,6 +94,20 @@ public class NormalizationKernelTests
         using var gout = Upload(new float[c]);
         GpuKernels.BatchNormParameterGradients(GpuTestDevice.Device, gx.View, gstats.View, gdy.View, weightOnly ? gout.View : default, biasOnly ? gout.View : default, n, c, s);
         Close(weightOnly ? dw : db, Download(gout.View, c), 1e-4f, 1e-5f, weightOnly ? "dweight" : "dbias");
+    }
+
+    [Fact]
+    public void BatchNorm_refuses_one_value_per_channel_in_training_as_the_cpu_does()
+    {
+        using var x = Upload(new float[] { 1, 2 });
+        using var ones = Upload(new float[] { 1, 1 });
+        using var stats = Zeros(6);
+        using var y = Zeros(2);
+        var ex = Assert.Throws<ArgumentException>(() => GpuKernels.BatchNormForward(GpuTestDevice.Device, x.View, ones.View, ones.View, y.View, stats.View, 1, 2, 1, 1e-5f));
+        Assert.Contains("more than one value per channel", ex.Message);
+        using var mean = Zeros(2);
+        Assert.Throws<ArgumentException>(() => GpuKernels.BatchNormUpdateRunning(GpuTestDevice.Device, stats.View, mean.View, ones.View, 2, 1, 0.1f));
+        Assert.Equal(new float[] { 1, 1 }, Download(ones.View, 2));   // the running variance is untouched
     }
 
     [Fact]

@@ -35,6 +35,7 @@ public static partial class GpuKernels
     {
         CheckBatchNormViews(x.Length, y.Length, weight.Length, bias.Length, n, c, s);
         CheckViewLength(stats.Length, 3L * c, nameof(stats));
+        Kernels.CheckBatchStatistics((long)n * s, nameof(BatchNormForward));
         var k = device.Kernels(a => new NormalizationKernels(a));
         var (config, width) = ChannelTiles(device, c, s);
         k.BatchStats(device.Stream, config, new BatchStatsArgs(x, stats, n, c, s, width, eps));
@@ -76,7 +77,7 @@ public static partial class GpuKernels
     /// <param name="runningMean">The running mean, c values, updated in place.</param>
     /// <param name="runningVar">The running variance, c values, updated in place.</param>
     /// <param name="c">Channels.</param>
-    /// <param name="count">Values per channel in the batch (n·s).</param>
+    /// <param name="count">Values per channel in the batch (n·s), at least 2.</param>
     /// <param name="momentum">The weight of the batch statistics.</param>
     public static void BatchNormUpdateRunning(GpuDevice device, ArrayView<float> stats, ArrayView<float> runningMean, ArrayView<float> runningVar,
         int c, int count, float momentum)
@@ -84,8 +85,9 @@ public static partial class GpuKernels
         CheckViewLength(stats.Length, 3L * c, nameof(stats));
         CheckViewLength(runningMean.Length, c, nameof(runningMean));
         CheckViewLength(runningVar.Length, c, nameof(runningVar));
+        Kernels.CheckBatchStatistics(count, nameof(BatchNormUpdateRunning));
         if (c <= 0) return;
-        double unbias = count > 1 ? (double)count / (count - 1) : 1.0;
+        double unbias = (double)count / (count - 1);
         var k = device.Kernels(a => new NormalizationKernels(a));
         k.UpdateRunning(device.Stream, c, stats, runningMean, runningVar, c, momentum, unbias);
     }

@@ -178,6 +178,7 @@ public abstract class GpuProgram : CompiledProgram
     {
         var (loss, output) = QueueStep(input, labels, targets, batch, default, train: true);
         Session.OptimizerStep(optimizer);
+        StepApplied = true; // queued without waiting for the loss: see CompiledProgram.StepApplied
         var stream = GpuDevice.Stream;
         _classify = classify;
         if (classify)

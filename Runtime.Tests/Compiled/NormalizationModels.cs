@@ -16,6 +16,17 @@ public partial class BatchNormMlpModel
     [Forward] public Tensor Forward([Shape(13)] Tensor x) => output.Forward(LeakyRelu(norm.Forward(hidden.Forward(x)), 0.05));
 
     [Loss] public Tensor Loss(Tensor logits, Labels labels) => Ops.CrossEntropy(logits, labels, labelSmoothing: 0.1);
+
+    /// <summary><paramref name="count"/> random samples of 13 features in [-1, 3) with random labels of the 5 classes.</summary>
+    public static Dataset Classes(int count, int seed)
+    {
+        var rng = new System.Random(seed);
+        var x = new float[count * 13];
+        var y = new int[count];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 4 - 1);
+        for (int i = 0; i < count; i++) y[i] = rng.Next(5);
+        return new Dataset(x, new[] { 13 }, y, 5);
+    }
 }
 
 /// <summary>A per-position scale of (3, 5, 6) inputs, BatchNorm2d over the 3 channels, SiLU, a second scale; L1 loss.</summary>

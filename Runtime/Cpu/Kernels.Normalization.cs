@@ -11,7 +11,7 @@ namespace ModelGen.Cpu;
 // The saved statistics ("stats", 3·c floats) hold the batch mean, 1/sqrt(var + eps) and the biased variance.
 public static partial class Kernels
 {
-    /// <summary>Batch normalization with batch statistics (training): writes y and the statistics.</summary>
+    /// <summary>Batch normalization with batch statistics (training): writes y and the statistics. Needs n·s ≥ 2.</summary>
     /// <param name="x">The input, n·c·s values.</param>
     /// <param name="weight">The scale, c values.</param>
     /// <param name="bias">The shift, c values.</param>
@@ -26,6 +26,7 @@ public static partial class Kernels
     {
         CheckBatchNorm(x.Length, y.Length, weight.Length, bias.Length, n, c, s);
         CheckLength(stats.Length, 3L * c, nameof(stats));
+        CheckBatchStatistics((long)n * s, "BatchNormForward");
         Span<float> mean = stats.Slice(0, c), invStd = stats.Slice(c, c), variance = stats.Slice(2 * c, c);
         double count = (double)n * s;
         for (int ch = 0; ch < c; ch++)
@@ -80,14 +81,15 @@ public static partial class Kernels
     /// <param name="runningMean">The running mean, c values, updated in place.</param>
     /// <param name="runningVar">The running variance, c values, updated in place.</param>
     /// <param name="c">Channels.</param>
-    /// <param name="count">Values per channel in the batch (n·s).</param>
+    /// <param name="count">Values per channel in the batch (n·s), at least 2.</param>
     /// <param name="momentum">The weight of the batch statistics.</param>
     public static void BatchNormUpdateRunning(ReadOnlySpan<float> stats, Span<float> runningMean, Span<float> runningVar, int c, int count, float momentum)
     {
         CheckLength(stats.Length, 3L * c, nameof(stats));
         CheckLength(runningMean.Length, c, nameof(runningMean));
         CheckLength(runningVar.Length, c, nameof(runningVar));
-        double unbias = count > 1 ? (double)count / (count - 1) : 1.0;
+        CheckBatchStatistics(count, "BatchNormUpdateRunning");
+        double unbias = (double)count / (count - 1);
         for (int ch = 0; ch < c; ch++)
         {
             runningMean[ch] = (1f - momentum) * runningMean[ch] + momentum * stats[ch];
@@ -317,6 +319,21 @@ public static partial class Kernels
             Unsafe.Add(ref py, i) = multiply
                 ? Unsafe.Add(ref pu, i) * Unsafe.Add(ref pm, i)
                 : a * Unsafe.Add(ref pu, i) + b * Unsafe.Add(ref pv, i) + d;
+    }
+
+    /// <summary>
+    /// Throws unless a training batch has more than one value per channel (<paramref name="count"/> = samples·positions),
+    /// PyTorch's rule: with one value the batch variance is 0, every output is the bias, the weight gets no gradient and
+    /// the running variance shrinks toward 0. The kernels of every backend (and the eager layer) call it.
+    /// </summary>
+    internal static void CheckBatchStatistics(long count, string who)
+    {
+        if (count < 2)
+            throw new ArgumentException(
+                $"{who}: batch normalization in training needs more than one value per channel, but the batch has {count} " +
+                "(samples × positions per channel). A single value has variance 0: every output would be the bias, the weight " +
+                "would get no gradient and the running variance would shrink. Train on batches of at least 2 samples " +
+                "(1×1 positions), or run the layer in evaluation mode.");
     }
 
     static void CheckBatchNorm(int xLength, int yLength, int weightLength, int biasLength, int n, int c, int s)

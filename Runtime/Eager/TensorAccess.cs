@@ -50,20 +50,31 @@ public sealed partial class Tensor
         return Record(view, "Reshape", new[] { this }, static (dy, dx) => dy.CopyTo(dx[0]!, 0));
     }
 
-    /// <summary>The flat (row-major) index of the largest element; the first one on ties.</summary>
+    /// <summary>
+    /// The flat (row-major) index of the largest element; the first one on ties. A NaN has no place in the order, so a
+    /// tensor holding one is refused (an <see cref="InvalidOperationException"/> names its index) rather than answered
+    /// with an index that looks like a real one.
+    /// </summary>
     public int ArgMax()
     {
         if (Length == 0) throw new InvalidOperationException("ArgMax of an empty tensor.");
         var data = Data;
         int best = 0;
-        for (int i = 1; i < data.Length; i++)
+        for (int i = 0; i < data.Length; i++)
+        {
+            if (float.IsNaN(data[i])) throw NaNInArgMax(i);
             if (data[i] > data[best]) best = i;
+        }
         return best;
     }
 
+    InvalidOperationException NaNInArgMax(int flat) =>
+        new($"ArgMax of a tensor of shape {FormatShape(_shape)} holding NaN (at flat index {flat}): NaN has no order. Check the inputs and parameters that produced it.");
+
     /// <summary>
     /// The index of the largest element along <paramref name="axis"/> for every position of the other dimensions,
-    /// in row-major order of those positions (for a (B, C) tensor and axis -1: the class of each row).
+    /// in row-major order of those positions (for a (B, C) tensor and axis -1: the class of each row). A NaN is refused
+    /// as in <see cref="ArgMax()"/>.
     /// </summary>
     public int[] ArgMax(int axis)
     {
@@ -75,8 +86,12 @@ public sealed partial class Tensor
             for (int i = 0; i < inner; i++)
             {
                 int start = o * size * inner + i, best = 0;
-                for (int a = 1; a < size; a++)
-                    if (data[start + a * inner] > data[start + best * inner]) best = a;
+                for (int a = 0; a < size; a++)
+                {
+                    float v = data[start + a * inner];
+                    if (float.IsNaN(v)) throw NaNInArgMax(start + a * inner);
+                    if (v > data[start + best * inner]) best = a;
+                }
                 result[o * inner + i] = best;
             }
         return result;

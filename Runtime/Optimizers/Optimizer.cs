@@ -22,17 +22,21 @@ public abstract class Optimizer
 {
     ParameterStore? _owner;
     float? _clipGradientNorm;
+    float _learningRate;
 
     /// <summary>Sets the learning rate.</summary>
-    protected Optimizer(float learningRate)
-    {
-        if (!(learningRate >= 0) || float.IsInfinity(learningRate))
-            throw new ArgumentOutOfRangeException(nameof(learningRate), $"The learning rate must be finite and non-negative, not {learningRate}.");
-        LearningRate = learningRate;
-    }
+    protected Optimizer(float learningRate) => _learningRate = CheckLearningRate(learningRate, nameof(learningRate));
 
-    /// <summary>The step size; may be changed between steps (learning-rate schedules).</summary>
-    public float LearningRate { get; set; }
+    static float CheckLearningRate(float value, string name) =>
+        value >= 0 && !float.IsInfinity(value) ? value
+            : throw new ArgumentOutOfRangeException(name, $"The learning rate must be finite and non-negative, not {value}.");
+
+    /// <summary>The step size; may be changed between steps (learning-rate schedules). Finite and non-negative, as in the constructor.</summary>
+    public float LearningRate
+    {
+        get => _learningRate;
+        set => _learningRate = CheckLearningRate(value, nameof(value));
+    }
 
     /// <summary>
     /// Scales <see cref="LearningRate"/> step by step (for example <see cref="CosineDecay"/>); null keeps it constant.
@@ -40,8 +44,22 @@ public abstract class Optimizer
     /// </summary>
     public LearningRateSchedule? Schedule { get; set; }
 
-    /// <summary>The learning rate of the step about to be taken: <see cref="LearningRate"/> scaled by the schedule.</summary>
-    public float CurrentLearningRate => Schedule == null ? LearningRate : LearningRate * Schedule.Factor(StepCount);
+    /// <summary>
+    /// The learning rate of the step about to be taken: <see cref="LearningRate"/> scaled by the schedule. A schedule
+    /// factor that is negative or not finite (a custom <see cref="LearningRateSchedule"/>) throws, naming it and the step.
+    /// </summary>
+    public float CurrentLearningRate
+    {
+        get
+        {
+            if (Schedule == null) return LearningRate;
+            float factor = Schedule.Factor(StepCount);
+            if (!(factor >= 0) || float.IsInfinity(factor))
+                throw new InvalidOperationException(
+                    $"The learning-rate schedule {Schedule.GetType().Name} gave the factor {factor} for step {StepCount}; a factor must be finite and non-negative.");
+            return LearningRate * factor;
+        }
+    }
 
     /// <summary>The number of steps taken so far.</summary>
     public int StepCount { get; protected set; }
@@ -73,12 +91,27 @@ public abstract class Optimizer
     /// Applies one update to every parameter of <paramref name="parameters"/> from its current gradient: clips the
     /// gradients when <see cref="ClipGradientNorm"/> is set, calls <see cref="Update"/>, then increments <see cref="StepCount"/>.
     /// </summary>
-    public void Step(ParameterStore parameters)
+    public void Step(ParameterStore parameters) => StepCore(parameters, skipNonFinite: false);
+
+    /// <summary>
+    /// <see cref="Step"/>; with <paramref name="skipNonFinite"/> (<c>Fit</c>'s check), a non-finite
+    /// gradient norm measured for clipping leaves the parameters, the state and <see cref="StepCount"/> as they were and
+    /// returns false (the norm is still recorded in <see cref="LastGradientNorm"/>).
+    /// </summary>
+    internal bool StepCore(ParameterStore parameters, bool skipNonFinite)
     {
         Bind(parameters);
-        if (_clipGradientNorm is float maxNorm) LastGradientNorm = ClipByGlobalNorm(parameters.TrainableGradients, maxNorm);
+        if (_clipGradientNorm is float maxNorm)
+        {
+            var gradients = parameters.TrainableGradients;
+            double norm = GlobalNorm(gradients);
+            LastGradientNorm = norm;
+            if (skipNonFinite && !double.IsFinite(norm)) return false;
+            Clip(gradients, norm, maxNorm);
+        }
         Update(parameters);
         StepCount++;
+        return true;
     }
 
     /// <summary>
@@ -281,11 +314,20 @@ public abstract class Optimizer
     /// </summary>
     internal static double ClipByGlobalNorm(Span<float> gradients, float maxNorm)
     {
-        double norm = Math.Sqrt(SumOfSquares(gradients));
+        double norm = GlobalNorm(gradients);
+        Clip(gradients, norm, maxNorm);
+        return norm;
+    }
+
+    /// <summary>The L2 norm of <paramref name="gradients"/>, in double.</summary>
+    static double GlobalNorm(ReadOnlySpan<float> gradients) => Math.Sqrt(SumOfSquares(gradients));
+
+    /// <summary>Scales <paramref name="gradients"/>, whose norm is <paramref name="norm"/>, to a norm of at most <paramref name="maxNorm"/>.</summary>
+    static void Clip(Span<float> gradients, double norm, float maxNorm)
+    {
         // PyTorch: clip_coef = max_norm / (total_norm + 1e-6), clamped to at most 1, computed in the gradients' dtype.
         float coef = (float)(maxNorm / (norm + 1e-6));
         if (!(coef >= 1f)) Scale(gradients, coef);   // NaN (a NaN norm) scales too, as in PyTorch
-        return norm;
     }
 
     /// <summary>Number of double accumulators; element i always goes to accumulator i mod Lanes.</summary>

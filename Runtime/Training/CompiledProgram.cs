@@ -92,7 +92,8 @@ public abstract class CompiledProgram : IDisposable
     /// <summary>
     /// One training step of <c>Fit</c>: <see cref="TrainStep"/>, then <paramref name="optimizer"/>'s update, then the count
     /// of samples whose highest output is their label (when <paramref name="classify"/>). A GPU program does all three
-    /// on the device and reads back only the loss and the count. <see cref="BeginTrainBatch"/> and
+    /// on the device and reads back only the loss and the count. On the CPU a step whose loss (or clipping's gradient
+    /// norm) is not finite does not update the parameters (see <see cref="StepApplied"/>). <see cref="BeginTrainBatch"/> and
     /// <see cref="EndTrainBatch"/> split it in two, so that a loop can prepare the next batch while a device runs this one.
     /// </summary>
     /// <param name="input">The inputs.</param>
@@ -119,9 +120,18 @@ public abstract class CompiledProgram : IDisposable
         Optimizer optimizer, bool classify, Span<float> outputs)
     {
         _queuedLoss = TrainStep(input, labels, targets, batch, outputs);
-        optimizer.Step(Parameters);
+        // A non-finite loss (or gradient norm, measured when clipping) would make the update NaN: the update is skipped.
+        StepApplied = float.IsFinite(_queuedLoss) && optimizer.StepCore(Parameters, skipNonFinite: true);
         _queuedCorrect = classify ? ModelBase.CountCorrect(outputs, labels, batch, outputs.Length / batch) : 0;
     }
+
+    /// <summary>
+    /// Whether the last <see cref="BeginTrainBatch"/> updated the parameters. On the CPU it does not when the step's loss,
+    /// or the gradient norm the optimizer measures for <see cref="Optimizer.ClipGradientNorm"/>, is not finite: the
+    /// parameters and the optimizer keep their values (the forward pass has still updated batch normalization's running
+    /// statistics). A GPU program queues the update without waiting for the loss, so there it is always true.
+    /// </summary>
+    public bool StepApplied { get; protected set; }
 
     /// <summary>Finishes the step <see cref="BeginTrainBatch"/> started (waiting for the device) and returns its loss and count.</summary>
     public virtual float EndTrainBatch(out long correct)

@@ -9,7 +9,7 @@ public sealed class EpochResult
 {
     /// <summary>Records an epoch.</summary>
     public EpochResult(int epoch, int epochs, double trainLoss, double? trainAccuracy, double? validationLoss, double? validationAccuracy,
-        double samplesPerSecond, TimeSpan elapsed)
+        double samplesPerSecond, TimeSpan elapsed, int samplesLeftOut = 0)
     {
         Epoch = epoch;
         Epochs = epochs;
@@ -19,6 +19,7 @@ public sealed class EpochResult
         ValidationAccuracy = validationAccuracy;
         SamplesPerSecond = samplesPerSecond;
         Elapsed = elapsed;
+        SamplesLeftOut = samplesLeftOut;
     }
 
     /// <summary>The epoch number, from 1.</summary>
@@ -44,6 +45,13 @@ public sealed class EpochResult
 
     /// <summary>Wall time of the epoch, validation included.</summary>
     public TimeSpan Elapsed { get; }
+
+    /// <summary>
+    /// Training samples the epoch did not train on: a last partial batch of one sample, which <c>Fit</c> leaves out when
+    /// the model has batch normalization over one value per channel (<see cref="ModelDescription.MinTrainingBatch"/>).
+    /// The sample differs from epoch to epoch, as the shuffle does. Usually 0.
+    /// </summary>
+    public int SamplesLeftOut { get; }
 
     /// <summary>The epoch's summary line, as <c>Fit</c> prints it.</summary>
     public override string ToString() => Progress.EpochLine(this);

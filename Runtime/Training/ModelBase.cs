@@ -105,7 +105,14 @@ public abstract class ModelBase
     /// <paramref name="seed"/> and the epoch, runs the compiled training step on every batch (the last one holds the
     /// remainder) followed by <paramref name="optimizer"/>, then evaluates <paramref name="validation"/> when given.
     /// Deterministic for a given seed, initial parameters and optimizer. The steady-state step allocates nothing.
+    /// A last batch smaller than <see cref="ModelDescription.MinTrainingBatch"/> (one sample, under batch normalization
+    /// over one value per channel) is left out of the epoch (<see cref="EpochResult.SamplesLeftOut"/>).
     /// </summary>
+    /// <exception cref="NotFiniteNumberException">
+    /// A step's loss, or the gradient norm measured for <see cref="Optimizer.ClipGradientNorm"/>, is NaN or infinite. The
+    /// message names the epoch, the step, the value, whether the step was applied (not on the CPU; on a GPU it has run
+    /// before the loss is read) and the first non-finite feature or target of <paramref name="train"/>, if any.
+    /// </exception>
     /// <param name="train">The training samples, whose sample shape is the model's input shape.</param>
     /// <param name="epochs">Epochs to run (0 runs none).</param>
     /// <param name="batchSize">Samples per step.</param>
@@ -154,6 +161,7 @@ public abstract class ModelBase
         IReadOnlyList<Callback> callbacks, bool verbose, int initialEpoch)
     {
         var loader = new BatchLoader(train, batchSize, shuffle: true, seed);
+        int batches = TrainingBatches(loader, train.Count, out int leftOut);
         var program = TrainProgram(loader.BatchSize);
         program.Seed = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + 1); // dropout masks follow the run's seed
         program.SetSteps(optimizer.StepCount);                              // ... and the optimizer's step, so a resumed run continues them
@@ -180,28 +188,29 @@ public abstract class ModelBase
             // Each step is begun, then the next batch is gathered, then the step is finished: on a GPU the host gathers
             // batch b + 1 while the device runs step b (on the CPU the step runs whole when it begins).
             int queued = 0;
-            for (int b = 0; b < loader.BatchCount; b++)
+            for (int b = 0; b < batches; b++)
             {
                 int n = loader.Load(b);
                 if (queued > 0) Finish(b);
                 program.BeginTrainBatch(loader.Input, loader.Labels, loader.Targets, n, optimizer, classify, output.AsSpan(0, n * outputLength));
                 queued = n;
             }
-            if (queued > 0) Finish(loader.BatchCount);
+            if (queued > 0) Finish(batches);
 
             void Finish(int done)
             {
                 float loss = program.EndTrainBatch(out long right);
+                if (!float.IsFinite(loss) || !program.StepApplied) throw NotFinite(train, program, optimizer, loss, epoch + 1, done, batches);
                 lossSum += (double)loss * queued;
                 seen += queued;
                 correct += right;
-                progress?.Batch(epoch + 1, epochs, done, loader.BatchCount, lossSum / seen,
+                progress?.Batch(epoch + 1, epochs, done, batches, lossSum / seen,
                     seen / Stopwatch.GetElapsedTime(epochStart).TotalSeconds);
             }
             double trainSeconds = Stopwatch.GetElapsedTime(epochStart).TotalSeconds;
             Evaluation? val = validation != null && validation.Count > 0 ? Evaluate(validation) : null;
             var result = new EpochResult(epoch + 1, epochs, lossSum / seen, classify ? (double)correct / seen : null,
-                val?.Loss, val?.Accuracy, trainSeconds > 0 ? seen / trainSeconds : 0, Stopwatch.GetElapsedTime(epochStart));
+                val?.Loss, val?.Accuracy, trainSeconds > 0 ? seen / trainSeconds : 0, Stopwatch.GetElapsedTime(epochStart), leftOut);
             history.Add(result);
             progress?.Epoch(result);
             bool stop = false;
@@ -225,6 +234,67 @@ public abstract class ModelBase
         }
         for (int c = 0; c < callbacks.Count; c++) callbacks[c].OnTrainEnd(history);
         return history;
+    }
+
+    /// <summary>
+    /// The batches of an epoch that <c>Fit</c> trains on: all of them, but a last batch smaller than the model's
+    /// <see cref="ModelDescription.MinTrainingBatch"/> (one sample, with batch normalization over one value per channel),
+    /// whose <paramref name="leftOut"/> samples are left out of the epoch (the shuffle leaves out another one each epoch).
+    /// Throws when every batch is that small.
+    /// </summary>
+    int TrainingBatches(BatchLoader loader, int count, out int leftOut)
+    {
+        int min = Description.MinTrainingBatch;
+        if (loader.BatchSize < min)
+            throw new ArgumentException(
+                $"{Description.Name} has batch normalization over one value per channel, which needs at least {min} samples per training batch, " +
+                (count < min ? $"but the training set has {count} sample{(count == 1 ? "" : "s")}." : $"so the batch size cannot be {loader.BatchSize}."),
+                count < min ? "train" : "batchSize");
+        int last = count - (loader.BatchCount - 1) * loader.BatchSize;
+        leftOut = last < min ? last : 0;
+        return leftOut > 0 ? loader.BatchCount - 1 : loader.BatchCount;
+    }
+
+    /// <summary>
+    /// The error of a training step whose loss or gradient norm is not finite: where (epoch and step), what, whether the
+    /// parameters took the step, and the first non-finite value of the training set when there is one (searched only now).
+    /// </summary>
+    NotFiniteNumberException NotFinite(Dataset train, CompiledProgram program, Optimizer optimizer, float loss, int epoch, int step, int steps)
+    {
+        bool lossBad = !float.IsFinite(loss);
+        double value = lossBad ? loss : optimizer.LastGradientNorm ?? double.NaN;
+        var text = new System.Text.StringBuilder();
+        text.Append($"{Description.Name}.Fit stopped at epoch {epoch}, step {step} of {steps}: ");
+        text.Append(lossBad ? $"the training loss is {FormatNonFinite(loss)}. " : $"the global norm of the gradients (measured for clipping) is {FormatNonFinite(value)}. ");
+        if (!program.StepApplied)
+            text.Append("This step was not applied: the trained parameters and the optimizer state are those after the previous step" +
+                (Array.Exists(Description.Parameters, p => !p.Trainable) ? " (state such as batch normalization's running statistics took this step's batch). " : ". "));
+        else
+            text.Append($"The step ran on {program.Device} before its loss was read, so the parameters took its update and may hold non-finite values now. ");
+        text.Append(NonFiniteSample(train) is string where
+            ? $"The training data is not finite: {where}."
+            : "The training data is finite; a smaller learning rate or gradient clipping (Optimizer.ClipGradientNorm) may keep training stable.");
+        return new NotFiniteNumberException(text.ToString(), value);
+    }
+
+    /// <summary>NaN, +infinity or -infinity, whatever the culture.</summary>
+    static string FormatNonFinite(double v) => double.IsNaN(v) ? "NaN" : v > 0 ? "+infinity" : "-infinity";
+
+    /// <summary>The first non-finite feature or target of <paramref name="data"/>, described, or null.</summary>
+    static string? NonFiniteSample(Dataset data)
+    {
+        int at = FirstNonFinite(data.Features);
+        if (at >= 0) return $"sample {at / data.SampleLength} has feature {at % data.SampleLength} = {FormatNonFinite(data.Features[at])}";
+        if (data.Targets != null && (at = FirstNonFinite(data.Targets)) >= 0)
+            return $"sample {at / data.TargetLength} has target {at % data.TargetLength} = {FormatNonFinite(data.Targets[at])}";
+        return null;
+    }
+
+    static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) return i;
+        return -1;
     }
 
     /// <summary>
@@ -272,7 +342,8 @@ public abstract class ModelBase
 
     /// <summary>
     /// Runs the inference pass. An input of the model's input shape gives an output of its output shape; a batch
-    /// <c>(B, input shape...)</c> gives <c>(B, output shape...)</c>. Safe to call from several threads at once.
+    /// <c>(B, input shape...)</c> gives <c>(B, output shape...)</c>. An input holding NaN or an infinity is refused
+    /// (an <see cref="ArgumentException"/> names the sample and the element). Safe to call from several threads at once.
     /// </summary>
     public Tensor Predict(Tensor input)
     {
@@ -299,11 +370,18 @@ public abstract class ModelBase
                 $"{Description.Name}.Predict takes one sample of shape {Tensor.FormatShape(inShape)} or a batch of shape (B, {FormatDims(inShape)}), " +
                 $"not {Tensor.FormatShape(shape)}.", nameof(input));
         }
+        int inLength = InputLength;
+        ReadOnlySpan<float> x = input.Data;
+        // A NaN or infinite input makes every output it reaches NaN (and the arg-max of NaN scores meaningless): refused.
+        int bad = FirstNonFinite(x);
+        if (bad >= 0)
+            throw new ArgumentException(
+                $"{Description.Name}.Predict: {(shape.Length == inShape.Length ? "the input" : $"input sample {bad / inLength}")} has the non-finite value {FormatNonFinite(x[bad])} at element {bad % inLength}.",
+                nameof(input));
         var result = new Tensor(outShape);
         if (batch == 0) return result;
-        int inLength = InputLength, outLength = OutputLength, step = Math.Min(batch, 256);
+        int outLength = OutputLength, step = Math.Min(batch, 256);
         using var lease = Lease("Predict", step);
-        ReadOnlySpan<float> x = input.Data;
         Span<float> y = result.Data;
         for (int start = 0; start < batch; start += step)
         {

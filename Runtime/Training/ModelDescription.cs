@@ -11,13 +11,17 @@ public sealed class ModelDescription
     /// <param name="inputShape">The per-sample input shape (without the batch dimension).</param>
     /// <param name="outputShape">The per-sample output shape of the forward pass.</param>
     /// <param name="target">What the loss compares the output with.</param>
-    public ModelDescription(string name, ParameterInfo[] parameters, int[] inputShape, int[] outputShape, TargetKind target)
+    /// <param name="minTrainingBatch">The smallest batch the training step accepts (see <see cref="MinTrainingBatch"/>).</param>
+    public ModelDescription(string name, ParameterInfo[] parameters, int[] inputShape, int[] outputShape, TargetKind target, int minTrainingBatch = 1)
     {
+        if (minTrainingBatch < 1)
+            throw new ArgumentOutOfRangeException(nameof(minTrainingBatch), $"The smallest training batch must be at least 1, not {minTrainingBatch}.");
         Name = name;
         Parameters = parameters;
         InputShape = inputShape;
         OutputShape = outputShape;
         Target = target;
+        MinTrainingBatch = minTrainingBatch;
     }
 
     /// <summary>The model class name.</summary>
@@ -30,6 +34,12 @@ public sealed class ModelDescription
     public int[] OutputShape { get; }
     /// <summary>What the loss compares the output with.</summary>
     public TargetKind Target { get; }
+    /// <summary>
+    /// The smallest batch the training step accepts: 2 when a batch normalization layer sees one value per channel per
+    /// sample (BatchNorm1d, or BatchNorm2d over 1×1 positions), since batch statistics need more than one value; else 1.
+    /// <c>Fit</c> leaves out a last partial batch smaller than this (and says so).
+    /// </summary>
+    public int MinTrainingBatch { get; }
 }
 
 /// <summary>The kind of target a model's loss takes.</summary>

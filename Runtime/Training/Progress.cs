@@ -50,6 +50,8 @@ sealed class Progress
         if (r.ValidationLoss is double vl) s.Append(c, $"  val_loss {vl:F4}");
         if (r.ValidationAccuracy is double va) s.Append(c, $"  val_acc {va:F4}");
         s.Append(c, $"  {r.SamplesPerSecond:N0} samples/s  {r.Elapsed.TotalSeconds:F1} s");
+        if (r.SamplesLeftOut > 0)
+            s.Append(c, $"  ({r.SamplesLeftOut} sample{(r.SamplesLeftOut == 1 ? "" : "s")} left out: batch normalization cannot train on a last batch of {r.SamplesLeftOut})");
         return s.ToString();
     }
 }
