@@ -85,6 +85,12 @@ public class NonFiniteTests
         {
             public override void Infer(ReadOnlySpan<float> input, int batch, Span<float> output) => output.Clear();
 
+            public override float EvaluateStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
+            {
+                output.Clear();
+                return 1f;   // the loss the training step reports
+            }
+
             public override float TrainStep(ReadOnlySpan<float> input, ReadOnlySpan<int> labels, ReadOnlySpan<float> targets, int batch, Span<float> output)
             {
                 Steps++;
