@@ -101,17 +101,6 @@ public class DiagnosticTests
         """, "(B, 2)", "scalar");
 
     [Fact]
-    public void MG0003_UnknownFunction() => Expect("MG0003", $$"""
-        [Model]
-        public partial class Net
-        {
-            readonly Linear fc = new(4, 2);
-            [Forward] public Tensor Forward([Shape(4)] Tensor x) => fc.Forward([|Foo|](x));
-            {{Loss}}
-        }
-        """, "'Foo'");
-
-    [Fact]
     public void MG0003_MethodOutsideOps() => Expect("MG0003", $$"""
         [Model]
         public partial class Net
