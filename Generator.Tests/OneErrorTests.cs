@@ -159,6 +159,22 @@ public class OneErrorTests
         }
         """, "record", "partial class");
 
+    [Fact]
+    public void ModelUsingARecordModuleShowsOnlyTheModulesError() => ExpectOnly("MG0010", """
+        [Module]
+        public partial record [|Block|]
+        {
+            readonly Linear fc = new(4, 4);
+            [Forward] public Tensor Forward(Tensor x) => fc.Forward(x);
+        }
+        [Model]
+        public partial class Net
+        {
+            readonly Block block = new();
+            [Forward] public Tensor Forward([Shape(4)] Tensor x) => block.Forward(x);
+        }
+        """, "record");
+
     // ---------------- one mistake, one error ----------------
 
     [Fact]
@@ -210,6 +226,40 @@ public class OneErrorTests
             }
         }
         """);
+
+    [Fact]
+    public void ErrorsOfAModuleUsedByModelsAreReportedOnce() => ExpectOnly("MG0004", """
+        [Module]
+        public partial class Block
+        {
+            readonly Linear fc = new(4, 4);
+            [Forward]
+            public Tensor Forward(Tensor x)
+            {
+                int i = 0;
+                [|while (i < 3) i++;|]
+                return fc.Forward(x);
+            }
+        }
+        [Model] public partial class A { readonly Block block = new(); [Forward] public Tensor Forward([Shape(4)] Tensor x) => block.Forward(x); }
+        [Model] public partial class B { readonly Block[] blocks = Repeat(2, () => new Block()); [Forward] public Tensor Forward([Shape(4)] Tensor x) => blocks[1].Forward(x); }
+        """, "while");
+
+    [Fact]
+    public void InvalidParameterOfAModuleUsedByAModelIsReportedOnce() => ExpectOnly("MG0007", """
+        [Module]
+        public partial class Block
+        {
+            [[|Parameter(0)|]] public partial Tensor Scale { get; }
+            [Forward] public Tensor Forward(Tensor x) => x * Scale;
+        }
+        [Model]
+        public partial class Net
+        {
+            readonly Block[] blocks = Repeat(3, () => new Block());
+            [Forward] public Tensor Forward([Shape(4)] Tensor x) => blocks[0].Forward(x);
+        }
+        """, "'Scale'");
 
     // ---------------- messages that say the fix ----------------
 

@@ -113,7 +113,8 @@ internal sealed class ModelParser
                 if (field.IsStatic || field.IsImplicitlyDeclared || !IsLayerType(field.Type, out bool isArray)) continue;
                 // A field with no value gets no binding (it would dereference null).
                 bool hasValue = FieldInitializer(field) != null || AssignedInConstructor(type, field.Name);
-                layerFields.Add(new LayerField(field.Name, isArray, hasValue));
+                bool recordModule = (field.Type is IArrayTypeSymbol a ? a.ElementType : field.Type).IsRecord; // MG0010 in its own output: not an IModule
+                layerFields.Add(new LayerField(field.Name, isArray, hasValue && !recordModule));
                 if (!hasValue && !isModel) Report("MG0009", field.Locations.FirstOrDefault(), field.Name, NoInitializer);
             }
             foreach (var member in type.GetMembers().OfType<IPropertySymbol>())
@@ -286,6 +287,12 @@ internal sealed class ModelParser
                 Report("MG0009", creation, fieldName, e.Message);
                 return null;
             }
+        }
+        if (GetAttribute(type, "ModuleAttribute") != null && type.IsRecord)
+        {
+            // The module's own output says why a record cannot be a module (MG0010); here it only stops the program.
+            Report(Diagnostics.SilentId, creation, fieldName);
+            return null;
         }
         if (GetAttribute(type, "ModuleAttribute") != null)
             return BuildInstance(type, path, args, depth + 1, creation);
