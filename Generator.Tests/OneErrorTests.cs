@@ -40,37 +40,6 @@ public class OneErrorTests
     // ---------------- invalid declarations get no generated code that fails to compile ----------------
 
     [Fact]
-    public void ParameterNotPartial() => ExpectOnly("MG0007", """
-        [Model]
-        public partial class Net
-        {
-            [Parameter(4, 2)] public Tensor [|W|] { get; } = null!;
-            [Forward] public Tensor Forward([Shape(4)] Tensor x) => MatMul(x, W);
-        }
-        """, "'W'", "partial");
-
-    [Fact]
-    public void ParameterOfWrongType() => ExpectOnly("MG0007", """
-        [Model]
-        public partial class Net
-        {
-            [Parameter(4, 2)] public partial float[] [|W|] { get; }
-            readonly Linear fc = new(4, 2);
-            [Forward] public Tensor Forward([Shape(4)] Tensor x) => fc.Forward(x);
-        }
-        """, "'W'", "Tensor");
-
-    [Fact]
-    public void ParameterWithZeroDimension() => ExpectOnly("MG0007", """
-        [Model]
-        public partial class Net
-        {
-            [[|Parameter(4, 0)|]] public partial Tensor W { get; }
-            [Forward] public Tensor Forward([Shape(4)] Tensor x) => MatMul(x, W);
-        }
-        """, "'W'", "(4, 0)");
-
-    [Fact]
     public void ParameterWithSetter() => ExpectOnly("MG0007", """
         [Model]
         public partial class Net
@@ -149,6 +118,7 @@ public class OneErrorTests
         }
         """, "record", "partial class");
 
+    /// <summary>The module's own output says why; the model that uses it gets no program and adds nothing.</summary>
     [Fact]
     public void ModuleOnARecordIsRefusedWithTheReason() => ExpectOnly("MG0010", """
         [Module]
@@ -157,23 +127,8 @@ public class OneErrorTests
             readonly Linear fc = new(4, 4);
             [Forward] public Tensor Forward(Tensor x) => fc.Forward(x);
         }
+        [Model] public partial class Net { readonly Block block = new(); [Forward] public Tensor Forward([Shape(4)] Tensor x) => block.Forward(x); }
         """, "record", "partial class");
-
-    [Fact]
-    public void ModelUsingARecordModuleShowsOnlyTheModulesError() => ExpectOnly("MG0010", """
-        [Module]
-        public partial record [|Block|]
-        {
-            readonly Linear fc = new(4, 4);
-            [Forward] public Tensor Forward(Tensor x) => fc.Forward(x);
-        }
-        [Model]
-        public partial class Net
-        {
-            readonly Block block = new();
-            [Forward] public Tensor Forward([Shape(4)] Tensor x) => block.Forward(x);
-        }
-        """, "record");
 
     // ---------------- one mistake, one error ----------------
 
@@ -197,8 +152,11 @@ public class OneErrorTests
         }
         """, "'Rleu'");
 
-    [Fact]
-    public void LocalFunctionIsOneError() => ExpectOnly("MG0004", """
+    /// <summary>A local function or delegate is reported where it is declared; its call is the same mistake.</summary>
+    [Theory]
+    [InlineData("[|Tensor F(Tensor t) => Relu(t);|]", "F(x)", "local function")]
+    [InlineData("Func<Tensor, Tensor> F = [|t => Relu(t)|];", "F(x)", "ops, layer and module calls")]
+    public void LocalFunctionIsOneError(string declaration, string call, string fragment) => ExpectOnly("MG0004", $$"""
         [Model]
         public partial class Net
         {
@@ -206,26 +164,11 @@ public class OneErrorTests
             [Forward]
             public Tensor Forward([Shape(4)] Tensor x)
             {
-                [|Tensor F(Tensor t) => Relu(t);|]
-                return fc.Forward(F(x));
+                {{declaration}}
+                return fc.Forward({{call}});
             }
         }
-        """, "local function");
-
-    [Fact]
-    public void LambdaLocalIsOneError() => ExpectOnly("MG0004", """
-        [Model]
-        public partial class Net
-        {
-            readonly Linear fc = new(4, 2);
-            [Forward]
-            public Tensor Forward([Shape(4)] Tensor x)
-            {
-                Func<Tensor, Tensor> f = [|t => Relu(t)|];
-                return fc.Forward(f(x));
-            }
-        }
-        """);
+        """, fragment);
 
     [Fact]
     public void ErrorsOfAModuleUsedByModelsAreReportedOnce() => ExpectOnly("MG0004", """
@@ -244,22 +187,6 @@ public class OneErrorTests
         [Model] public partial class A { readonly Block block = new(); [Forward] public Tensor Forward([Shape(4)] Tensor x) => block.Forward(x); }
         [Model] public partial class B { readonly Block[] blocks = Repeat(2, () => new Block()); [Forward] public Tensor Forward([Shape(4)] Tensor x) => blocks[1].Forward(x); }
         """, "while");
-
-    [Fact]
-    public void InvalidParameterOfAModuleUsedByAModelIsReportedOnce() => ExpectOnly("MG0007", """
-        [Module]
-        public partial class Block
-        {
-            [[|Parameter(0)|]] public partial Tensor Scale { get; }
-            [Forward] public Tensor Forward(Tensor x) => x * Scale;
-        }
-        [Model]
-        public partial class Net
-        {
-            readonly Block[] blocks = Repeat(3, () => new Block());
-            [Forward] public Tensor Forward([Shape(4)] Tensor x) => blocks[0].Forward(x);
-        }
-        """, "'Scale'");
 
     // ---------------- messages that say the fix ----------------
 
@@ -339,37 +266,21 @@ public class OneErrorTests
 
     // ---------------- a module call that does not fit ----------------
 
+    /// <summary>The source text at each additional location of <paramref name="d"/>.</summary>
+    static IEnumerable<string> AdditionalText(Diagnostic d, string marked)
+    {
+        string source = Markup.Parse(DiagnosticTests.Usings + marked).Source;
+        return d.AdditionalLocations.Select(l => source.Substring(l.SourceSpan.Start, l.SourceSpan.Length));
+    }
+
+    /// <summary>
+    /// A module (Outer) that passes its input to another (Inner) whose layer does not fit it: the error is at the model's
+    /// call, names the module's field, class, the input shape and the one it expects, and lists the places inside.
+    /// </summary>
     [Fact]
     public void ModuleCallMismatchIsReportedAtTheCall()
     {
-        var markup = Markup.Parse(DiagnosticTests.Usings + """
-            [Module]
-            public partial class Block
-            {
-                readonly Linear fc = new(8, 8);
-                [Forward] public Tensor Forward(Tensor x) => fc.Forward(x);
-            }
-            [Model]
-            public partial class Net
-            {
-                readonly Block block = new();
-                [Forward] public Tensor Forward([Shape(4)] Tensor x) => [|block.Forward(x)|];
-            }
-            """);
-        var seen = UserSees(markup.Source);
-        var d = Assert.Single(seen);
-        Assert.Equal("MG0002", d.Id);
-        Assert.Equal(markup.Span, d.Location.SourceSpan);
-        string message = Message(d);
-        foreach (var fragment in new[] { "block.Forward(x)", "(Block)", "(B, 4)", "Block expects (B, …, 8)" }) Assert.Contains(fragment, message);
-        var inner = Assert.Single(d.AdditionalLocations);
-        Assert.Equal("fc.Forward(x)", markup.Source.Substring(inner.SourceSpan.Start, inner.SourceSpan.Length));
-    }
-
-    [Fact]
-    public void NestedModuleCallMismatchIsReportedAtTheModelsCall()
-    {
-        var markup = Markup.Parse(DiagnosticTests.Usings + """
+        const string marked = """
             [Module]
             public partial class Inner
             {
@@ -380,7 +291,7 @@ public class OneErrorTests
             public partial class Outer
             {
                 readonly Inner inner = new();
-                [Forward] public Tensor Forward(Tensor x) => inner.Forward(Relu(x));
+                [Forward] public Tensor Forward(Tensor x) => Relu(inner.Forward(x));
             }
             [Model]
             public partial class Net
@@ -388,15 +299,12 @@ public class OneErrorTests
                 readonly Outer outer = new();
                 [Forward] public Tensor Forward([Shape(4)] Tensor x) => [|outer.Forward(x)|];
             }
-            """);
-        var d = Assert.Single(UserSees(markup.Source));
-        Assert.Equal("MG0002", d.Id);
-        Assert.Equal(markup.Span, d.Location.SourceSpan);
-        Assert.Contains("outer.Forward(x) (Outer)", Message(d));
-        Assert.Contains("Linear expects a last dimension of 8", Message(d));
-        // The chain inside: the call of the inner module, then the layer that does not fit.
-        Assert.Equal(new[] { "inner.Forward(Relu(x))", "fc.Forward(x)" },
-            d.AdditionalLocations.Select(l => markup.Source.Substring(l.SourceSpan.Start, l.SourceSpan.Length)));
+            """;
+        var d = ExpectOnly("MG0002", marked, "outer.Forward(x) (Outer): input (B, 4) does not fit: Outer expects (B, …, 8)",
+            "Linear expects a last dimension of 8");
+        string source = Markup.Parse(DiagnosticTests.Usings + marked).Source;
+        Assert.Equal(new[] { "inner.Forward(x)", "fc.Forward(x)" },
+            d.AdditionalLocations.Select(l => source.Substring(l.SourceSpan.Start, l.SourceSpan.Length)));
     }
 
     // ---------------- axes ----------------

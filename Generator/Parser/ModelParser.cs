@@ -498,7 +498,7 @@ internal sealed class ModelParser
         var body = new List<Stmt>();
         if (syntax.ExpressionBody != null)
         {
-            if (ParseExpr(syntax.ExpressionBody.Expression, model) is { } e) body.Add(new ReturnStmt(e, SourceSpan.From(syntax.ExpressionBody.Expression)));
+            if (!CSharpRejects(syntax.ExpressionBody.Expression, model) && ParseExpr(syntax.ExpressionBody.Expression, model) is { } e) body.Add(new ReturnStmt(e, SourceSpan.From(syntax.ExpressionBody.Expression)));
         }
         else
         {
@@ -512,6 +512,7 @@ internal sealed class ModelParser
         foreach (var s in statements)
         {
             _ct.ThrowIfCancellationRequested();
+            if (s is not BlockSyntax && CSharpRejects(s, model)) continue;
             switch (s)
             {
                 case BlockSyntax block:
@@ -572,6 +573,17 @@ internal sealed class ModelParser
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// Whether C# reports an error in <paramref name="node"/>: then that error is the one the user sees, and the
+    /// construct is recorded silently (the class gets no program) rather than reported a second time.
+    /// </summary>
+    bool CSharpRejects(SyntaxNode node, SemanticModel model)
+    {
+        if (!model.GetDiagnostics(node.Span, _ct).Any(d => d.Severity == DiagnosticSeverity.Error)) return false;
+        Report(Diagnostics.SilentId, node, FirstLine(node));
+        return true;
     }
 
     static string FirstLine(SyntaxNode s)
