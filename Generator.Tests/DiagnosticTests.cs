@@ -163,7 +163,7 @@ public class DiagnosticTests
             }
             {{Loss}}
         }
-        """, "'depth'");
+        """, "'depth'", "make it 'const'");
 
     /// <summary>C# itself rejects comparing an int with a tensor; that error is the only one.</summary>
     [Fact]

@@ -191,22 +191,6 @@ public class OneErrorTests
     // ---------------- messages that say the fix ----------------
 
     [Fact]
-    public void NonConstantLoopBoundSaysMakeItConst() => ExpectOnly("MG0004", """
-        [Model]
-        public partial class Net
-        {
-            readonly int depth = 3;
-            readonly Linear fc = new(4, 4);
-            [Forward]
-            public Tensor Forward([Shape(4)] Tensor x)
-            {
-                for (int i = 0; i < [|depth|]; i++) x = fc.Forward(x);
-                return x;
-            }
-        }
-        """, "'depth'", "const");
-
-    [Fact]
     public void BatchDimensionInShapeSaysItIsImplicit() => ExpectOnly("MG0006", """
         [Model]
         public partial class Net
