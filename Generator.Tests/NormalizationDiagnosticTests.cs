@@ -36,7 +36,7 @@ public class NormalizationDiagnosticTests
         {
             readonly Linear fc = new(4, 6);
             [Forward] public Tensor Forward([Shape(4)] Tensor x) => fc.Forward(x);
-            [Loss] public Tensor Loss(Tensor y, Tensor t) => [|HuberLoss(y, Sum(t, 1), 2.0)|];
+            [Loss] public Tensor Loss(Tensor y, Tensor t) => [|HuberLoss(y, Sum(t, 0), 2.0)|];
         }
         """, "HuberLoss", "(B, 6)", "(B)");
 

@@ -66,6 +66,20 @@ public class RobustnessTests
         ["forward returning a number"] = "[Model] public partial class Net { [Forward] public Tensor Forward([Shape(4)] Tensor x) => 3; }",
         ["string in forward"] = "[Model] public partial class Net { [Forward] public Tensor Forward([Shape(4)] Tensor x) => Relu(\"x\"); }",
         ["attribute on a method, not a class"] = "public partial class Net { [Model] public void M() { } }",
+        ["model on a positional record"] = "[Model] public partial record Net(int Width) { [Forward] public Tensor Forward([Shape(4)] Tensor x) => x; }",
+        ["model on a record struct"] = "[Model] public partial record struct Net { [Forward] public Tensor Forward([Shape(4)] Tensor x) => x; }",
+        ["module on a record used by a model"] = "[Module] public partial record B { [Forward] public Tensor Forward(Tensor x) => x; } [Model] public partial class Net { readonly B b = new(); [Forward] public Tensor Forward([Shape(4)] Tensor x) => b.Forward(x); }",
+        ["parameter with an init accessor"] = "[Model] public partial class Net { [Parameter(4)] public partial Tensor W { get; private init; } [Forward] public Tensor Forward([Shape(4)] Tensor x) => x * W; }",
+        ["static parameter"] = "[Model] public partial class Net { [Parameter(4)] public static partial Tensor W { get; } [Forward] public Tensor Forward([Shape(4)] Tensor x) => x * W; }",
+        ["local function calling itself"] = "[Model] public partial class Net { [Forward] public Tensor Forward([Shape(4)] Tensor x) { Tensor F(Tensor t) => F(t); return F(x); } }",
+        ["shape error in a module nested three deep"] = """
+            [Module] public partial class C { readonly Linear fc = new(8, 8); [Forward] public Tensor Forward(Tensor x) => fc.Forward(x); }
+            [Module] public partial class B { readonly C c = new(); [Forward] public Tensor Forward(Tensor x) => c.Forward(x); }
+            [Module] public partial class A { readonly B[] bs = Repeat(2, () => new B()); [Forward] public Tensor Forward(Tensor x) => bs[1].Forward(bs[0].Forward(x)); }
+            [Model] public partial class Net { readonly A a = new(); [Forward] public Tensor Forward([Shape(4)] Tensor x) => a.Forward(x); }
+            """,
+        ["axis on a batch-only tensor"] = "[Model] public partial class Net { [Forward] public Tensor Forward([Shape(4)] Tensor x) => Softmax(Sum(x, 0)); }",
+        ["axis on a parameter"] = "[Model] public partial class Net { [Parameter(4)] public partial Tensor W { get; } [Forward] public Tensor Forward([Shape(4)] Tensor x) => x * Softmax(W); }",
     }.Select(p => new object[] { p.Key, p.Value });
 
     [Theory]

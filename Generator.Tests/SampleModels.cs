@@ -117,9 +117,9 @@ public static class SampleModels
             {
                 var h = proj.Forward(x);
                 var p = Softmax(h);
-                var lp = LogSoftmax(h, axis: 1);
-                var s = Sum(Square(h), 1, keepDims: true);
-                var m = Mean(Exp(-h), axis: 1, keepDims: true);
+                var lp = LogSoftmax(h, axis: 0);
+                var s = Sum(Square(h), 0, keepDims: true);
+                var m = Mean(Exp(-h), axis: -1, keepDims: true);
                 var g = Sigmoid(h) / (s + 1f);
                 return p * Log(g + 1f) - lp / (m + 2f);
             }

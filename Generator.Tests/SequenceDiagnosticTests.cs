@@ -61,7 +61,7 @@ public class SequenceDiagnosticTests
         {
             [Parameter(4, 6)] public partial Tensor W { get; }
             [Forward] public Tensor Forward([Shape(3, 4)] Tensor x) => MatMul(x, W);
-            [Loss] public Tensor Loss(Tensor y, Tensor target) => [|SequenceCrossEntropy(Gelu(y), Sum(target, 2, keepDims: true))|];
+            [Loss] public Tensor Loss(Tensor y, Tensor target) => [|SequenceCrossEntropy(Gelu(y), Sum(target, 1, keepDims: true))|];
         }
         """, "SequenceCrossEntropy", "(B, 3, 6)", "(B, 3, 1)");
 }

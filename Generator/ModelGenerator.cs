@@ -28,10 +28,10 @@ public sealed class ModelGenerator : IIncrementalGenerator
         //    the only stage that sees symbols and syntax; from here on everything compares by value, so an
         //    unrelated edit stops the pipeline at this step.
         var models = context.SyntaxProvider.ForAttributeWithMetadataName(ModelAttribute,
-            static (node, _) => node is ClassDeclarationSyntax,
+            static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
             static (ctx, ct) => Guard.Parse(ctx, isModel: true, ct)).WithTrackingName(TrackingNames.ModelSpec);
         var modules = context.SyntaxProvider.ForAttributeWithMetadataName(ModuleAttribute,
-            static (node, _) => node is ClassDeclarationSyntax,
+            static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
             static (ctx, ct) => Guard.Parse(ctx, isModel: false, ct)).WithTrackingName(TrackingNames.ModuleSpec);
 
         // 2. Which backends to emit: the CPU always; the GPU when the compilation references the GPU backend's
@@ -51,7 +51,8 @@ public sealed class ModelGenerator : IIncrementalGenerator
     static void Write(SourceProductionContext context, GeneratedFile output)
     {
         foreach (var d in output.Diagnostics.Where(d => d.Id != Diagnostics.SilentId))
-            context.ReportDiagnostic(Diagnostic.Create(Diagnostics.ById(d.Id), d.Span?.ToLocation() ?? Location.None, d.Args.Cast<object>().ToArray()));
+            context.ReportDiagnostic(Diagnostic.Create(Diagnostics.ById(d.Id), d.Span?.ToLocation() ?? Location.None,
+                d.Additional.Select(s => s.ToLocation()), d.Args.Cast<object>().ToArray()));
         if (output.Source.Length > 0) context.AddSource(output.HintName, SourceText.From(output.Source, Encoding.UTF8));
     }
 }
@@ -77,7 +78,7 @@ internal static class Guard
 {
     public static ClassSpec? Parse(GeneratorAttributeSyntaxContext context, bool isModel, System.Threading.CancellationToken ct)
     {
-        var declaration = (ClassDeclarationSyntax)context.TargetNode;
+        var declaration = (TypeDeclarationSyntax)context.TargetNode;
         try
         {
             return ModelParser.Parse((INamedTypeSymbol)context.TargetSymbol, declaration, context.SemanticModel, isModel, ct);

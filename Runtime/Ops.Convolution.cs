@@ -3,9 +3,8 @@ using System.Linq;
 
 namespace ModelGen;
 
-// Images and layout. Images are NCHW: the batch first, then (channels, height, width) per sample. The axes of
-// Transpose, Permute, Concat and Slice count the per-sample dimensions (0 = the first dimension after the
-// batch; negative counts from the end), because the batch always stays first.
+// Images and layout. Images are NCHW: the batch first, then (channels, height, width) per sample. Axes count the
+// per-sample dimensions, as every op's do (Ops.PerSampleAxis): the batch always stays first.
 public static partial class Ops
 {
     /// <summary>Global average pooling: the mean of each channel's plane, (B, C, H, W) → (B, C).</summary>
@@ -142,14 +141,6 @@ public static partial class Ops
         var y = new Tensor(shape);
         Reference.Slice<float>(x.Data, y.Data, outer, size, start, length, inner);
         return Tensor.Record(y, "Slice", new[] { x }, (dy, dx) => Reference.SliceBackward<float>(dy, dx[0], outer, size, start, length, inner));
-    }
-
-    static int PerSampleAxis(string op, Tensor x, int axis)
-    {
-        int rank = x.Rank - 1, a = axis < 0 ? axis + rank : axis;
-        if (rank < 1 || a < 0 || a >= rank)
-            throw new ArgumentOutOfRangeException(nameof(axis), $"{op}: axis {axis} is not a per-sample axis of {Tensor.FormatShape(x.Shape)} (the batch is not counted).");
-        return a;
     }
 
     // ---------------------------------------------------------------- used by the Conv2d and pooling layers

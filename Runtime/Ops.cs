@@ -6,6 +6,11 @@ namespace ModelGen;
 /// The operations a <c>[Forward]</c> or <c>[Loss]</c> method may call. Called directly they run eagerly
 /// (reference kernels plus a tape); inside a model the generator compiles them.
 /// </summary>
+/// <remarks>
+/// Axes (Softmax, LogSoftmax, Sum, Mean, Slice, Concat, Transpose, Permute) count the per-sample dimensions, as
+/// [Shape] declares them: axis 0 is the first dimension after the batch (a tensor's first dimension is its batch), and
+/// a negative axis counts from the end. An axis out of range throws <see cref="ArgumentOutOfRangeException"/>.
+/// </remarks>
 public static partial class Ops
 {
     /// <summary>
@@ -75,7 +80,7 @@ public static partial class Ops
         return Tensor.Record(y, "Square", new[] { x }, (dy, dx) => Reference.SquareBackward<float>(x.Data, dy, dx[0]));
     }
 
-    /// <summary>Softmax along <paramref name="axis"/> (default the last).</summary>
+    /// <summary>Softmax along the per-sample <paramref name="axis"/> (default the last; see <see cref="Ops"/> on axes).</summary>
     public static Tensor Softmax(Tensor x, int axis = -1)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -86,7 +91,7 @@ public static partial class Ops
             (dy, dx) => Reference.SoftmaxBackward<float>(y.Data, dy, dx[0], outer, size, inner));
     }
 
-    /// <summary>Log-softmax along <paramref name="axis"/> (default the last).</summary>
+    /// <summary>Log-softmax along the per-sample <paramref name="axis"/> (default the last).</summary>
     public static Tensor LogSoftmax(Tensor x, int axis = -1)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -137,12 +142,12 @@ public static partial class Ops
         return Tensor.Record(y, "Sum", new[] { x }, static (dy, dx) => Reference.SumBackward(dy[0], dx[0]));
     }
 
-    /// <summary>Sum along <paramref name="axis"/>; the axis is kept with size 1 when <paramref name="keepDims"/>.</summary>
+    /// <summary>Sum along the per-sample <paramref name="axis"/>; the axis is kept with size 1 when <paramref name="keepDims"/>.</summary>
     public static Tensor Sum(Tensor x, int axis, bool keepDims = false)
     {
         ArgumentNullException.ThrowIfNull(x);
         var (outer, size, inner) = SplitAtAxis("Sum", x, axis);
-        var y = new Tensor(ReducedShape(x, axis, keepDims));
+        var y = new Tensor(ReducedShape(x, PerSampleAxis("Sum", x, axis) + 1, keepDims));
         Reference.SumAxis<float>(x.Data, y.Data, outer, size, inner);
         return Tensor.Record(y, "Sum", new[] { x }, (dy, dx) => Reference.SumAxisBackward<float>(dy, dx[0], outer, size, inner));
     }
@@ -155,12 +160,12 @@ public static partial class Ops
         return Tensor.Record(y, "Mean", new[] { x }, static (dy, dx) => Reference.MeanBackward(dy[0], dx[0]));
     }
 
-    /// <summary>Mean along <paramref name="axis"/>; the axis is kept with size 1 when <paramref name="keepDims"/>.</summary>
+    /// <summary>Mean along the per-sample <paramref name="axis"/>; the axis is kept with size 1 when <paramref name="keepDims"/>.</summary>
     public static Tensor Mean(Tensor x, int axis, bool keepDims = false)
     {
         ArgumentNullException.ThrowIfNull(x);
         var (outer, size, inner) = SplitAtAxis("Mean", x, axis);
-        var y = new Tensor(ReducedShape(x, axis, keepDims));
+        var y = new Tensor(ReducedShape(x, PerSampleAxis("Mean", x, axis) + 1, keepDims));
         Reference.MeanAxis<float>(x.Data, y.Data, outer, size, inner);
         return Tensor.Record(y, "Mean", new[] { x }, (dy, dx) => Reference.MeanAxisBackward<float>(dy, dx[0], outer, size, inner));
     }
@@ -186,16 +191,27 @@ public static partial class Ops
         return y;
     }
 
-    static (int Outer, int Axis, int Inner) SplitAtAxis(string op, Tensor x, int axis)
+    /// <summary>The (outer, axis, inner) view of <paramref name="x"/> around its per-sample <paramref name="axis"/>.</summary>
+    static (int Outer, int Axis, int Inner) SplitAtAxis(string op, Tensor x, int axis) =>
+        Reference.SplitAtAxis(x.Shape, PerSampleAxis(op, x, axis) + 1);
+
+    /// <summary>
+    /// A per-sample axis as an index of the per-sample dimensions. Every op counts axes this way, as [Shape] declares a
+    /// sample: 0 is the first dimension after the batch (the first dimension of any tensor), a negative axis counts from
+    /// the end, and the batch itself is never an axis. The compiled model counts the same (the generator's OpCall.Axis).
+    /// </summary>
+    static int PerSampleAxis(string op, Tensor x, int axis)
     {
-        if (axis < -x.Rank || axis >= x.Rank)
-            throw new ArgumentOutOfRangeException(nameof(axis), $"{op}: axis {axis} is out of range for shape {Tensor.FormatShape(x.Shape)}.");
-        return Reference.SplitAtAxis(x.Shape, axis);
+        int rank = x.Rank - 1, a = axis < 0 ? axis + rank : axis;
+        if (a < 0 || a >= rank)
+            throw new ArgumentOutOfRangeException(nameof(axis), $"{op}: axis {axis} is not a per-sample axis of {Tensor.FormatShape(x.Shape)}: axes count the dimensions after the batch (first) one, "
+                + (rank > 0 ? $"from 0 to {rank - 1}, or from -{rank} to -1 from the end." : "and it has none."));
+        return a;
     }
 
-    static int[] ReducedShape(Tensor x, int axis, bool keepDims)
+    /// <summary>The shape of a reduction along the full-shape axis <paramref name="a"/>.</summary>
+    static int[] ReducedShape(Tensor x, int a, bool keepDims)
     {
-        int a = Tensor.NormalizeAxis(axis, x.Rank);
         var shape = x.GetShape();
         if (keepDims)
         {

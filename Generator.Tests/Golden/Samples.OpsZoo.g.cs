@@ -107,11 +107,11 @@ partial class OpsZoo : global::ModelGen.ModelBase
         {
             Span<float> t4 = Activations.Slice(0, 8 * B); // (B, 8) proj.Forward(x)
             Span<float> t5 = Activations.Slice(16 * B, 8 * B); // (B, 8) Softmax(h, -1)
-            Span<float> t6 = Activations.Slice(32 * B, 8 * B); // (B, 8) LogSoftmax(h, 1)
+            Span<float> t6 = Activations.Slice(32 * B, 8 * B); // (B, 8) LogSoftmax(h, 0)
             Span<float> t7 = Activations.Slice(48 * B, 8 * B); // (B, 8) Square(h)
-            Span<float> t8 = Activations.Slice(64 * B, B); // (B, 1) Sum(Square(h), 1, 1)
+            Span<float> t8 = Activations.Slice(64 * B, B); // (B, 1) Sum(Square(h), 0, 1)
             Span<float> t10 = Activations.Slice(48 * B, 8 * B); // (B, 8) Exp(-h)
-            Span<float> t11 = Activations.Slice(80 * B, B); // (B, 1) Mean(Exp(-h), 1, 1)
+            Span<float> t11 = Activations.Slice(80 * B, B); // (B, 1) Mean(Exp(-h), -1, 1)
             Span<float> t14 = Activations.Slice(64 * B, B); // (B, 1) s + 1
             Span<float> t21 = Activations.Slice(80 * B, B); // (B, 1) m + 2
             Span<float> t12 = Activations.Slice(96 * B, 8 * B); // (B, 8) Sigmoid(h)
@@ -124,7 +124,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
             // Softmax(h, -1): Softmax → (B, 8)
             Kernels.Softmax(t4, t5, B, 8, 1);
 
-            // LogSoftmax(h, 1): LogSoftmax → (B, 8)
+            // LogSoftmax(h, 0): LogSoftmax → (B, 8)
             Kernels.LogSoftmax(t4, t6, B, 8, 1);
 
             // Fused loop over (B, 8):
@@ -159,7 +159,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
                 }
             }
 
-            // Sum(Square(h), 1, 1): SumAxis → (B, 1)
+            // Sum(Square(h), 0, 1): SumAxis → (B, 1)
             Kernels.ReduceSum(t7, B, 8, 1, t8, 1f);
 
             // Fused loop over (B, 8):
@@ -198,7 +198,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
                 }
             }
 
-            // Mean(Exp(-h), 1, 1): MeanAxis → (B, 1)
+            // Mean(Exp(-h), -1, 1): MeanAxis → (B, 1)
             Kernels.ReduceSum(t10, B, 8, 1, t11, 1f / (8));
 
             // Fused loop over (B, 1):
@@ -496,7 +496,7 @@ partial class OpsZoo : global::ModelGen.ModelBase
             Span<float> t14 = Activations.Slice(64 * B, B); // (B, 1) s + 1
             Span<float> t15 = Activations.Slice(112 * B, 8 * B); // (B, 8) Sigmoid(h) / (s + 1)
             Span<float> t12 = Activations.Slice(96 * B, 8 * B); // (B, 8) Sigmoid(h)
-            Span<float> d47 = Activations.Slice(208 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 1)
+            Span<float> d47 = Activations.Slice(208 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 0)
             Span<float> d50 = Activations.Slice(224 * B, 8 * B); // (B, 8) backward of lp / (m + 2)
             Span<float> d53 = Activations.Slice(192 * B, 8 * B); // (B, 8) grad of Softmax(h, -1)
             Span<float> d60 = Activations.Slice(160 * B, 8 * B); // (B, 8) backward of Sigmoid(h) / (s + 1)
@@ -686,8 +686,8 @@ partial class OpsZoo : global::ModelGen.ModelBase
             Span<float> d61 = Activations.Slice(80 * B, B); // (B, 1) grad of s + 1
             Span<float> d64 = Activations.Slice(96 * B, 8 * B); // (B, 8) grad of Exp(-h)
             Span<float> d67 = Activations.Slice(64 * B, 8 * B); // (B, 8) grad of Square(h)
-            Span<float> t6 = Activations.Slice(32 * B, 8 * B); // (B, 8) LogSoftmax(h, 1)
-            Span<float> d47 = Activations.Slice(208 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 1)
+            Span<float> t6 = Activations.Slice(32 * B, 8 * B); // (B, 8) LogSoftmax(h, 0)
+            Span<float> d47 = Activations.Slice(208 * B, 8 * B); // (B, 8) grad of LogSoftmax(h, 0)
             Span<float> d71 = Activations.Slice(80 * B, 8 * B); // (B, 8) grad of proj.Forward(x)
             Span<float> t5 = Activations.Slice(16 * B, 8 * B); // (B, 8) Softmax(h, -1)
             Span<float> d53 = Activations.Slice(192 * B, 8 * B); // (B, 8) grad of Softmax(h, -1)

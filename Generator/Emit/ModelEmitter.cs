@@ -144,17 +144,36 @@ internal static class ModelEmitter
 
     static void WriteConstructor(CodeWriter w, ClassSpec spec)
     {
-        foreach (var p in spec.DeclaredParameters)
+        foreach (var p in spec.DeclaredParameters.Where(p => p.Valid))
         {
             w.Line($"Tensor _{p.Name} = null!;");
             w.Line($"{p.Accessibility} partial Tensor {p.Name} {{ get => _{p.Name}; }}");
         }
+        WriteInvalidParameters(w, spec);
         if (spec.DeclaredParameters.Count > 0) w.Line();
+        // A layer field without a value is reported (MG0009); the constructor does not assign it either, and C#'s warning
+        // that it should (CS8618) would be a second message for the same mistake.
+        var unbound = spec.LayerFields.Where(f => !f.HasValue).Select(f => f.Name).ToList();
+        if (unbound.Count > 0) w.Line($"#pragma warning disable CS8618 // {string.Join(", ", unbound)}: no value, see MG0009");
         w.Line($"/// <summary>Creates the model with every parameter initialized from <paramref name=\"seed\"/>.</summary>");
         w.Open($"public {spec.ClassName}(int seed = 0) : base(s_description, seed)");
-        foreach (var f in spec.LayerFields) WriteBind(w, f, "Parameters", prefix: null);
-        foreach (var p in spec.DeclaredParameters) w.Line($"_{p.Name} = Parameters[{Names.Quote(p.Name)}].Value;");
+        foreach (var f in spec.LayerFields.Where(f => f.HasValue)) WriteBind(w, f, "Parameters", prefix: null);
+        foreach (var p in spec.DeclaredParameters.Where(p => p.Valid)) w.Line($"_{p.Name} = Parameters[{Names.Quote(p.Name)}].Value;");
         w.Close();
+        if (unbound.Count > 0) w.Line("#pragma warning restore CS8618");
+    }
+
+    /// <summary>
+    /// The implementation part of each invalid [Parameter] declaration (already reported): it throws, and it lets the
+    /// partial declaration compile, so that the diagnostic is the only error.
+    /// </summary>
+    internal static void WriteInvalidParameters(CodeWriter w, ClassSpec spec)
+    {
+        foreach (var p in spec.DeclaredParameters.Where(p => !p.Valid))
+        {
+            string error = $"throw new global::System.InvalidOperationException({Names.Quote($"{spec.ClassName}.{p.Name} is not a valid [Parameter]; see the ModelGen (MG) diagnostics of the build.")})";
+            w.Line($"{p.Accessibility} partial {p.Type} {p.Name} {{ {string.Join(" ", p.Accessors.Select(a => $"{a} => {error};"))} }}");
+        }
     }
 
     /// <summary>Binds a layer field (or each element of an array field) to its parameters under the path prefix.</summary>
@@ -179,18 +198,20 @@ internal static class ModuleEmitter
     {
         var w = new CodeWriter();
         ModelEmitter.OpenClass(w, spec, ": global::ModelGen.IModule");
-        foreach (var p in spec.DeclaredParameters)
+        var valid = spec.DeclaredParameters.Where(p => p.Valid).ToList();
+        foreach (var p in valid)
         {
             w.Line($"Tensor? _{p.Name};");
             w.Line($"{p.Accessibility} partial Tensor {p.Name} {{ get => _{p.Name} ?? throw Unbound({Names.Quote(p.Name)}); }}");
         }
+        ModelEmitter.WriteInvalidParameters(w, spec);
         if (spec.DeclaredParameters.Count > 0) w.Line();
         w.Line("/// <summary>Points every layer and parameter of this module at its slice of a model's arenas.</summary>");
         w.Open("public void Bind(ParameterStore store, string prefix)");
-        foreach (var f in spec.LayerFields) ModelEmitter.WriteBind(w, f, "store", "prefix");
-        foreach (var p in spec.DeclaredParameters) w.Line($"_{p.Name} = store[prefix + {Names.Quote("." + p.Name)}].Value;");
+        foreach (var f in spec.LayerFields.Where(f => f.HasValue)) ModelEmitter.WriteBind(w, f, "store", "prefix");
+        foreach (var p in valid) w.Line($"_{p.Name} = store[prefix + {Names.Quote("." + p.Name)}].Value;");
         w.Close();
-        if (spec.DeclaredParameters.Count > 0)
+        if (valid.Count > 0)
         {
             w.Line();
             w.Line($"static InvalidOperationException Unbound(string name) => new($\"{spec.ClassName}.{{name}} has no value until the module is part of a [Model] (its constructor binds it).\");");

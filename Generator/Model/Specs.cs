@@ -25,7 +25,11 @@ public sealed record SourceSpan(string FilePath, int Start, int Length, int Star
 }
 
 /// <summary>A diagnostic found while parsing or compiling, reported by the source output stage.</summary>
-public sealed record DiagnosticInfo(string Id, SourceSpan? Span, EquatableArray<string> Args);
+public sealed record DiagnosticInfo(string Id, SourceSpan? Span, EquatableArray<string> Args)
+{
+    /// <summary>Further places the diagnostic is about (e.g. the op inside a module that a call's input does not fit).</summary>
+    public EquatableArray<SourceSpan> Additional { get; init; } = EquatableArray<SourceSpan>.Empty;
+}
 
 /// <summary>Everything the generator needs to emit one [Model] or [Module] class.</summary>
 /// <param name="Namespace">The containing namespace, empty for the global one.</param>
@@ -52,11 +56,16 @@ public sealed record ClassSpec(
     EquatableArray<LayerField> LayerFields,
     EquatableArray<DiagnosticInfo> Diagnostics);
 
-/// <summary>A field that holds a layer or module, or an array of them.</summary>
-public sealed record LayerField(string Name, bool IsArray);
+/// <summary>A field that holds a layer or module, or an array of them; without a value (reported), it is not bound.</summary>
+public sealed record LayerField(string Name, bool IsArray, bool HasValue = true);
 
-/// <summary>A [Parameter] partial property as declared.</summary>
-public sealed record DeclaredParameter(string Name, string Accessibility, EquatableArray<int> Shape, string Init);
+/// <summary>
+/// A [Parameter] partial property as declared. An invalid one (reported) gets an implementation part that throws, so
+/// that the partial declaration compiles and the diagnostic is the only error: <paramref name="Type"/> and
+/// <paramref name="Accessors"/> (e.g. "get", "private set") repeat its declaration.
+/// </summary>
+public sealed record DeclaredParameter(string Name, string Accessibility, EquatableArray<int> Shape, string Init, bool Valid = true,
+    string Type = "Tensor", EquatableArray<string> Accessors = default);
 
 /// <summary>One object in the instance tree: a built-in layer or a module, with its evaluated constructor arguments.</summary>
 /// <param name="Path">The parameter path prefix, such as "hidden" or "blocks.2" (empty for the model itself).</param>

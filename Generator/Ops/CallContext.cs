@@ -32,9 +32,25 @@ internal abstract class CallContext
         }
     }
 
-    /// <summary>Adds a node of the op table.</summary>
-    public int Op(string op, params int[] inputs) => Builder.Op(op, inputs);
+    /// <summary>What the user called, as messages name it (e.g. "Sum", "conv.Forward(x) (Conv2d)").</summary>
+    protected abstract string Subject { get; }
 
-    /// <summary>Adds a node of the op table with attributes.</summary>
-    public int Op(string op, int[] inputs, Action<Node> attributes) => Builder.Op(op, inputs, attributes);
+    /// <summary>Adds a node of the op table.</summary>
+    public int Op(string op, params int[] inputs) => Op(op, inputs, null);
+
+    /// <summary>
+    /// Adds a node of the op table with attributes. A shape error names what the user called, not the op-table row
+    /// it lowers to (Sum is SumAxis, a Conv2d layer with a bias is Conv2dBias).
+    /// </summary>
+    public int Op(string op, int[] inputs, Action<Node>? attributes)
+    {
+        try
+        {
+            return Builder.Op(op, inputs, attributes);
+        }
+        catch (CompileError e) when (e.Args.Length == 2 && e.Args[0] == op && op != Subject)
+        {
+            throw new CompileError(e.Id, Subject, e.Args[1]);
+        }
+    }
 }

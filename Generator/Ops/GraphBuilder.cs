@@ -15,6 +15,15 @@ internal sealed class CompileError : Exception
 
     public string Id { get; }
     public string[] Args { get; }
+
+    /// <summary>The argument of the call at fault (e.g. an axis), when it is one argument rather than the call.</summary>
+    public int? Argument { get; init; }
+
+    /// <summary>What the failing layer expects of <see cref="Input"/>, such as "(B, …, 784)"; null when not one shape.</summary>
+    public string? Expects { get; init; }
+
+    /// <summary>The node that did not fit <see cref="Expects"/>.</summary>
+    public int Input { get; init; } = -1;
 }
 
 /// <summary>

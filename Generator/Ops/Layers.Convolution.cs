@@ -25,7 +25,7 @@ internal static partial class Layers
                 int x = c.T(0), w = c.Parameter("weight"), b = c.Parameter("bias");
                 var shape = c.ShapeOf(x);
                 if (shape.Rank != 4 || !shape.IsBatched || shape[1] != inC)
-                    throw c.ShapeError($"input shape {shape} does not fit weight {c.ShapeOf(w)}: Conv2d expects (B, {inC}, H, W) images");
+                    throw c.ShapeError($"input shape {shape} does not fit weight {c.ShapeOf(w)}: Conv2d expects (B, {inC}, H, W) images", x, $"(B, {inC}, H, W)");
                 var ints = new[] { k, stride, padding, dilation, groups };
                 return b >= 0 ? c.Op("Conv2dBias", new[] { x, w, b }, n => n.Ints = ints) : c.Op("Conv2d", new[] { x, w }, n => n.Ints = ints);
             },

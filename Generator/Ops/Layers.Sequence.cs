@@ -28,7 +28,7 @@ internal static partial class Layers
                 int x = c.T(0), f = c.Args.Size("features");
                 var shape = c.ShapeOf(x);
                 if (shape.Rank < 1 || shape[shape.Rank - 1] != f)
-                    throw c.ShapeError($"input shape {shape} does not fit: LayerNorm expects a last dimension of {f}");
+                    throw c.ShapeError($"input shape {shape} does not fit: LayerNorm expects a last dimension of {f}", x, $"(B, …, {f})");
                 double eps = c.Args["epsilon"];
                 return c.Op("LayerNorm", new[] { x, c.Parameter("weight"), c.Parameter("bias") }, n => n.Reals = new[] { eps });
             },

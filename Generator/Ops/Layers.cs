@@ -122,8 +122,13 @@ internal sealed class LayerCall : CallContext
 
     public Shape ShapeOf(int node) => Graph[node].Shape;
 
+    protected override string Subject => $"{Text} ({Instance.TypeKey})";
+
     /// <summary>A shape error naming the layer, as the user wrote it.</summary>
-    public CompileError ShapeError(string problem) => new("MG0002", $"{Text} ({Instance.TypeKey})", problem);
+    public CompileError ShapeError(string problem) => new("MG0002", Subject, problem);
+
+    /// <summary>A shape error where the layer's <paramref name="input"/> is not of the shape it <paramref name="expects"/>, such as "(B, …, 784)".</summary>
+    public CompileError ShapeError(string problem, int input, string expects) => new("MG0002", Subject, problem) { Input = input, Expects = expects };
 }
 
 /// <summary>The built-in layers; families register in files of their own (Layers.{Family}.cs).</summary>
@@ -162,7 +167,9 @@ internal static partial class Layers
                 int x = c.T(0), inF = c.Args.Size("inFeatures");
                 var shape = c.ShapeOf(x);
                 if (shape.Rank < 1 || shape[shape.Rank - 1] != inF)
-                    throw c.ShapeError($"input shape {shape} does not fit: Linear expects a last dimension of {inF}");
+                    throw c.ShapeError($"input shape {shape} does not fit: Linear expects a last dimension of {inF}"
+                        + (shape.IsBatched && shape.Rank > 2 && shape.FixedCount == inF ? $"; insert Flatten before it, which makes each sample one vector of {inF}" : ""),
+                        x, $"(B, …, {inF})");
                 int y = c.Op("MatMul", x, c.Parameter("weight"));
                 int bias = c.Parameter("bias");
                 return bias >= 0 ? c.Op("Add", y, bias) : y;

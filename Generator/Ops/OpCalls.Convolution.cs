@@ -3,8 +3,8 @@ using ModelGen.Generator.Ir;
 
 namespace ModelGen.Generator.Ops;
 
-// The image and layout ops of ModelGen.Ops. Their axes count the per-sample dimensions (0 = the first dimension
-// after the batch, negative from the end): the batch always stays first.
+// The image and layout ops of ModelGen.Ops. Their axes count the per-sample dimensions, as every op's do
+// (OpCall.Axis): the batch always stays first.
 internal static partial class OpCalls
 {
     static partial void Convolution()
@@ -27,7 +27,7 @@ internal static partial class OpCalls
         {
             int x = c.T(0);
             var s = Batched(c, x);
-            int a = PerSampleAxis(c, s, 1), b = PerSampleAxis(c, s, 2);
+            int a = c.Axis(x, 1), b = c.Axis(x, 2);
             var perm = Enumerable.Range(0, s.Rank).ToArray();
             (perm[a], perm[b]) = (perm[b], perm[a]);
             return c.Op("Permute", new[] { x }, n => n.Ints = perm);
@@ -47,13 +47,15 @@ internal static partial class OpCalls
         Call("Concat", c =>
         {
             int a = c.T(0), b = c.T(1);
-            int axis = PerSampleAxis(c, Batched(c, a), 2);
+            Batched(c, a);
+            int axis = c.Axis(a, 2);
             return c.Op("Concat", new[] { a, b }, n => n.Axis = axis);
         });
         Call("Slice", c =>
         {
             int x = c.T(0);
-            int axis = PerSampleAxis(c, Batched(c, x), 1), start = c.Int(2), length = c.Int(3);
+            Batched(c, x);
+            int axis = c.Axis(x, 1), start = c.Int(2), length = c.Int(3);
             return c.Op("Slice", new[] { x }, n => { n.Axis = axis; n.Ints = new[] { start, length }; });
         });
     }
@@ -63,14 +65,6 @@ internal static partial class OpCalls
         var s = c.Graph[x].Shape;
         if (!s.IsBatched) throw new CompileError("MG0002", c.Name, $"{s} has no batch dimension; {c.Name} works on batched tensors (B, ...)");
         return s;
-    }
-
-    /// <summary>Argument <paramref name="i"/> as a per-sample axis of <paramref name="s"/>, returned as an axis of the full shape.</summary>
-    static int PerSampleAxis(OpCall c, Shape s, int i)
-    {
-        int rank = s.Rank - 1, axis = c.Int(i), a = axis < 0 ? axis + rank : axis;
-        if (a < 0 || a >= rank) throw new CompileError("MG0002", c.Name, $"axis {axis} is not a per-sample axis of {s} (the batch is not counted)");
-        return a + 1;
     }
 
     static int[] ReshapeDims(OpCall c, Shape s, int d1, int d2, int d3)

@@ -95,13 +95,21 @@ internal sealed class OpCall : CallContext
     /// <summary>Argument <paramref name="i"/> as a constant flag.</summary>
     public bool Bool(int i) => Number(i) != 0;
 
-    /// <summary>Argument <paramref name="i"/> as an axis of <paramref name="tensor"/> (negative counts from the end).</summary>
+    protected override string Subject => Name;
+
+    /// <summary>
+    /// Argument <paramref name="i"/> as an axis of <paramref name="tensor"/>, returned as an index of the full shape. Every
+    /// op counts axes the same way, as [Shape] declares a sample: 0 is the first dimension after the batch (the first
+    /// dimension of any tensor), and a negative axis counts from the end; the batch itself is never an axis.
+    /// </summary>
     public int Axis(int tensor, int i)
     {
         var shape = Graph[tensor].Shape;
-        int axis = Int(i), a = axis < 0 ? axis + shape.Rank : axis;
-        if (a < 0 || a >= shape.Rank) throw new CompileError("MG0002", Name, $"axis {axis} is out of range for shape {shape}");
-        return a;
+        int rank = shape.Rank - 1, axis = Int(i), a = axis < 0 ? axis + rank : axis;
+        if (a < 0 || a >= rank)
+            throw new CompileError("MG0002", Name, $"axis {axis} is not a per-sample axis of {shape}: axes count the dimensions after the batch (first) one, "
+                + (rank > 0 ? $"from 0 to {rank - 1}, or from -{rank} to -1 from the end" : "and it has none")) { Argument = i };
+        return a + 1;
     }
 
     /// <summary>Argument <paramref name="i"/> as the loss's labels.</summary>

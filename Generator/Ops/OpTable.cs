@@ -304,7 +304,8 @@ internal static partial class OpTable
         var logits = s[0];
         if (logits.Rank != 2 || !logits.IsBatched)
         {
-            e = $"logits have shape {logits}; SoftmaxCrossEntropy takes (B, classes) with one label per sample";
+            e = $"logits have shape {logits}; SoftmaxCrossEntropy takes (B, classes) with one label per sample"
+                + (logits.IsBatched && logits.Rank == 3 ? "; for a class per position, use SequenceCrossEntropy(logits, targets) with one-hot targets of the logits' shape (a Tensor target)" : "");
             return null;
         }
         n.Aux = logits;

@@ -24,6 +24,10 @@ internal sealed class ModelParser
     readonly List<DiagnosticInfo> _diagnostics = new();
     readonly Dictionary<string, TypeSpec> _types = new(StringComparer.Ordinal);
     readonly INamedTypeSymbol? _tensor, _labels, _ops, _moduleAttr, _modelAttr;
+    /// <summary>Locals and local functions whose declaration was reported: their uses add no second error.</summary>
+    readonly HashSet<string> _reportedLocals = new(StringComparer.Ordinal);
+    /// <summary>Above zero while parsing what another output reports (a module's body inside a model): diagnostics are silent.</summary>
+    int _quiet;
 
     ModelParser(Compilation compilation, CancellationToken ct)
     {
@@ -40,7 +44,7 @@ internal sealed class ModelParser
     /// Reads the class, or returns null when <paramref name="declaration"/> is not the one to read it from: a partial
     /// class with the attribute on several of its declarations is found once per declaration, but is one class.
     /// </summary>
-    public static ClassSpec? Parse(INamedTypeSymbol type, ClassDeclarationSyntax declaration, SemanticModel model, bool isModel, CancellationToken ct)
+    public static ClassSpec? Parse(INamedTypeSymbol type, TypeDeclarationSyntax declaration, SemanticModel model, bool isModel, CancellationToken ct)
     {
         var parser = new ModelParser(model.Compilation, ct);
         var attribute = isModel ? parser._modelAttr : parser._moduleAttr;
@@ -57,10 +61,20 @@ internal sealed class ModelParser
         return parser.ParseClass(type, declaration, isModel);
     }
 
-    ClassSpec ParseClass(INamedTypeSymbol type, ClassDeclarationSyntax declaration, bool isModel)
+    ClassSpec ParseClass(INamedTypeSymbol type, TypeDeclarationSyntax declaration, bool isModel)
     {
         string ns = type.ContainingNamespace.IsGlobalNamespace ? "" : type.ContainingNamespace.ToDisplayString();
         var containing = new List<string>();
+        if (type.IsRecord)
+        {
+            // A record can derive only from a record (C#), and ModelBase is a class; a module's layers are bound to one
+            // model's parameters, which a record's value equality and 'with' copies would compare and share.
+            Report("MG0010", declaration.Identifier, type.Name, isModel
+                ? "a [Model] derives from the class ModelGen.ModelBase, and a record can only derive from a record; declare it 'partial class'"
+                : "a [Module]'s layers are bound to one model's parameters, which a record's value equality and 'with' copies would share; declare it 'partial class'");
+            return new ClassSpec(ns, type.Name, Accessibility(type.DeclaredAccessibility), EquatableArray<string>.Empty, isModel, declaration.SyntaxTree.FilePath, null,
+                EquatableArray<TypeSpec>.Empty, null, EquatableArray<DeclaredParameter>.Empty, EquatableArray<LayerField>.Empty, _diagnostics.ToEquatable());
+        }
         bool partial = IsPartial(type);
         if (!partial) Report("MG0001", declaration.Identifier, type.Name);
         for (var outer = type.ContainingType; outer != null; outer = outer.ContainingType)
@@ -90,17 +104,28 @@ internal sealed class ModelParser
         if (partial)
         {
             // A model is compiled from its instance tree; a module only needs its layout here (its instances are
-            // built, with their constructor arguments, inside each model that uses it).
+            // built, with their constructor arguments, inside each model that uses it). What is wrong with a class
+            // itself (its declarations, its forward body) is reported by that class's own output, once.
             if (isModel) root = BuildInstance(type, "", new Dictionary<string, double>(), depth: 0, creation: null);
             else ParseForward(type);
             foreach (var field in type.GetMembers().OfType<IFieldSymbol>())
-                if (!field.IsStatic && !field.IsImplicitlyDeclared && IsLayerType(field.Type, out bool isArray)) layerFields.Add(new LayerField(field.Name, isArray));
+            {
+                if (field.IsStatic || field.IsImplicitlyDeclared || !IsLayerType(field.Type, out bool isArray)) continue;
+                // A field with no value gets no binding (it would dereference null).
+                bool hasValue = FieldInitializer(field) != null || AssignedInConstructor(type, field.Name);
+                bool recordModule = (field.Type is IArrayTypeSymbol a ? a.ElementType : field.Type).IsRecord; // MG0010 in its own output: not an IModule
+                layerFields.Add(new LayerField(field.Name, isArray, hasValue && !recordModule));
+                if (!hasValue && !isModel) Report("MG0009", field.Locations.FirstOrDefault(), field.Name, NoInitializer);
+            }
             foreach (var member in type.GetMembers().OfType<IPropertySymbol>())
             {
                 if (GetAttribute(member, "ParameterAttribute") is not { } attr) continue;
-                var shape = ParameterShape(member, attr);
-                if (shape != null)
-                    declared.Add(new DeclaredParameter(member.Name, Accessibility(member.DeclaredAccessibility), shape.Value, ParameterInit(attr)));
+                string? problem = ParameterProblem(member);
+                if (problem != null && !isModel) Report("MG0007", member.Locations.FirstOrDefault(), member.Name, problem);
+                var shape = problem == null ? ParameterShape(member, attr, quiet: isModel) : null;
+                if (member.IsPartialDefinition)
+                    declared.Add(new DeclaredParameter(member.Name, Accessibility(member.DeclaredAccessibility), shape ?? EquatableArray<int>.Empty,
+                        ParameterInit(attr), shape != null, member.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), Accessors(member)));
             }
             if (isModel) loss = ParseLoss(type);
         }
@@ -109,6 +134,24 @@ internal sealed class ModelParser
             _types.Values.OrderBy(t => t.TypeKey, StringComparer.Ordinal).ToEquatable(), loss, declared.ToEquatable(),
             layerFields.ToEquatable(), _diagnostics.Distinct().ToEquatable());
     }
+
+    const string NoInitializer = "a layer or module field needs an initializer or a constructor assignment with constant arguments";
+
+    /// <summary>Why a [Parameter] property cannot be bound (null when it can): it must be a get-only partial Tensor.</summary>
+    string? ParameterProblem(IPropertySymbol property)
+    {
+        if (!property.Type.Equals(_tensor, SymbolEqualityComparer.Default)) return "a [Parameter] property must be of type Tensor";
+        if (!property.IsPartialDefinition || property.SetMethod != null || property.IsStatic)
+            return "a [Parameter] property must be declared 'partial' with only a getter, e.g. 'public partial Tensor W { get; }'";
+        return null;
+    }
+
+    /// <summary>The accessors of a partial property's declaration, with their modifiers ("get", "private set").</summary>
+    EquatableArray<string> Accessors(IPropertySymbol property) =>
+        property.DeclaringSyntaxReferences.Select(r => r.GetSyntax(_ct)).OfType<PropertyDeclarationSyntax>().FirstOrDefault()?.AccessorList?.Accessors
+            .Select(a => string.Join(" ", a.Modifiers.Select(m => m.Text).Append(a.Keyword.Text))).ToEquatable() ?? EquatableArray.Of("get");
+
+    bool AssignedInConstructor(INamedTypeSymbol type, string field) => ConstructorAssignments(type, env: null).ContainsKey(field);
 
     // ---------------- instance tree ----------------
 
@@ -119,7 +162,16 @@ internal sealed class ModelParser
         if (!_types.ContainsKey(key))
         {
             _types[key] = new TypeSpec(key, null); // placeholder guards recursion
-            _types[key] = new TypeSpec(key, ParseForward(type));
+            // A module's forward body is reported by the module's own output; here its errors only stop the program.
+            if (depth > 0) _quiet++;
+            try
+            {
+                _types[key] = new TypeSpec(key, ParseForward(type));
+            }
+            finally
+            {
+                if (depth > 0) _quiet--;
+            }
         }
         var fields = new List<FieldSpec>();
         var parameters = new List<ParamSpec>();
@@ -139,7 +191,7 @@ internal sealed class ModelParser
                         var init = ctorAssignments.TryGetValue(field.Name, out var assigned) ? assigned : (FieldInitializer(field), env);
                         if (init.Item1 is null)
                         {
-                            Report("MG0009", field.Locations.FirstOrDefault(), field.Name, "a layer or module field needs an initializer or a constructor assignment with constant arguments");
+                            Report(depth == 0 ? "MG0009" : Diagnostics.SilentId, field.Locations.FirstOrDefault(), field.Name, NoInitializer);
                             continue;
                         }
                         var items = isArray
@@ -150,22 +202,17 @@ internal sealed class ModelParser
                     }
                 case IPropertySymbol property when GetAttribute(property, "ParameterAttribute") is { } attr:
                     {
-                        if (!property.Type.Equals(_tensor, SymbolEqualityComparer.Default))
+                        if (ParameterProblem(property) is { } problem)
                         {
-                            Report("MG0007", property.Locations.FirstOrDefault(), property.Name, "a [Parameter] property must be of type Tensor");
+                            Report(depth == 0 ? "MG0007" : Diagnostics.SilentId, property.Locations.FirstOrDefault(), property.Name, problem);
                             continue;
                         }
-                        if (!property.IsPartialDefinition)
-                        {
-                            Report("MG0007", property.Locations.FirstOrDefault(), property.Name, "a [Parameter] property must be declared 'partial' with only a getter, e.g. 'public partial Tensor W { get; }'");
-                            continue;
-                        }
-                        var shape = ParameterShape(property, attr);
+                        var shape = ParameterShape(property, attr, quiet: depth > 0);
                         if (shape != null) parameters.Add(new ParamSpec(property.Name, shape.Value, ParameterInit(attr)) { Scale = ParameterScale(attr) });
                         break;
                     }
                 case IPropertySymbol property when !property.IsStatic && IsLayerType(property.Type, out _):
-                    Report("MG0009", property.Locations.FirstOrDefault(), property.Name, "hold layers and modules in readonly fields, not properties");
+                    Report(depth == 0 ? "MG0009" : Diagnostics.SilentId, property.Locations.FirstOrDefault(), property.Name, "hold layers and modules in readonly fields, not properties");
                     break;
             }
         }
@@ -241,6 +288,12 @@ internal sealed class ModelParser
                 return null;
             }
         }
+        if (GetAttribute(type, "ModuleAttribute") != null && type.IsRecord)
+        {
+            // The module's own output says why a record cannot be a module (MG0010); here it only stops the program.
+            Report(Diagnostics.SilentId, creation, fieldName);
+            return null;
+        }
         if (GetAttribute(type, "ModuleAttribute") != null)
             return BuildInstance(type, path, args, depth + 1, creation);
         Report("MG0009", creation, fieldName, $"'{type.Name}' is neither a built-in layer nor a [Module] class");
@@ -287,7 +340,8 @@ internal sealed class ModelParser
     }
 
     /// <summary>Assignments <c>field = new ...</c> in the instance constructor, with the constructor's arguments bound.</summary>
-    Dictionary<string, (ExpressionSyntax?, Dictionary<string, double>)> ConstructorAssignments(INamedTypeSymbol type, Dictionary<string, double> env)
+    /// <remarks>With <paramref name="env"/> null, the assignments of every constructor.</remarks>
+    Dictionary<string, (ExpressionSyntax?, Dictionary<string, double>)> ConstructorAssignments(INamedTypeSymbol type, Dictionary<string, double>? env)
     {
         var result = new Dictionary<string, (ExpressionSyntax?, Dictionary<string, double>)>(StringComparer.Ordinal);
         foreach (var ctor in type.InstanceConstructors)
@@ -297,7 +351,7 @@ internal sealed class ModelParser
             {
                 if (r.GetSyntax(_ct) is not ConstructorDeclarationSyntax decl) continue;
                 // Only the constructor whose parameters are all bound is the one that ran.
-                if (!ctor.Parameters.All(p => env.ContainsKey(p.Name)) || ctor.Parameters.Length != env.Count) continue;
+                if (env != null && (!ctor.Parameters.All(p => env.ContainsKey(p.Name)) || ctor.Parameters.Length != env.Count)) continue;
                 var expressions = (decl.Body?.Statements ?? default).OfType<ExpressionStatementSyntax>().Select(s => s.Expression).ToList();
                 if (decl.ExpressionBody != null) expressions.Add(decl.ExpressionBody.Expression);
                 foreach (var e in expressions)
@@ -310,7 +364,7 @@ internal sealed class ModelParser
                             MemberAccessExpressionSyntax { Expression: ThisExpressionSyntax, Name: var n } => n.Identifier.ValueText,
                             _ => null,
                         };
-                        if (name != null) result[name] = (a.Right, env);
+                        if (name != null) result[name] = (a.Right, env ?? new Dictionary<string, double>());
                     }
                 }
             }
@@ -329,7 +383,7 @@ internal sealed class ModelParser
         return BuiltInLayer(type) != null || (type is INamedTypeSymbol named && GetAttribute(named, "ModuleAttribute") != null);
     }
 
-    EquatableArray<int>? ParameterShape(ISymbol member, AttributeData attr)
+    EquatableArray<int>? ParameterShape(ISymbol member, AttributeData attr, bool quiet)
     {
         var dims = new List<int>();
         foreach (var arg in attr.ConstructorArguments)
@@ -340,7 +394,7 @@ internal sealed class ModelParser
         var location = attr.ApplicationSyntaxReference?.GetSyntax(_ct);
         if (dims.Count == 0 || dims.Any(d => d < 1))
         {
-            Report("MG0007", location, member.Name, $"every dimension must be a positive constant, got ({string.Join(", ", dims)})");
+            Report(quiet ? Diagnostics.SilentId : "MG0007", location, member.Name, $"every dimension must be a positive constant, got ({string.Join(", ", dims)})");
             return null;
         }
         return dims.ToEquatable();
@@ -432,7 +486,10 @@ internal sealed class ModelParser
                 }
                 if (dims.Count == 0 || dims.Any(d => d < 1))
                 {
-                    Report("MG0006", shapeAttr.ApplicationSyntaxReference?.GetSyntax(_ct), p.Name, $"every dimension must be a positive constant, got ({string.Join(", ", dims)})");
+                    string got = $"({string.Join(", ", dims)})";
+                    Report("MG0006", shapeAttr.ApplicationSyntaxReference?.GetSyntax(_ct), p.Name, dims.Count > 1 && dims[0] == -1 && dims.Skip(1).All(d => d > 0)
+                        ? $"{got}: the batch dimension is implicit, so declare only a sample's shape: [Shape({string.Join(", ", dims.Skip(1))})]"
+                        : $"every dimension must be a positive constant, got {got}");
                     ok = false;
                 }
             }
@@ -441,7 +498,7 @@ internal sealed class ModelParser
         var body = new List<Stmt>();
         if (syntax.ExpressionBody != null)
         {
-            if (ParseExpr(syntax.ExpressionBody.Expression, model) is { } e) body.Add(new ReturnStmt(e, SourceSpan.From(syntax.ExpressionBody.Expression)));
+            if (!CSharpRejects(syntax.ExpressionBody.Expression, model) && ParseExpr(syntax.ExpressionBody.Expression, model) is { } e) body.Add(new ReturnStmt(e, SourceSpan.From(syntax.ExpressionBody.Expression)));
         }
         else
         {
@@ -455,6 +512,7 @@ internal sealed class ModelParser
         foreach (var s in statements)
         {
             _ct.ThrowIfCancellationRequested();
+            if (s is not BlockSyntax && CSharpRejects(s, model)) continue;
             switch (s)
             {
                 case BlockSyntax block:
@@ -469,6 +527,7 @@ internal sealed class ModelParser
                             continue;
                         }
                         if (ParseExpr(v.Initializer.Value, model) is { } e) body.Add(new AssignStmt(v.Identifier.ValueText, e, SourceSpan.From(v)));
+                        else _reportedLocals.Add(v.Identifier.ValueText);
                     }
                     break;
                 case ExpressionStatementSyntax { Expression: AssignmentExpressionSyntax a } when a.Left is IdentifierNameSyntax target
@@ -505,11 +564,26 @@ internal sealed class ModelParser
                     break;
                 case EmptyStatementSyntax:
                     break;
+                case LocalFunctionStatementSyntax local:
+                    Report("MG0004", s, FirstLine(s), "a local function cannot be inlined into the graph; write its body in place, or make it a [Module] with a [Forward] method");
+                    _reportedLocals.Add(local.Identifier.ValueText);
+                    break;
                 default:
                     Report("MG0004", s, FirstLine(s), "statements in a forward body are local declarations, assignments, constant-bound 'for' loops and 'return'");
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// Whether C# reports an error in <paramref name="node"/>: then that error is the one the user sees, and the
+    /// construct is recorded silently (the class gets no program) rather than reported a second time.
+    /// </summary>
+    bool CSharpRejects(SyntaxNode node, SemanticModel model)
+    {
+        if (!model.GetDiagnostics(node.Span, _ct).Any(d => d.Severity == DiagnosticSeverity.Error)) return false;
+        Report(Diagnostics.SilentId, node, FirstLine(node));
+        return true;
     }
 
     static string FirstLine(SyntaxNode s)
@@ -609,12 +683,18 @@ internal sealed class ModelParser
                 return new LocalExpr(local.Name, span);
             case IParameterSymbol parameter:
                 return new LocalExpr(parameter.Name, span);
-            case IFieldSymbol field when !field.IsStatic:
+            case IFieldSymbol field when !field.IsStatic && IsLayerType(field.Type, out _):
                 return new MemberExpr(field.Name, null, span);
             case IPropertySymbol property when !property.IsStatic && GetAttribute(property, "ParameterAttribute") != null:
                 return new MemberExpr(property.Name, null, span);
             case null:
-                Report("MG0003", id, id.Identifier.ValueText, "the name does not resolve");
+                // C# reports the name it cannot find (CS0103); the class only gets no program.
+                Report(Diagnostics.SilentId, id, id.Identifier.ValueText);
+                return null;
+            case IFieldSymbol field when !IsLayerType(field.Type, out _):
+                Report("MG0004", id, id.Identifier.ValueText, field.Type.SpecialType is >= SpecialType.System_SByte and <= SpecialType.System_Double
+                    ? "a field is read when the model runs, but a loop bound, index or op argument must be known when it compiles: make it 'const'"
+                    : "only layer and module fields, [Parameter] properties, locals and constants can be used in a forward body");
                 return null;
             case var other:
                 Report("MG0004", id, id.Identifier.ValueText, $"a {other.Kind.ToString().ToLowerInvariant()} cannot be used in a forward body; use locals, layer fields and [Parameter] properties");
@@ -643,7 +723,15 @@ internal sealed class ModelParser
         }
         if (method == null)
         {
-            Report("MG0003", inv.Expression, name, "no such method");
+            // Nothing by that name: C# reports it (CS0103, CS1061); the class only gets no program.
+            Report(Diagnostics.SilentId, inv.Expression, name);
+            return null;
+        }
+        if (inv.Expression is IdentifierNameSyntax callee && _reportedLocals.Contains(callee.Identifier.ValueText)
+            && model.GetSymbolInfo(callee).Symbol is ILocalSymbol or IMethodSymbol { MethodKind: MethodKind.LocalFunction })
+        {
+            // Its declaration was reported; the call is the same mistake.
+            Report(Diagnostics.SilentId, inv.Expression, name);
             return null;
         }
         if (!resolved && (method.ContainingType.Equals(_ops, SymbolEqualityComparer.Default) || IsLayerType(method.ContainingType, out _)))
@@ -722,12 +810,13 @@ internal sealed class ModelParser
         _ => "internal",
     };
 
-    void Report(string id, SyntaxNode? node, params string[] args) =>
-        _diagnostics.Add(new DiagnosticInfo(id, node == null ? null : SourceSpan.From(node), args.ToEquatable()));
+    void Report(string id, SyntaxNode? node, params string[] args) => Add(id, node == null ? null : SourceSpan.From(node), args);
 
-    void Report(string id, SyntaxToken token, params string[] args) =>
-        _diagnostics.Add(new DiagnosticInfo(id, SourceSpan.From(token.GetLocation()), args.ToEquatable()));
+    void Report(string id, SyntaxToken token, params string[] args) => Add(id, SourceSpan.From(token.GetLocation()), args);
 
     void Report(string id, Location? location, params string[] args) =>
-        _diagnostics.Add(new DiagnosticInfo(id, location == null || !location.IsInSource ? null : SourceSpan.From(location), args.ToEquatable()));
+        Add(id, location == null || !location.IsInSource ? null : SourceSpan.From(location), args);
+
+    void Add(string id, SourceSpan? span, string[] args) =>
+        _diagnostics.Add(new DiagnosticInfo(_quiet > 0 ? Diagnostics.SilentId : id, span, args.ToEquatable()));
 }

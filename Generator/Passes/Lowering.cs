@@ -23,6 +23,8 @@ internal sealed class Lowering
     readonly Dictionary<string, int> _paramNodes = new(StringComparer.Ordinal);
     readonly List<DiagnosticInfo> _diagnostics = new();
     readonly bool _training;
+    /// <summary>For a shape error of a layer: the node that did not fit and what the layer expects of it.</summary>
+    readonly Dictionary<DiagnosticInfo, (int Node, string Expects)> _expectations = new();
     int _unrolled;
 
     Lowering(ClassSpec spec, bool training)
@@ -195,7 +197,10 @@ internal sealed class Lowering
         }
         catch (CompileError error)
         {
-            Report(error.Id, e.Span, error.Args);
+            // An error about one argument (an axis) is reported at that argument.
+            var span = e is OpCallExpr call && error.Argument is int i && i < call.Args.Count ? call.Args[i].Span : e.Span;
+            Report(error.Id, span, error.Args);
+            if (error.Expects != null) _expectations[_diagnostics[_diagnostics.Count - 1]] = (error.Input, error.Expects);
             return null;
         }
     }
@@ -319,10 +324,33 @@ internal sealed class Lowering
         if (!_types.TryGetValue(instance.TypeKey, out var type) || type.Forward == null) return null;
         if (type.Forward.Params.Count != args.Count)
             throw new CompileError("MG0004", ExprPrinter.Print(call), $"Forward takes {type.Forward.Params.Count} arguments");
+        int reported = _diagnostics.Count;
         var result = Invoke(instance, type.Forward, args, call.Span);
         if (result == null && _diagnostics.Count == 0)
             throw new CompileError("MG0004", ExprPrinter.Print(call), "the module's Forward does not return a value on every path");
+        for (int i = reported; i < _diagnostics.Count; i++)
+            if (_diagnostics[i].Id == "MG0002") _diagnostics[i] = AtModuleCall(_diagnostics[i], call, instance, args);
         return result;
+    }
+
+    /// <summary>
+    /// A shape error inside a module's forward body, moved to the call that gave the module its input: it names the
+    /// module's field and class, the input's shape and (when the op that failed takes that input as is) the shape the
+    /// module expects; the place inside the module becomes an additional location.
+    /// </summary>
+    DiagnosticInfo AtModuleCall(DiagnosticInfo inner, LayerCallExpr call, InstanceSpec instance, List<Value> args)
+    {
+        string module = instance.TypeKey.Substring(instance.TypeKey.LastIndexOf('.') + 1);
+        var inputs = args.OfType<TensorValue>().ToList();
+        string given = string.Join(" and ", inputs.Select(t => _b.Graph[t.Node].Shape.ToString()));
+        string expects = _expectations.TryGetValue(inner, out var x) && inputs.Any(t => t.Node == x.Node) ? $"{module} expects {x.Expects}; " : "";
+        var moved = new DiagnosticInfo("MG0002", call.Span, EquatableArray.Of($"{ExprPrinter.Print(call)} ({module})",
+            $"input {given} does not fit: {expects}inside {module}, {inner.Args[0]}: {inner.Args[1]}"))
+        {
+            Additional = (inner.Span == null ? inner.Additional : inner.Additional.Prepend(inner.Span)).ToEquatable(),
+        };
+        if (_expectations.TryGetValue(inner, out x)) _expectations[moved] = x;
+        return moved;
     }
 
     Value? OpCall(OpCallExpr call, InstanceSpec self, Dictionary<string, Value> env)

@@ -67,7 +67,7 @@ public partial class BceModel
     [Loss] public Tensor Loss(Tensor y, Tensor target) => BinaryCrossEntropyWithLogits(y, target);
 }
 
-/// <summary>Softmax and log-softmax over axis 1 (not the last) of a 3-D value.</summary>
+/// <summary>Softmax and log-softmax over per-sample axis 0 (not the last) of a (B, 4, 6) value.</summary>
 [Model]
 public partial class SoftmaxAxisModel
 {
@@ -78,7 +78,7 @@ public partial class SoftmaxAxisModel
     public Tensor Forward([Shape(4, 6)] Tensor x)
     {
         var z = x * Scale + Shift;
-        return Softmax(z, axis: 1) * 3 + LogSoftmax(z, 1) * z;
+        return Softmax(z, axis: 0) * 3 + LogSoftmax(z, 0) * z;
     }
 
     [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);

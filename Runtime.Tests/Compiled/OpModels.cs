@@ -66,15 +66,18 @@ public partial class SoftmaxModel
     {
         var z = layer.Forward(x);
         var p = Softmax(z);
-        var lp = LogSoftmax(z, axis: 1);
-        var rowSum = Sum(z * p, 1, keepDims: true);
+        var lp = LogSoftmax(z, axis: 0);
+        var rowSum = Sum(z * p, -1, keepDims: true);
         return p * lp + z * rowSum;
     }
 
     [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);
 }
 
-/// <summary>Reductions: Sum and Mean over everything and over an axis, with and without keepDims.</summary>
+/// <summary>
+/// Reductions: Sum and Mean over everything and over a per-sample axis, with and without keepDims (the batch is never
+/// an axis: the loss sums each sample's row, then averages).
+/// </summary>
 [Model]
 public partial class ReductionModel
 {
@@ -87,11 +90,10 @@ public partial class ReductionModel
         var z = layer.Forward(x) * Scale;
         var rowMean = Mean(z, -1, keepDims: true);
         var centered = z - rowMean;
-        var columnMean = Mean(centered, 0);
-        return centered * columnMean + Sum(Tanh(z), 1, keepDims: true) / 12;
+        return centered * Scale + Sum(Tanh(z), 0, keepDims: true) / 12;
     }
 
-    [Loss] public Tensor Loss(Tensor y, Tensor target) => Sum(Square(y - target)) / 100 + Mean(y) * 0.25f;
+    [Loss] public Tensor Loss(Tensor y, Tensor target) => Sum(Square(y - target)) / 100 + Mean(y) * 0.25f + Mean(Sum(y, 0)) * 0.02f;
 }
 
 /// <summary>Modules composed in a model: an array of residual blocks unrolled by a constant-bound loop.</summary>
@@ -133,7 +135,7 @@ public partial class SequenceLinearModel
     readonly Linear output = new(6, 3);
 
     [Forward]
-    public Tensor Forward([Shape(5, 7)] Tensor x) => output.Forward(Mean(Tanh(embed.Forward(x)), 1));
+    public Tensor Forward([Shape(5, 7)] Tensor x) => output.Forward(Mean(Tanh(embed.Forward(x)), 0));
 
     [Loss] public Tensor Loss(Tensor logits, Labels labels) => SoftmaxCrossEntropy(logits, labels);
 }
@@ -149,7 +151,7 @@ public partial class SharedInputModel
     readonly Linear right = new(9, 6);
 
     [Forward]
-    public Tensor Forward([Shape(9)] Tensor x) => left.Forward(x) * right.Forward(Tanh(x)) + Sum(x * x, 1, keepDims: true);
+    public Tensor Forward([Shape(9)] Tensor x) => left.Forward(x) * right.Forward(Tanh(x)) + Sum(x * x, 0, keepDims: true);
 
     [Loss] public Tensor Loss(Tensor y, Tensor target) => MeanSquaredError(y, target);
 }

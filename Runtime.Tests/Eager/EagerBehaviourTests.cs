@@ -15,11 +15,12 @@ public class EagerBehaviourTests
     public void SoftmaxOfOneTwoThree()
     {
         // e^k / (e + e² + e³): e = 2.718282, e² = 7.389056, e³ = 20.085537, sum = 30.192875
-        var y = Softmax(new Tensor(new[] { 1f, 2f, 3f }, 3));
+        // A batch of one sample: axes count after the batch, so a plain vector (3) has no axis to normalize.
+        var y = Softmax(new Tensor(new[] { 1f, 2f, 3f }, 1, 3)).ToArray();
         Assert.Equal(0.090031, y[0], Digits);
         Assert.Equal(0.244728, y[1], Digits);
         Assert.Equal(0.665241, y[2], Digits);
-        var l = LogSoftmax(new Tensor(new[] { 1f, 2f, 3f }, 3));
+        var l = LogSoftmax(new Tensor(new[] { 1f, 2f, 3f }, 1, 3)).ToArray();
         Assert.Equal(-2.407606, l[0], Digits); // 1 - ln 30.192875 = 1 - 3.407606
         Assert.Equal(-0.407606, l[2], Digits);
     }
@@ -59,10 +60,11 @@ public class EagerBehaviourTests
         Assert.Equal(new[] { 0f, -1f, -2f, -3f, -4f, -5f }, (1f - x).ToArray());
         Assert.Equal(new[] { 0.5f, 1f, 1.5f, 2f, 2.5f, 3f }, (x / 2f).ToArray());
         Assert.Equal(new[] { -1f, -2f, -3f, -4f, -5f, -6f }, (-x).ToArray());
-        Assert.Equal(new[] { 1, 3 }, Sum(x, 0, keepDims: true).GetShape());
-        Assert.Equal(new[] { 5f, 7f, 9f }, Sum(x, 0).ToArray());
+        // Axes count the per-sample dimensions: for (2, 3), axis 0 and axis -1 are both the 3.
+        Assert.Equal(new[] { 2, 1 }, Sum(x, 0, keepDims: true).GetShape());
+        Assert.Equal(new[] { 6f, 15f }, Sum(x, 0).ToArray());
         Assert.Equal(new[] { 2f, 5f }, Mean(x, -1).ToArray());
-        Assert.Equal(new[] { 2, 1 }, Mean(x, 1, keepDims: true).GetShape());
+        Assert.Equal(new[] { 2, 1 }, Mean(x, 0, keepDims: true).GetShape());
         Assert.Equal(21f, Sum(x).Item());
         Assert.Equal(3.5f, Mean(x).Item());
     }
@@ -153,6 +155,11 @@ public class EagerBehaviourTests
         ex = Assert.Throws<ArgumentException>(() => SoftmaxCrossEntropy(new Tensor(1, 3), new Labels(new[] { 3 })));
         Assert.Contains("label 3", ex.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => Softmax(new Tensor(2, 3), axis: 2));
+        // The batch (first) dimension is never an axis, from either end.
+        var axis = Assert.Throws<ArgumentOutOfRangeException>(() => Sum(new Tensor(2, 3), axis: 1));
+        Assert.Contains("Sum: axis 1 is not a per-sample axis of (2, 3)", axis.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Mean(new Tensor(2, 3), axis: -2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Softmax(new Tensor(3)));
         ex = Assert.Throws<ArgumentException>(() => new Tensor(2, 3).Reshape(4, 2));
         Assert.Contains("(2, 3)", ex.Message);
     }

@@ -106,8 +106,8 @@ static class OpCases
         yield return MatMul(new[] { 2, 3, 5 }, 7);
         yield return MatMul(new[] { 5 }, 3);
 
-        // ---- softmax family on every axis
-        foreach (var (shape, axis) in new[] { (new[] { 3, 5 }, -1), (new[] { 3, 5 }, 0), (new[] { 2, 3, 5 }, 1), (new[] { 2, 3, 5 }, 0), (new[] { 2, 3, 5 }, 2) })
+        // ---- softmax family on every per-sample axis (0 is the first dimension after the batch; negative from the end)
+        foreach (var (shape, axis) in new[] { (new[] { 3, 5 }, -1), (new[] { 3, 5 }, 0), (new[] { 2, 3, 5 }, 0), (new[] { 2, 3, 5 }, 1), (new[] { 2, 3, 5 }, -2) })
         {
             yield return Axis("Softmax", shape, axis,
                 (x, y, o, a, i) => Reference.Softmax<double>(x, y, o, a, i),
@@ -264,7 +264,8 @@ static class OpCases
 
     static OpCase Axis(string name, int[] shape, int axis, AxisForward forward, AxisBackward backward, Func<Tensor[], Tensor> eager, bool keepShape)
     {
-        var (outer, size, inner) = Reference.SplitAtAxis(shape, axis);
+        // The reference kernels take an axis of the full shape; the ops count per-sample axes (the batch is never one).
+        var (outer, size, inner) = Reference.SplitAtAxis(shape, axis < 0 ? axis : axis + 1);
         int outLength = keepShape ? outer * size * inner : outer * inner;
         return new OpCase($"{name}{Tensor.FormatShape(shape)}axis{axis}", new[] { shape }, new[] { Draw.Any },
             x =>
