@@ -24,14 +24,15 @@ public sealed class NativeAotCollection
 [Collection(NativeAotCollection.Name)]
 public class NativeAotTests
 {
-    static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir != null && !File.Exists(Path.Combine(dir.FullName, "ModelGen.sln"))) dir = dir.Parent;
         return dir?.FullName ?? throw new InvalidOperationException("ModelGen.sln not found above " + AppContext.BaseDirectory);
     }
 
-    static (int ExitCode, string Output) Run(string file, string arguments, string workingDirectory, int timeoutMs)
+    /// <summary>Runs a process to its end (killed after <paramref name="timeoutMs"/>), with no MSBuild setting of this test host in its environment.</summary>
+    internal static (int ExitCode, string Output) Run(string file, string arguments, string workingDirectory, int timeoutMs)
     {
         var start = new ProcessStartInfo(file, arguments)
         {
@@ -40,6 +41,10 @@ public class NativeAotTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // A child build must see its own SDK set-up only: no property of this test host's build leaks into it.
+        start.Environment.Remove("MSBuildExtensionsPath");
+        start.Environment.Remove("MSBUILD_EXE_PATH");
+        start.Environment.Remove("MSBuildSDKsPath");
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

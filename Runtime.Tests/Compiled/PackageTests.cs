@@ -1,5 +1,4 @@
 using System;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.IO.Compression;
@@ -65,36 +64,10 @@ public class PackageTests
         Console.WriteLine("accuracy " + (metrics.Accuracy ?? double.NaN).ToString("F4", CultureInfo.InvariantCulture));
         """;
 
-    static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir != null && !File.Exists(Path.Combine(dir.FullName, "ModelGen.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException("ModelGen.sln not found above " + AppContext.BaseDirectory);
-    }
+    static string RepositoryRoot() => NativeAotTests.RepositoryRoot();
 
-    static (int ExitCode, string Output) Run(string file, string arguments, string workingDirectory, int timeoutMs)
-    {
-        var start = new ProcessStartInfo(file, arguments)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        // The consumer must see the packages only: no property of this test host's build leaks into it.
-        start.Environment.Remove("MSBuildExtensionsPath");
-        start.Environment.Remove("MSBUILD_EXE_PATH");
-        start.Environment.Remove("MSBuildSDKsPath");
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeoutMs))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} {arguments} did not finish in {timeoutMs / 1000} s");
-        }
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
+    static (int ExitCode, string Output) Run(string file, string arguments, string workingDirectory, int timeoutMs) =>
+        NativeAotTests.Run(file, arguments, workingDirectory, timeoutMs);
 
     static void Succeeds((int ExitCode, string Output) result, string what) =>
         Assert.True(result.ExitCode == 0, $"{what} failed (exit code {result.ExitCode}):\n{result.Output}");
