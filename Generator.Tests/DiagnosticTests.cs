@@ -442,7 +442,7 @@ public class DiagnosticTests
     {
         var ids = typeof(ModelGen.Generator.Diagnostics).GetFields()
             .Select(f => f.GetValue(null)).OfType<DiagnosticDescriptor>().Select(d => d.Id).OrderBy(i => i).ToList();
-        Assert.Equal(Enumerable.Range(1, 11).Select(i => $"MG{i:D4}"), ids);
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => $"MG{i:D4}"), ids);
         foreach (var id in ids) Assert.Equal(id, ModelGen.Generator.Diagnostics.ById(id).Id);
     }
 }

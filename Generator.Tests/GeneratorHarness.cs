@@ -83,24 +83,35 @@ public static class GeneratorHarness
     public static CSharpCompilation CreateCompilation(params (string Path, string Text)[] sources) => CreateCompilation(gpu: false, sources);
 
     /// <summary>A compilation of <paramref name="sources"/>; with <paramref name="gpu"/> it references the GPU backend, so the generator writes GPU programs.</summary>
-    public static CSharpCompilation CreateCompilation(bool gpu, params (string Path, string Text)[] sources)
+    public static CSharpCompilation CreateCompilation(bool gpu, params (string Path, string Text)[] sources) => CreateCompilation(gpu, ParseOptions, sources);
+
+    static CSharpCompilation CreateCompilation(bool gpu, CSharpParseOptions parseOptions, params (string Path, string Text)[] sources)
     {
-        var trees = sources.Select(s => CSharpSyntaxTree.ParseText(s.Text, ParseOptions, s.Path)).ToList();
+        var trees = sources.Select(s => CSharpSyntaxTree.ParseText(s.Text, parseOptions, s.Path)).ToList();
         if (!RuntimeHasOperators) trees.Add(CSharpSyntaxTree.ParseText(OperatorShim, ParseOptions, "TensorOperatorShim.cs"));
         return CSharpCompilation.Create("UserModels", trees, gpu ? GpuReferences : References,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
     }
 
-    public static GeneratorDriver CreateDriver() =>
+    public static GeneratorDriver CreateDriver() => CreateDriver(ParseOptions);
+
+    static GeneratorDriver CreateDriver(CSharpParseOptions parseOptions) =>
         CSharpGeneratorDriver.Create(
             new[] { new ModelGen.Generator.ModelGenerator().AsSourceGenerator() },
-            parseOptions: ParseOptions,
+            parseOptions: parseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     /// <summary>Runs the generator over one source file (named <paramref name="path"/>).</summary>
     public static GeneratorResult Run(string source, string path = "Model.cs") => Run(new[] { (path, source) });
 
     public static GeneratorResult Run(params (string Path, string Text)[] sources) => Run(CreateDriver(), CreateCompilation(sources));
+
+    /// <summary>Runs the generator over one source file in a project whose C# version is <paramref name="version"/> (its generated files too).</summary>
+    public static GeneratorResult Run(string source, LanguageVersion version)
+    {
+        var options = new CSharpParseOptions(version);
+        return Run(CreateDriver(options), CreateCompilation(gpu: false, options, ("Model.cs", source)));
+    }
 
     /// <summary>Runs the generator over one source file in a project that references the GPU backend.</summary>
     public static GeneratorResult RunGpu(string source, string path = "Model.cs") => Run(CreateDriver(), CreateCompilation(gpu: true, (path, source)));

@@ -62,6 +62,11 @@ public static class Diagnostics
         "ModelGen could not compile '{0}' ({1}); please report this with the model source",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor NeedsCSharp13 = new(
+        "MG0012", "ModelGen needs C# 13",
+        "'{0}' declares [Parameter] partial properties, which need C# 13 or later; this project uses C# {1}: set <LangVersion>13</LangVersion> (or later) in the project file",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     /// <summary>
     /// Marks a problem the C# compiler already reports (e.g. arguments that fit no overload): the class gets no
     /// compiled program, and ModelGen adds no diagnostic of its own.
@@ -83,6 +88,7 @@ public static class Diagnostics
         "MG0008" => InvalidSignature,
         "MG0009" => InvalidLayer,
         "MG0010" => ClassConflict,
+        "MG0012" => NeedsCSharp13,
         _ => InternalError,
     };
 }

@@ -117,12 +117,22 @@ internal sealed class ModelParser
                 layerFields.Add(new LayerField(field.Name, isArray, hasValue && !recordModule));
                 if (!hasValue && !isModel) Report("MG0009", field.Locations.FirstOrDefault(), field.Name, NoInitializer);
             }
+            bool needsCSharp13Reported = false;
             foreach (var member in type.GetMembers().OfType<IPropertySymbol>())
             {
                 if (GetAttribute(member, "ParameterAttribute") is not { } attr) continue;
                 string? problem = ParameterProblem(member);
                 if (problem != null && !isModel) Report("MG0007", member.Locations.FirstOrDefault(), member.Name, problem);
                 var shape = problem == null ? ParameterShape(member, attr, quiet: isModel) : null;
+                // Partial properties are C# 13: below it, one error for the class and no implementation part (C# would
+                // report each one again inside the generated file).
+                if (member.IsPartialDefinition && LanguageVersionOf(member) is { } version && version < LanguageVersion.CSharp13)
+                {
+                    if (!needsCSharp13Reported)
+                        Report("MG0012", member.Locations.FirstOrDefault(), type.Name, version.ToDisplayString());
+                    needsCSharp13Reported = true;
+                    continue;
+                }
                 if (member.IsPartialDefinition)
                     declared.Add(new DeclaredParameter(member.Name, Accessibility(member.DeclaredAccessibility), shape ?? EquatableArray<int>.Empty,
                         ParameterInit(attr), shape != null, member.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat), Accessors(member)));
@@ -145,6 +155,10 @@ internal sealed class ModelParser
             return "a [Parameter] property must be declared 'partial' with only a getter, e.g. 'public partial Tensor W { get; }'";
         return null;
     }
+
+    /// <summary>The C# version of the file that declares <paramref name="symbol"/> (null when not in source).</summary>
+    static LanguageVersion? LanguageVersionOf(ISymbol symbol) =>
+        symbol.DeclaringSyntaxReferences.FirstOrDefault()?.SyntaxTree.Options is CSharpParseOptions options ? options.LanguageVersion : null;
 
     /// <summary>The accessors of a partial property's declaration, with their modifiers ("get", "private set").</summary>
     EquatableArray<string> Accessors(IPropertySymbol property) =>
@@ -457,9 +471,10 @@ internal sealed class ModelParser
             Report("MG0008", syntax.ReturnType, method.Name, "must return Tensor");
             ok = false;
         }
-        if (method.IsStatic || method.IsGenericMethod)
+        // A loss reads only its arguments, so it may be static (what CA1822 asks of it); a forward reads the layers.
+        if (method.IsGenericMethod || (method.IsStatic && !isLoss))
         {
-            Report("MG0008", syntax.Identifier, method.Name, "must be a non-generic instance method");
+            Report("MG0008", syntax.Identifier, method.Name, isLoss ? "must be a non-generic method" : "must be a non-generic instance method");
             ok = false;
         }
         var ps = new List<MethodParam>();
