@@ -72,6 +72,48 @@ public class GpuOptimizerTests
         Device.Synchronize();
     }
 
+    /// <summary><see cref="Make"/>'s optimizers with double literals (<c>0.05</c> for <c>0.05f</c>), clipping and a schedule on each.</summary>
+    static (Optimizer Double, Optimizer Float) MakePair(string name) => name switch
+    {
+        "sgd" => (new Sgd(0.05, momentum: 0.8, nesterov: true, weightDecay: 0.05) { ClipGradientNorm = 0.5, Schedule = new StepDecay(2, 0.3) },
+                  new Sgd(0.05f, momentum: 0.8f, nesterov: true, weightDecay: 0.05f) { ClipGradientNorm = 0.5f, Schedule = new StepDecay(2, 0.3f) }),
+        "adam" => (new Adam(0.01, 0.8, 0.99, 1e-7, 0.1) { ClipGradientNorm = 0.5, Schedule = new ExponentialDecay(0.9) },
+                   new Adam(0.01f, 0.8f, 0.99f, 1e-7f, 0.1f) { ClipGradientNorm = 0.5f, Schedule = new ExponentialDecay(0.9f) }),
+        "adamw" => (new AdamW(1e-3, weightDecay: 0.1) { ClipGradientNorm = 0.5, Schedule = new CosineDecay(3, 0.1) },
+                    new AdamW(1e-3f, weightDecay: 0.1f) { ClipGradientNorm = 0.5f, Schedule = new CosineDecay(3, 0.1f) }),
+        _ => (new RMSprop(0.01, alpha: 0.9, epsilon: 1e-6, weightDecay: 0.1, momentum: 0.5, centered: true) { ClipGradientNorm = 0.5 },
+              new RMSprop(0.01f, alpha: 0.9f, epsilon: 1e-6f, weightDecay: 0.1f, momentum: 0.5f, centered: true) { ClipGradientNorm = 0.5f }),
+    };
+
+    [Theory]
+    [InlineData("sgd")]
+    [InlineData("adam")]
+    [InlineData("adamw")]
+    [InlineData("rmsprop")]
+    public void Double_and_float_hyperparameters_give_the_same_bits_on_the_device(string name)
+    {
+        var (d, f) = MakePair(name);
+        var store = Store();
+        int n = store.TrainableLength;
+        var initial = store.TrainableValues.ToArray();
+        float[] Run(Optimizer optimizer)
+        {
+            using var values = GpuTestDevice.Upload(initial);
+            using var gradients = GpuTestDevice.Upload(new float[n]);
+            using var gpu = new GpuOptimizer(Device, optimizer, n);
+            for (int step = 0; step < 3; step++)
+            {
+                FillGradients(store, step);
+                CopyTo(gradients, store.TrainableGradients);
+                gpu.Step(values.View, gradients.View);
+            }
+            return GpuTestDevice.Download(values.View, n);
+        }
+        var withDoubles = Run(d);
+        Assert.Equal(Run(f), withDoubles);
+        Assert.NotEqual(initial, withDoubles);
+    }
+
     [Theory]
     [MemberData(nameof(Optimizers))]
     public void Three_steps_match_the_cpu_optimizer(string name, float clip)

@@ -120,12 +120,12 @@ public sealed class GpuOptimizer : IDisposable
             throw new ArgumentException($"GpuOptimizer.Step: values has {values.Length} floats but the optimizer trains {_length}.", nameof(values));
         if (gradients.Length < _length)
             throw new ArgumentException($"GpuOptimizer.Step: gradients has {gradients.Length} floats but the optimizer trains {_length}.", nameof(gradients));
-        bool clip = _optimizer.ClipGradientNorm is float;
+        bool clip = _optimizer.ClipNorm is float;
         if (_length > 0)
         {
             var stream = _device.Stream;
             var g = gradients.SubView(0, _length);
-            if (_optimizer.ClipGradientNorm is float maxNorm)
+            if (_optimizer.ClipNorm is float maxNorm)
             {
                 int gs = _kernels.GroupSize;
                 _kernels.NormPartials(stream, new KernelConfig(new Index1D(_normGroups), new Index1D(gs), SharedMemoryConfig.RequestDynamic<double>(gs)),
@@ -138,13 +138,14 @@ public sealed class GpuOptimizer : IDisposable
                 P = values.SubView(0, _length), G = g, Coefficient = _coefficient.View, Clip = clip ? 1 : 0,
                 S0 = _s0, S1 = _s1, S2 = _s2,
             };
-            float lr = _optimizer.CurrentLearningRate;
+            float lr = _optimizer.CurrentRate;
+            // The optimizers keep their hyperparameters as floats and give them back as doubles: casting back is exact.
             switch (_kind)
             {
                 case Kind.Sgd:
                 {
                     var o = (Sgd)_optimizer;
-                    a.Lr = lr; a.Momentum = o.Momentum; a.WeightDecay = o.WeightDecay;
+                    a.Lr = lr; a.Momentum = (float)o.Momentum; a.WeightDecay = (float)o.WeightDecay;
                     a.HasMomentum = o.Momentum != 0 ? 1 : 0; a.Nesterov = o.Nesterov ? 1 : 0;
                     _kernels.Sgd(stream, _length, a);
                     break;
@@ -152,21 +153,22 @@ public sealed class GpuOptimizer : IDisposable
                 case Kind.Adam:
                 {
                     var o = (Adam)_optimizer;
-                    AdamScalars(ref a, lr, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, coupled: true);
+                    AdamScalars(ref a, lr, o.Settings, coupled: true);
                     _kernels.Adam(stream, _length, a);
                     break;
                 }
                 case Kind.AdamW:
                 {
                     var o = (AdamW)_optimizer;
-                    AdamScalars(ref a, lr, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, coupled: false);
+                    AdamScalars(ref a, lr, o.Settings, coupled: false);
                     _kernels.AdamW(stream, _length, a);
                     break;
                 }
                 default:
                 {
                     var o = (RMSprop)_optimizer;
-                    a.Lr = lr; a.Alpha = o.Alpha; a.C = 1 - o.Alpha; a.Eps = o.Epsilon; a.WeightDecay = o.WeightDecay; a.Momentum = o.Momentum;
+                    float alpha = (float)o.Alpha;
+                    a.Lr = lr; a.Alpha = alpha; a.C = 1 - alpha; a.Eps = (float)o.Epsilon; a.WeightDecay = (float)o.WeightDecay; a.Momentum = (float)o.Momentum;
                     a.HasMomentum = o.Momentum != 0 ? 1 : 0; a.Centered = o.Centered ? 1 : 0;
                     _kernels.RMSprop(stream, _length, a);
                     break;
@@ -178,8 +180,9 @@ public sealed class GpuOptimizer : IDisposable
     }
 
     // AdamCore.Step's scalars, computed the same way: t = StepCount + 1, the learning rate in double.
-    void AdamScalars(ref UpdateArgs a, double lr, float beta1, float beta2, float epsilon, float weightDecay, bool coupled)
+    void AdamScalars(ref UpdateArgs a, double lr, AdamCore.Hyperparameters h, bool coupled)
     {
+        (float beta1, float beta2, float epsilon, float weightDecay) = h;
         int t = _optimizer.StepCount + 1;
         a.Decay = coupled ? weightDecay : (float)(1.0 - lr * weightDecay);
         a.StepSize = (float)(lr / (1.0 - Math.Pow(beta1, t)));

@@ -158,7 +158,7 @@ public sealed class ResumeTests : IDisposable
         public readonly Optimizer Optimizer;
         readonly int[] _parameters;
         readonly int _step;
-        readonly float _lr;
+        readonly double _lr;
         readonly List<int[]> _state;
 
         public Target(Optimizer optimizer)

@@ -22,21 +22,27 @@ internal static class AdamCore
     /// <summary>The state buffers: the first and second moments.</summary>
     internal static readonly string[] StateNames = { "m", "v" };
 
-    internal static void AddHyperparameters(IDictionary<string, string> into, float beta1, float beta2, float epsilon, float weightDecay)
+    /// <summary>The hyperparameters as the update uses them: rounded to float once, in <see cref="Validate"/>.</summary>
+    internal readonly record struct Hyperparameters(float Beta1, float Beta2, float Epsilon, float WeightDecay);
+
+    internal static void AddHyperparameters(IDictionary<string, string> into, Hyperparameters h)
     {
-        into["beta1"] = Optimizer.Format(beta1);
-        into["beta2"] = Optimizer.Format(beta2);
-        into["epsilon"] = Optimizer.Format(epsilon);
-        into["weight_decay"] = Optimizer.Format(weightDecay);
+        into["beta1"] = Optimizer.Format(h.Beta1);
+        into["beta2"] = Optimizer.Format(h.Beta2);
+        into["epsilon"] = Optimizer.Format(h.Epsilon);
+        into["weight_decay"] = Optimizer.Format(h.WeightDecay);
     }
 
-    internal static void Validate(float beta1, float beta2, float epsilon, float weightDecay)
+    /// <summary>Rounds the constructor's arguments to float and checks them (as floats: 0.99999999 rounds to 1 and is refused).</summary>
+    internal static Hyperparameters Validate(double beta1, double beta2, double epsilon, double weightDecay)
     {
-        if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), $"beta1 must be in [0, 1), not {beta1}.");
-        if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), $"beta2 must be in [0, 1), not {beta2}.");
-        if (!(epsilon >= 0) || float.IsInfinity(epsilon)) throw new ArgumentOutOfRangeException(nameof(epsilon), $"epsilon must be finite and non-negative, not {epsilon}.");
-        if (!(weightDecay >= 0) || float.IsInfinity(weightDecay))
+        var h = new Hyperparameters(Optimizer.ToFloat(beta1), Optimizer.ToFloat(beta2), Optimizer.ToFloat(epsilon), Optimizer.ToFloat(weightDecay));
+        if (!(h.Beta1 >= 0 && h.Beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), $"beta1 must be in [0, 1), not {beta1}.");
+        if (!(h.Beta2 >= 0 && h.Beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), $"beta2 must be in [0, 1), not {beta2}.");
+        if (!(h.Epsilon >= 0) || float.IsInfinity(h.Epsilon)) throw new ArgumentOutOfRangeException(nameof(epsilon), $"epsilon must be finite and non-negative, not {epsilon}.");
+        if (!(h.WeightDecay >= 0) || float.IsInfinity(h.WeightDecay))
             throw new ArgumentOutOfRangeException(nameof(weightDecay), $"Weight decay must be finite and non-negative, not {weightDecay}.");
+        return h;
     }
 
     /// <summary>
@@ -44,8 +50,9 @@ internal static class AdamCore
     /// call, then <c>m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²; p -= (lr / (1-β1^t)) · m / (sqrt(v) / sqrt(1-β2^t) + ε)</c>.
     /// </summary>
     internal static void Step<TMode>(ParameterStore parameters, ref float[]? m, ref float[]? v, int t, double lr,
-        float beta1, float beta2, float epsilon, float weightDecay) where TMode : struct
+        Hyperparameters h) where TMode : struct
     {
+        (float beta1, float beta2, float epsilon, float weightDecay) = h;
         Span<float> p = parameters.TrainableValues;
         if (m == null || v == null)
         {

@@ -19,27 +19,26 @@ public sealed class AdamW : Optimizer
     /// <param name="beta2">The decay of the second-moment average, in [0, 1).</param>
     /// <param name="epsilon">Added to the denominator for stability.</param>
     /// <param name="weightDecay">The decoupled weight decay: each step multiplies parameters by <c>1 - lr·weightDecay</c>.</param>
-    public AdamW(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f, float weightDecay = 0.01f)
-        : base(learningRate)
-    {
-        AdamCore.Validate(beta1, beta2, epsilon, weightDecay);
-        Beta1 = beta1;
-        Beta2 = beta2;
-        Epsilon = epsilon;
-        WeightDecay = weightDecay;
-    }
+    public AdamW(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 0.01)
+        : base(learningRate) =>
+        _h = AdamCore.Validate(beta1, beta2, epsilon, weightDecay);
+
+    readonly AdamCore.Hyperparameters _h;
+
+    /// <summary>The hyperparameters as floats, as the update uses them (the GPU backend's device update too).</summary>
+    internal AdamCore.Hyperparameters Settings => _h;
 
     /// <summary>The first-moment decay.</summary>
-    public float Beta1 { get; }
+    public double Beta1 => _h.Beta1;
 
     /// <summary>The second-moment decay.</summary>
-    public float Beta2 { get; }
+    public double Beta2 => _h.Beta2;
 
     /// <summary>The denominator term.</summary>
-    public float Epsilon { get; }
+    public double Epsilon => _h.Epsilon;
 
     /// <summary>The decoupled weight decay.</summary>
-    public float WeightDecay { get; }
+    public double WeightDecay => _h.WeightDecay;
 
     /// <inheritdoc/>
     protected override IReadOnlyList<string> StateNames => AdamCore.StateNames;
@@ -55,9 +54,9 @@ public sealed class AdamW : Optimizer
     }
 
     /// <inheritdoc/>
-    protected override void AddHyperparameters(IDictionary<string, string> into) => AdamCore.AddHyperparameters(into, Beta1, Beta2, Epsilon, WeightDecay);
+    protected override void AddHyperparameters(IDictionary<string, string> into) => AdamCore.AddHyperparameters(into, _h);
 
     /// <inheritdoc/>
     protected override void Update(ParameterStore parameters) =>
-        AdamCore.Step<DecoupledDecay>(parameters, ref _m, ref _v, StepCount + 1, CurrentLearningRate, Beta1, Beta2, Epsilon, WeightDecay);
+        AdamCore.Step<DecoupledDecay>(parameters, ref _m, ref _v, StepCount + 1, CurrentRate, _h);
 }

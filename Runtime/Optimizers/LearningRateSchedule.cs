@@ -23,22 +23,25 @@ public abstract class LearningRateSchedule
 public sealed class CosineDecay : LearningRateSchedule
 {
     /// <summary>Anneals over <paramref name="totalSteps"/> steps, the first <paramref name="warmupSteps"/> of them a linear warm-up.</summary>
-    public CosineDecay(int totalSteps, float minFactor = 0f, int warmupSteps = 0)
+    public CosineDecay(int totalSteps, double minFactor = 0, int warmupSteps = 0)
     {
+        float min = Optimizer.ToFloat(minFactor);
         if (totalSteps < 1) throw new ArgumentOutOfRangeException(nameof(totalSteps), $"A schedule spans at least one step, not {totalSteps}.");
-        if (!(minFactor >= 0 && minFactor <= 1)) throw new ArgumentOutOfRangeException(nameof(minFactor), $"The final factor must be in [0, 1], not {minFactor}.");
+        if (!(min >= 0 && min <= 1)) throw new ArgumentOutOfRangeException(nameof(minFactor), $"The final factor must be in [0, 1], not {minFactor}.");
         if (warmupSteps < 0 || warmupSteps >= totalSteps)
             throw new ArgumentOutOfRangeException(nameof(warmupSteps), $"Warm-up takes 0 to {totalSteps - 1} steps, not {warmupSteps}.");
         TotalSteps = totalSteps;
-        MinFactor = minFactor;
+        _minFactor = min;
         WarmupSteps = warmupSteps;
     }
 
     /// <summary>The number of steps over which the factor falls.</summary>
     public int TotalSteps { get; }
 
-    /// <summary>The factor at and after <see cref="TotalSteps"/>.</summary>
-    public float MinFactor { get; }
+    readonly float _minFactor;
+
+    /// <summary>The factor at and after <see cref="TotalSteps"/> (kept as a float).</summary>
+    public double MinFactor => _minFactor;
 
     /// <summary>The number of warm-up steps at the start.</summary>
     public int WarmupSteps { get; }
@@ -47,15 +50,15 @@ public sealed class CosineDecay : LearningRateSchedule
     public static int StepsFor(int samples, int batchSize, int epochs) => checked((samples + batchSize - 1) / batchSize * epochs);
 
     /// <inheritdoc/>
-    internal override string Describe() => $"CosineDecay(totalSteps={TotalSteps}, minFactor={F(MinFactor)}, warmupSteps={WarmupSteps})";
+    internal override string Describe() => $"CosineDecay(totalSteps={TotalSteps}, minFactor={F(_minFactor)}, warmupSteps={WarmupSteps})";
 
     /// <inheritdoc/>
     public override float Factor(int step)
     {
         if (step < WarmupSteps) return (step + 1f) / WarmupSteps;
-        if (step >= TotalSteps) return MinFactor;
+        if (step >= TotalSteps) return _minFactor;
         double progress = (double)(step - WarmupSteps) / (TotalSteps - WarmupSteps);
-        return (float)(MinFactor + (1 - MinFactor) * 0.5 * (1 + Math.Cos(Math.PI * progress)));
+        return (float)(_minFactor + (1 - _minFactor) * 0.5 * (1 + Math.Cos(Math.PI * progress)));
     }
 }
 
@@ -66,45 +69,44 @@ public sealed class CosineDecay : LearningRateSchedule
 public sealed class StepDecay : LearningRateSchedule
 {
     /// <summary>Decays by <paramref name="gamma"/> every <paramref name="stepSize"/> steps.</summary>
-    public StepDecay(int stepSize, float gamma = 0.1f)
+    public StepDecay(int stepSize, double gamma = 0.1)
     {
         if (stepSize < 1) throw new ArgumentOutOfRangeException(nameof(stepSize), $"The step size must be at least 1, not {stepSize}.");
-        Schedules.CheckGamma(gamma);
+        _gamma = Schedules.CheckGamma(gamma);
         StepSize = stepSize;
-        Gamma = gamma;
     }
+
+    readonly float _gamma;
 
     /// <summary>The number of steps between decays.</summary>
     public int StepSize { get; }
 
-    /// <summary>The multiplicative decay.</summary>
-    public float Gamma { get; }
+    /// <summary>The multiplicative decay (kept as a float).</summary>
+    public double Gamma => _gamma;
 
     /// <inheritdoc/>
-    internal override string Describe() => $"StepDecay(stepSize={StepSize}, gamma={F(Gamma)})";
+    internal override string Describe() => $"StepDecay(stepSize={StepSize}, gamma={F(_gamma)})";
 
     /// <inheritdoc/>
-    public override float Factor(int step) => Schedules.Power(Gamma, Math.Max(step, 0) / StepSize);
+    public override float Factor(int step) => Schedules.Power(_gamma, Math.Max(step, 0) / StepSize);
 }
 
 /// <summary>Multiplies the factor by <see cref="Gamma"/> every step (PyTorch's ExponentialLR): <c>Factor(t) = γ^t</c>.</summary>
 public sealed class ExponentialDecay : LearningRateSchedule
 {
     /// <summary>Decays by <paramref name="gamma"/> every step.</summary>
-    public ExponentialDecay(float gamma)
-    {
-        Schedules.CheckGamma(gamma);
-        Gamma = gamma;
-    }
+    public ExponentialDecay(double gamma) => _gamma = Schedules.CheckGamma(gamma);
 
-    /// <summary>The multiplicative decay per step.</summary>
-    public float Gamma { get; }
+    readonly float _gamma;
+
+    /// <summary>The multiplicative decay per step (kept as a float).</summary>
+    public double Gamma => _gamma;
 
     /// <inheritdoc/>
-    internal override string Describe() => $"ExponentialDecay(gamma={F(Gamma)})";
+    internal override string Describe() => $"ExponentialDecay(gamma={F(_gamma)})";
 
     /// <inheritdoc/>
-    public override float Factor(int step) => Schedules.Power(Gamma, Math.Max(step, 0));
+    public override float Factor(int step) => Schedules.Power(_gamma, Math.Max(step, 0));
 }
 
 /// <summary>
@@ -116,25 +118,27 @@ public sealed class MultiStepDecay : LearningRateSchedule
     readonly int[] _milestones;
 
     /// <summary>Decays by <paramref name="gamma"/> at each of <paramref name="milestones"/> (steps, any order).</summary>
-    public MultiStepDecay(int[] milestones, float gamma = 0.1f)
+    public MultiStepDecay(int[] milestones, double gamma = 0.1)
     {
         ArgumentNullException.ThrowIfNull(milestones);
         foreach (int m in milestones)
             if (m < 0) throw new ArgumentOutOfRangeException(nameof(milestones), $"Milestones are steps, at least 0, not {m}.");
-        Schedules.CheckGamma(gamma);
+        float g = Schedules.CheckGamma(gamma);
         _milestones = (int[])milestones.Clone();
         Array.Sort(_milestones);
-        Gamma = gamma;
+        _gamma = g;
     }
+
+    readonly float _gamma;
 
     /// <summary>The milestones, sorted.</summary>
     public ReadOnlySpan<int> Milestones => _milestones;
 
-    /// <summary>The multiplicative decay at each milestone.</summary>
-    public float Gamma { get; }
+    /// <summary>The multiplicative decay at each milestone (kept as a float).</summary>
+    public double Gamma => _gamma;
 
     /// <inheritdoc/>
-    internal override string Describe() => $"MultiStepDecay(milestones=[{string.Join(",", _milestones)}], gamma={F(Gamma)})";
+    internal override string Describe() => $"MultiStepDecay(milestones=[{string.Join(",", _milestones)}], gamma={F(_gamma)})";
 
     /// <inheritdoc/>
     public override float Factor(int step)
@@ -147,7 +151,7 @@ public sealed class MultiStepDecay : LearningRateSchedule
             if (_milestones[mid] <= step) lo = mid + 1;
             else hi = mid;
         }
-        return Schedules.Power(Gamma, lo);
+        return Schedules.Power(_gamma, lo);
     }
 }
 
@@ -186,11 +190,14 @@ public sealed class LinearWarmup : LearningRateSchedule
 
 static class Schedules
 {
-    internal static void CheckGamma(float gamma)
+    /// <summary>Rounds <paramref name="gamma"/> to the float the schedule keeps and checks it.</summary>
+    internal static float CheckGamma(double gamma)
     {
+        float g = Optimizer.ToFloat(gamma);
         // As in PyTorch, a factor above 1 (growth) is allowed.
-        if (!(gamma > 0) || float.IsInfinity(gamma))
+        if (!(g > 0) || float.IsInfinity(g))
             throw new ArgumentOutOfRangeException(nameof(gamma), $"The decay factor must be positive and finite, not {gamma}.");
+        return g;
     }
 
     internal static float Power(float gamma, int exponent) => (float)Math.Pow(gamma, exponent);

@@ -25,14 +25,24 @@ public abstract class Optimizer
     float _learningRate;
 
     /// <summary>Sets the learning rate.</summary>
-    protected Optimizer(float learningRate) => _learningRate = CheckLearningRate(learningRate, nameof(learningRate));
+    protected Optimizer(double learningRate) => _learningRate = CheckLearningRate(learningRate, nameof(learningRate));
 
-    static float CheckLearningRate(float value, string name) =>
-        value >= 0 && !float.IsInfinity(value) ? value
+    static float CheckLearningRate(double value, string name) =>
+        ToFloat(value) is float f && f >= 0 && !float.IsInfinity(f) ? f
             : throw new ArgumentOutOfRangeException(name, $"The learning rate must be finite and non-negative, not {value}.");
 
-    /// <summary>The step size; may be changed between steps (learning-rate schedules). Finite and non-negative, as in the constructor.</summary>
-    public float LearningRate
+    /// <summary>
+    /// A hyperparameter as the update loops use it: hyperparameters are typed <c>double</c> at the API (so that
+    /// <c>1e-3</c> and <c>1e-3f</c> both compile) and rounded to float once, here; the getters give that float back as a
+    /// double, so <c>new AdamW(1e-3)</c> and <c>new AdamW(1e-3f)</c> train bit for bit alike.
+    /// </summary>
+    internal static float ToFloat(double value) => (float)value;
+
+    /// <summary>
+    /// The step size; may be changed between steps (learning-rate schedules). Finite and non-negative, as in the
+    /// constructor. Kept as a float: the getter returns the float the updates use.
+    /// </summary>
+    public double LearningRate
     {
         get => _learningRate;
         set => _learningRate = CheckLearningRate(value, nameof(value));
@@ -48,16 +58,19 @@ public abstract class Optimizer
     /// The learning rate of the step about to be taken: <see cref="LearningRate"/> scaled by the schedule. A schedule
     /// factor that is negative or not finite (a custom <see cref="LearningRateSchedule"/>) throws, naming it and the step.
     /// </summary>
-    public float CurrentLearningRate
+    public double CurrentLearningRate => CurrentRate;
+
+    /// <summary><see cref="CurrentLearningRate"/> as the float the update loops use (the product is taken in float).</summary>
+    internal float CurrentRate
     {
         get
         {
-            if (Schedule == null) return LearningRate;
+            if (Schedule == null) return _learningRate;
             float factor = Schedule.Factor(StepCount);
             if (!(factor >= 0) || float.IsInfinity(factor))
                 throw new InvalidOperationException(
                     $"The learning-rate schedule {Schedule.GetType().Name} gave the factor {factor} for step {StepCount}; a factor must be finite and non-negative.");
-            return LearningRate * factor;
+            return _learningRate * factor;
         }
     }
 
@@ -68,18 +81,23 @@ public abstract class Optimizer
     /// Clipping by global norm, as PyTorch's <c>clip_grad_norm_</c> (L2 norm, <c>error_if_nonfinite=False</c>): null
     /// (the default) turns it off; otherwise each <see cref="Step"/> first computes the L2 norm of the whole gradient
     /// arena (in double) and multiplies every gradient by <c>min(1, maxNorm / (norm + 1e-6))</c>, in place, before the
-    /// update. A non-finite norm makes the factor NaN or 0, as in PyTorch. Must be positive and finite.
+    /// update. A non-finite norm makes the factor NaN or 0, as in PyTorch. Must be positive and finite (as a float,
+    /// which is what is kept).
     /// </summary>
-    public float? ClipGradientNorm
+    public double? ClipGradientNorm
     {
         get => _clipGradientNorm;
         set
         {
-            if (value is float v && (!(v > 0) || float.IsInfinity(v)))
-                throw new ArgumentOutOfRangeException(nameof(value), $"The clipping norm must be positive and finite, not {v}.");
-            _clipGradientNorm = value;
+            float? f = value is double d ? ToFloat(d) : null;
+            if (f is float v && (!(v > 0) || float.IsInfinity(v)))
+                throw new ArgumentOutOfRangeException(nameof(value), $"The clipping norm must be positive and finite, not {value}.");
+            _clipGradientNorm = f;
         }
     }
+
+    /// <summary><see cref="ClipGradientNorm"/> as the float it is kept as (null: off).</summary>
+    internal float? ClipNorm => _clipGradientNorm;
 
     /// <summary>
     /// The global L2 norm of the gradients before clipping, measured by the last <see cref="Step"/> taken while
@@ -188,7 +206,7 @@ public abstract class Optimizer
         {
             [MetadataPrefix] = GetType().Name,
             [MetadataPrefix + ".step"] = StepCount.ToString(CultureInfo.InvariantCulture),
-            [MetadataPrefix + ".learning_rate"] = Format(LearningRate),
+            [MetadataPrefix + ".learning_rate"] = Format(_learningRate),
             [MetadataPrefix + ".state"] = string.Join(",", StateNames),
         };
         foreach (var pair in Configuration()) meta[pair.Key] = pair.Value;

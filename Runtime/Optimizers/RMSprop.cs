@@ -24,33 +24,35 @@ public sealed class RMSprop : Optimizer
     /// <param name="weightDecay">The L2 penalty added to the gradient: <c>g += weightDecay·p</c>.</param>
     /// <param name="momentum">The momentum factor in [0, 1); 0 turns momentum off.</param>
     /// <param name="centered">Whether to normalize by the estimated variance (subtracting the squared mean gradient).</param>
-    public RMSprop(float learningRate, float alpha = 0.99f, float epsilon = 1e-8f, float weightDecay = 0, float momentum = 0, bool centered = false)
+    public RMSprop(double learningRate, double alpha = 0.99, double epsilon = 1e-8, double weightDecay = 0, double momentum = 0, bool centered = false)
         : base(learningRate)
     {
-        if (!(alpha >= 0 && alpha < 1)) throw new ArgumentOutOfRangeException(nameof(alpha), $"alpha must be in [0, 1), not {alpha}.");
-        if (!(epsilon >= 0) || float.IsInfinity(epsilon)) throw new ArgumentOutOfRangeException(nameof(epsilon), $"epsilon must be finite and non-negative, not {epsilon}.");
-        if (!(weightDecay >= 0) || float.IsInfinity(weightDecay))
+        _alpha = ToFloat(alpha);
+        _epsilon = ToFloat(epsilon);
+        _weightDecay = ToFloat(weightDecay);
+        _momentum = ToFloat(momentum);
+        if (!(_alpha >= 0 && _alpha < 1)) throw new ArgumentOutOfRangeException(nameof(alpha), $"alpha must be in [0, 1), not {alpha}.");
+        if (!(_epsilon >= 0) || float.IsInfinity(_epsilon)) throw new ArgumentOutOfRangeException(nameof(epsilon), $"epsilon must be finite and non-negative, not {epsilon}.");
+        if (!(_weightDecay >= 0) || float.IsInfinity(_weightDecay))
             throw new ArgumentOutOfRangeException(nameof(weightDecay), $"Weight decay must be finite and non-negative, not {weightDecay}.");
-        if (!(momentum >= 0 && momentum < 1))
+        if (!(_momentum >= 0 && _momentum < 1))
             throw new ArgumentOutOfRangeException(nameof(momentum), $"Momentum must be in [0, 1), not {momentum}.");
-        Alpha = alpha;
-        Epsilon = epsilon;
-        WeightDecay = weightDecay;
-        Momentum = momentum;
         Centered = centered;
     }
 
-    /// <summary>The smoothing constant of the averages.</summary>
-    public float Alpha { get; }
+    readonly float _alpha, _epsilon, _weightDecay, _momentum;
 
-    /// <summary>The denominator term.</summary>
-    public float Epsilon { get; }
+    /// <summary>The smoothing constant of the averages (kept as the float the update uses).</summary>
+    public double Alpha => _alpha;
 
-    /// <summary>The L2 weight decay added to the gradient.</summary>
-    public float WeightDecay { get; }
+    /// <summary>The denominator term (kept as the float the update uses).</summary>
+    public double Epsilon => _epsilon;
 
-    /// <summary>The momentum factor.</summary>
-    public float Momentum { get; }
+    /// <summary>The L2 weight decay added to the gradient (kept as the float the update uses).</summary>
+    public double WeightDecay => _weightDecay;
+
+    /// <summary>The momentum factor (kept as the float the update uses).</summary>
+    public double Momentum => _momentum;
 
     /// <summary>Whether the update is normalized by the centered second moment.</summary>
     public bool Centered { get; }
@@ -62,7 +64,7 @@ public sealed class RMSprop : Optimizer
         {
             var names = new List<string>(3) { "square_avg" };
             if (Centered) names.Add("grad_avg");
-            if (Momentum != 0) names.Add("momentum_buffer");
+            if (_momentum != 0) names.Add("momentum_buffer");
             return names;
         }
     }
@@ -90,10 +92,10 @@ public sealed class RMSprop : Optimizer
     /// <inheritdoc/>
     protected override void AddHyperparameters(IDictionary<string, string> into)
     {
-        into["alpha"] = Format(Alpha);
-        into["epsilon"] = Format(Epsilon);
-        into["weight_decay"] = Format(WeightDecay);
-        into["momentum"] = Format(Momentum);
+        into["alpha"] = Format(_alpha);
+        into["epsilon"] = Format(_epsilon);
+        into["weight_decay"] = Format(_weightDecay);
+        into["momentum"] = Format(_momentum);
         into["centered"] = Centered ? "true" : "false";
     }
 
@@ -103,8 +105,8 @@ public sealed class RMSprop : Optimizer
         Span<float> p = parameters.TrainableValues;
         _square ??= new float[p.Length];
         if (Centered) _gradAverage ??= new float[p.Length];
-        if (Momentum != 0) _momentumBuffer ??= new float[p.Length];
-        Kernel(p, parameters.TrainableGradients, _square, _gradAverage, _momentumBuffer, CurrentLearningRate, Alpha, Epsilon, WeightDecay, Momentum, Centered);
+        if (_momentum != 0) _momentumBuffer ??= new float[p.Length];
+        Kernel(p, parameters.TrainableGradients, _square, _gradAverage, _momentumBuffer, CurrentRate, _alpha, _epsilon, _weightDecay, _momentum, Centered);
     }
 
     static void Kernel(Span<float> p, ReadOnlySpan<float> g, Span<float> sq, Span<float> avg, Span<float> buf,

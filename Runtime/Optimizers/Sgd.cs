@@ -20,32 +20,35 @@ public sealed class Sgd : Optimizer
     /// <param name="momentum">The momentum factor in [0, 1); 0 turns momentum off.</param>
     /// <param name="nesterov">Whether to use Nesterov momentum (needs a positive momentum).</param>
     /// <param name="weightDecay">The L2 penalty added to the gradient: <c>g += weightDecay·p</c>.</param>
-    public Sgd(float learningRate, float momentum = 0, bool nesterov = false, float weightDecay = 0) : base(learningRate)
+    public Sgd(double learningRate, double momentum = 0, bool nesterov = false, double weightDecay = 0) : base(learningRate)
     {
-        if (!(momentum >= 0 && momentum < 1))
+        _momentum = ToFloat(momentum);
+        _weightDecay = ToFloat(weightDecay);
+        if (!(_momentum >= 0 && _momentum < 1))
             throw new ArgumentOutOfRangeException(nameof(momentum), $"Momentum must be in [0, 1), not {momentum}.");
-        if (!(weightDecay >= 0) || float.IsInfinity(weightDecay))
+        if (!(_weightDecay >= 0) || float.IsInfinity(_weightDecay))
             throw new ArgumentOutOfRangeException(nameof(weightDecay), $"Weight decay must be finite and non-negative, not {weightDecay}.");
-        if (nesterov && momentum == 0)
+        if (nesterov && _momentum == 0)
             throw new ArgumentException("Nesterov momentum needs a positive momentum.", nameof(nesterov));
-        Momentum = momentum;
         Nesterov = nesterov;
-        WeightDecay = weightDecay;
     }
 
-    /// <summary>The momentum factor.</summary>
-    public float Momentum { get; }
+    readonly float _momentum;
+    readonly float _weightDecay;
+
+    /// <summary>The momentum factor (kept as the float the update uses).</summary>
+    public double Momentum => _momentum;
 
     /// <summary>Whether Nesterov momentum is used.</summary>
     public bool Nesterov { get; }
 
-    /// <summary>The L2 weight decay.</summary>
-    public float WeightDecay { get; }
+    /// <summary>The L2 weight decay (kept as the float the update uses).</summary>
+    public double WeightDecay => _weightDecay;
 
     static readonly string[] MomentumState = { "momentum_buffer" };
 
     /// <inheritdoc/>
-    protected override IReadOnlyList<string> StateNames => Momentum != 0 ? MomentumState : Array.Empty<string>();
+    protected override IReadOnlyList<string> StateNames => _momentum != 0 ? MomentumState : Array.Empty<string>();
 
     /// <inheritdoc/>
     protected override float[]? GetStateBuffer(string name) => name == "momentum_buffer" ? _momentumBuffer : null;
@@ -59,9 +62,9 @@ public sealed class Sgd : Optimizer
     /// <inheritdoc/>
     protected override void AddHyperparameters(IDictionary<string, string> into)
     {
-        into["momentum"] = Format(Momentum);
+        into["momentum"] = Format(_momentum);
         into["nesterov"] = Nesterov ? "true" : "false";
-        into["weight_decay"] = Format(WeightDecay);
+        into["weight_decay"] = Format(_weightDecay);
     }
 
     /// <inheritdoc/>
@@ -69,9 +72,9 @@ public sealed class Sgd : Optimizer
     {
         Span<float> p = parameters.TrainableValues;
         ReadOnlySpan<float> g = parameters.TrainableGradients;
-        if (Momentum != 0 && _momentumBuffer == null) _momentumBuffer = new float[p.Length];
+        if (_momentum != 0 && _momentumBuffer == null) _momentumBuffer = new float[p.Length];
         // A zeroed buffer makes the first step buf = momentum·0 + g = g exactly, PyTorch's first-step rule.
-        Kernel(p, g, _momentumBuffer, CurrentLearningRate, Momentum, Nesterov, WeightDecay);
+        Kernel(p, g, _momentumBuffer, CurrentRate, _momentum, Nesterov, _weightDecay);
     }
 
     static void Kernel(Span<float> p, ReadOnlySpan<float> g, Span<float> buf, float lr, float momentum, bool nesterov, float wd)
