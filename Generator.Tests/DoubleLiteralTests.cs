@@ -6,7 +6,7 @@ namespace ModelGen.Generator.Tests;
 
 /// <summary>
 /// The constants the generator reads from a model's source (dropout rate, BatchNorm and LayerNorm epsilon and momentum,
-/// LeakyReLU slope, label smoothing, Huber delta) are accepted as double literals (<c>0.1</c>, as a PyTorch user types
+/// LeakyReLU slope, label smoothing, Huber delta, the scalars of tensor arithmetic) are accepted as double literals (<c>0.1</c>, as a PyTorch user types
 /// them) and as float literals (<c>0.1f</c>), and both fold to the same generated code, which compiles without warnings.
 /// </summary>
 public class DoubleLiteralTests
@@ -29,7 +29,7 @@ public class DoubleLiteralTests
             readonly Linear hidden = new(6, 8);
             readonly LayerNorm norm = new(8, 1e-6{{f}});
             readonly Linear output = new(8, 2);
-            [Forward] public Tensor Forward([Shape(6)] Tensor x) => output.Forward(LeakyRelu(norm.Forward(hidden.Forward(x)), 0.2{{f}}));
+            [Forward] public Tensor Forward([Shape(6)] Tensor x) => output.Forward(LeakyRelu(norm.Forward(hidden.Forward(0.5{{f}} * x - 0.25{{f}})), 0.2{{f}}) / 1.5{{f}} + 0.125{{f}});
             [Loss] public Tensor Loss(Tensor y, Tensor target) => HuberLoss(y, target, 0.3{{f}});
         }
         """;

@@ -8,7 +8,7 @@ using static ModelGen.Ops;
 
 namespace ModelGen.Runtime.Tests.Optimizers;
 
-/// <summary>Every rate, epsilon and momentum written as a double literal, as a PyTorch user types them.</summary>
+/// <summary>Every rate, epsilon and momentum, and the scalars of tensor arithmetic, written as double literals, as a PyTorch user types them.</summary>
 [Model]
 public partial class DoubleLiteralModel
 {
@@ -17,7 +17,7 @@ public partial class DoubleLiteralModel
     readonly Dropout drop = new(0.1);
     readonly Linear output = new(12, 3);
 
-    [Forward] public Tensor Forward([Shape(7)] Tensor x) => output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(x)), 0.01)));
+    [Forward] public Tensor Forward([Shape(7)] Tensor x) => output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(0.5 * x - 0.25)), 0.01) / 1.5 + 0.125));
 
     [Loss] public Tensor Loss(Tensor logits, Labels labels) => CrossEntropy(logits, labels, 0.1);
 }
@@ -31,7 +31,7 @@ public partial class FloatLiteralModel
     readonly Dropout drop = new(0.1f);
     readonly Linear output = new(12, 3);
 
-    [Forward] public Tensor Forward([Shape(7)] Tensor x) => output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(x)), 0.01f)));
+    [Forward] public Tensor Forward([Shape(7)] Tensor x) => output.Forward(drop.Forward(LeakyRelu(norm.Forward(hidden.Forward(0.5f * x - 0.25f)), 0.01f) / 1.5f + 0.125f));
 
     [Loss] public Tensor Loss(Tensor logits, Labels labels) => CrossEntropy(logits, labels, 0.1f);
 }

@@ -34,6 +34,24 @@ public sealed partial class Tensor
     /// <summary>a / b for every element of b.</summary>
     public static Tensor operator /(float a, Tensor b) => Ops.Binary(Ops.BinaryOp.Divide, Scalar(a), b);
 
+    // The same with a double scalar, as PyTorch users write it (x * 0.5): the value is rounded to float once.
+    /// <summary>a + b for every element of a (b rounded to float).</summary>
+    public static Tensor operator +(Tensor a, double b) => a + (float)b;
+    /// <summary>a - b for every element of a (b rounded to float).</summary>
+    public static Tensor operator -(Tensor a, double b) => a - (float)b;
+    /// <summary>a * b for every element of a (b rounded to float).</summary>
+    public static Tensor operator *(Tensor a, double b) => a * (float)b;
+    /// <summary>a / b for every element of a (b rounded to float).</summary>
+    public static Tensor operator /(Tensor a, double b) => a / (float)b;
+    /// <summary>a + b for every element of b (a rounded to float).</summary>
+    public static Tensor operator +(double a, Tensor b) => (float)a + b;
+    /// <summary>a - b for every element of b (a rounded to float).</summary>
+    public static Tensor operator -(double a, Tensor b) => (float)a - b;
+    /// <summary>a * b for every element of b (a rounded to float).</summary>
+    public static Tensor operator *(double a, Tensor b) => (float)a * b;
+    /// <summary>a / b for every element of b (a rounded to float).</summary>
+    public static Tensor operator /(double a, Tensor b) => (float)a / b;
+
     /// <summary>-x, elementwise.</summary>
     public static Tensor operator -(Tensor x) => Ops.Negate(x);
 }
