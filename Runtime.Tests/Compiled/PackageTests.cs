@@ -21,24 +21,6 @@ namespace ModelGen.Runtime.Tests.Compiled;
 [Collection(NativeAotCollection.Name)]
 public class PackageTests
 {
-    const string ModelSource = """
-        using ModelGen;
-        using static ModelGen.Ops;
-
-        [Model]
-        public partial class Mlp
-        {
-            readonly Linear hidden = new(784, 64);
-            readonly Linear output = new(64, 10);
-
-            [Forward]
-            public Tensor Forward([Shape(784)] Tensor image) => output.Forward(Relu(hidden.Forward(image)));
-
-            [Loss]
-            public Tensor Loss(Tensor logits, Labels labels) => SoftmaxCrossEntropy(logits, labels);
-        }
-        """;
-
     // Trains one epoch (or, with an argument naming a device, a few batches there) and prints what the test checks.
     const string ProgramSource = """
         using System;
@@ -50,7 +32,7 @@ public class PackageTests
         var (mean, std) = data.Train.FeatureStatistics();
         data.Train.Standardize(mean, std);
         data.Test.Standardize(mean, std);
-        var model = new Mlp(seed: 1);
+        var model = new FashionMnistSample.FashionMlp(seed: 1);
         var train = data.Train;
         if (args.Length > 0)
         {
@@ -125,7 +107,8 @@ public class PackageTests
               </ItemGroup>
             </Project>
             """);
-        File.WriteAllText(Path.Combine(directory, "Mlp.cs"), ModelSource);
+        // The model is the Fashion-MNIST sample's own file.
+        File.Copy(Path.Combine(RepositoryRoot(), "Samples", "FashionMnist", "FashionMlp.cs"), Path.Combine(directory, "FashionMlp.cs"));
         File.WriteAllText(Path.Combine(directory, "Program.cs"), ProgramSource);
         return directory;
     }

@@ -172,17 +172,15 @@ public static class ImageFile
         if (header!.ColorType == 3 && header.Palette == null) throw Bad(name, "a palette image has no PLTE chunk");
         if (compressed.Length == 0) throw Bad(name, "there is no IDAT chunk");
 
+        var passes = Passes(header);
         long expected = 0;
-        foreach (var (w, h) in Passes(header)) expected += h * (header.RowBytes(w) + 1);
+        foreach (var pass in passes) expected += pass.Height * (header.RowBytes(pass.Width) + 1);
         byte[] raw = Inflate(compressed, expected, name);
 
         var gray = new float[(long)header.Width * header.Height];
         int offset = 0;
-        var passes = header.Interlace == 1 ? Adam7 : new[] { (0, 0, 1, 1) };
-        foreach (var (x0, y0, dx, dy) in passes)
+        foreach (var (x0, y0, dx, dy, w, h) in passes)
         {
-            int w = (header.Width - x0 + dx - 1) / dx, h = (header.Height - y0 + dy - 1) / dy;
-            if (w <= 0 || h <= 0) continue;
             int rowBytes = (int)header.RowBytes(w);
             var previous = new byte[rowBytes];
             var row = new byte[rowBytes];
@@ -240,14 +238,17 @@ public static class ImageFile
         }
     }
 
-    static IEnumerable<(int Width, int Height)> Passes(PngHeader h)
+    // The passes that hold pixels, each with its first column and row, steps and size: the whole image, or Adam7's seven
+    // sub-images (a small image leaves some of them empty).
+    static List<(int X0, int Y0, int Dx, int Dy, int Width, int Height)> Passes(PngHeader h)
     {
-        if (h.Interlace == 0) { yield return (h.Width, h.Height); yield break; }
-        foreach (var (x0, y0, dx, dy) in Adam7)
+        var passes = new List<(int, int, int, int, int, int)>();
+        foreach (var (x0, y0, dx, dy) in h.Interlace == 1 ? Adam7 : new[] { (0, 0, 1, 1) })
         {
             int w = (h.Width - x0 + dx - 1) / dx, hh = (h.Height - y0 + dy - 1) / dy;
-            if (w > 0 && hh > 0) yield return (w, hh);
+            if (w > 0 && hh > 0) passes.Add((x0, y0, dx, dy, w, hh));
         }
+        return passes;
     }
 
     // Inflates the zlib stream, refusing to produce more than the image needs: a small file cannot expand without bound.

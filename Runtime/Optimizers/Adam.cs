@@ -1,6 +1,3 @@
-using System;
-using System.Collections.Generic;
-
 namespace ModelGen;
 
 /// <summary>
@@ -9,11 +6,8 @@ namespace ModelGen;
 /// <c>m = β1·m + (1-β1)·g</c>; <c>v = β2·v + (1-β2)·g²</c>;
 /// <c>p -= (lr / (1-β1^t)) · m / (sqrt(v) / sqrt(1-β2^t) + ε)</c>, i.e. <c>lr · m̂ / (sqrt(v̂) + ε)</c>.
 /// </summary>
-public sealed class Adam : Optimizer
+public sealed class Adam : AdamBase
 {
-    float[]? _m;
-    float[]? _v;
-
     /// <summary>Creates the optimizer (PyTorch's defaults).</summary>
     /// <param name="learningRate">The step size.</param>
     /// <param name="beta1">The decay of the first-moment average, in [0, 1).</param>
@@ -21,43 +15,10 @@ public sealed class Adam : Optimizer
     /// <param name="epsilon">Added to the denominator for stability.</param>
     /// <param name="weightDecay">The L2 penalty added to the gradient: <c>g += weightDecay·p</c>.</param>
     public Adam(double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8, double weightDecay = 0)
-        : base(learningRate) =>
-        _h = AdamCore.Validate(beta1, beta2, epsilon, weightDecay);
-
-    readonly AdamCore.Hyperparameters _h;
-
-    /// <summary>The hyperparameters as floats, as the update uses them (the GPU backend's device update too).</summary>
-    internal AdamCore.Hyperparameters Settings => _h;
-
-    /// <summary>The first-moment decay.</summary>
-    public double Beta1 => _h.Beta1;
-
-    /// <summary>The second-moment decay.</summary>
-    public double Beta2 => _h.Beta2;
-
-    /// <summary>The denominator term.</summary>
-    public double Epsilon => _h.Epsilon;
-
-    /// <summary>The L2 weight decay added to the gradient.</summary>
-    public double WeightDecay => _h.WeightDecay;
-
-    /// <inheritdoc/>
-    protected override IReadOnlyList<string> StateNames => AdamCore.StateNames;
-
-    /// <inheritdoc/>
-    protected override float[]? GetStateBuffer(string name) => name == "m" ? _m : name == "v" ? _v : null;
-
-    /// <inheritdoc/>
-    protected override void SetStateBuffer(string name, float[] values)
+        : base(learningRate, beta1, beta2, epsilon, weightDecay)
     {
-        if (name == "m") _m = values;
-        else if (name == "v") _v = values;
     }
 
     /// <inheritdoc/>
-    protected override void AddHyperparameters(IDictionary<string, string> into) => AdamCore.AddHyperparameters(into, _h);
-
-    /// <inheritdoc/>
-    protected override void Update(ParameterStore parameters) =>
-        AdamCore.Step<CoupledDecay>(parameters, ref _m, ref _v, StepCount + 1, CurrentRate, _h);
+    protected override void Update(ParameterStore parameters) => Step<CoupledDecay>(parameters);
 }

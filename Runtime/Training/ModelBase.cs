@@ -540,7 +540,7 @@ public abstract class ModelBase
                 if (Volatile.Read(ref _exclusiveThread) == Environment.CurrentManagedThreadId) return false;
                 throw new InvalidOperationException(
                     $"{Description.Name}.{call} was called while {Description.Name}.{Volatile.Read(ref _exclusiveCall)} runs on another thread; " +
-                    $"{call} reads the parameters that call changes, so it waits until that call returns (or runs from a Fit callback).");
+                    $"{call} reads the parameters that call changes: call it after that call returns (or from a Fit callback).");
             }
             if (Interlocked.CompareExchange(ref _users, users + 1, users) == users) return true;
         }
