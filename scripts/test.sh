@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test (installs the dataset package the real-data tests need when it is missing) and ends
+# Runs every test (installs the Debian packages the tests need when missing: scripts/ensure-packages.sh) and ends
 # with one line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-dataset.sh || exit 1
+bash scripts/ensure-packages.sh || exit 1
 log=$(mktemp)
 dotnet test ModelGen.sln -c Release "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
